@@ -1,0 +1,451 @@
+/**
+ * A module: one layer of the stack.
+ *
+ * It owns shared state (one per module, guarded by `lock`) and serves clients
+ * whose state it keeps apart (a connection, a binding). It offers entry points
+ * to the module above (`entry`) and calls up through slots (`upcall`). The
+ * runtime rules live in these two wrappers:
+ *  - rule 2: `upcall` refuses to run while this module holds its own lock;
+ *  - rule 3: a handler that throws, rejects or overruns its deadline expends the
+ *    task, and the lower layer gets FAILED back as a value;
+ *  - rule 4: an entry point called while its module is already on the task's
+ *    path is allowed, deferred or rejected, as the entry point declared.
+ */
+import type { Binding, SlotArgs, SlotReturn, SlotTable } from './binding.js';
+import type { ClockEntry } from './clock.js';
+import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
+import type { Logger } from './log.js';
+import { Monitor } from './monitor.js';
+import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
+import { context, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+
+/**
+ * What happens when an entry point is called while its module is already on the
+ * current task's path (a handler calling back down into the layer that called it):
+ *  - 'reentrant': allowed; the module declares it safe to run in the middle of its own work;
+ *  - 'defer': queued, and run in order in the same task when the outermost upcall
+ *    from that module returns (Swift's "arm": the module finishes its update first);
+ *  - 'reject': a RecursionRejected error is thrown into the caller.
+ * There is no default: every entry point states its policy.
+ */
+export type RecursionPolicy = 'reentrant' | 'defer' | 'reject';
+
+export interface ModuleStats {
+  /** Entry-point calls from other modules or from outside. */
+  entries: number;
+  /** Upcalls this module made. */
+  upcalls: number;
+  /** Upcalls whose handler failed (task expended). */
+  upcallsFailed: number;
+  /** Downcalls into this module that were deferred. */
+  deferrals: number;
+  /** Cleanups this module ran. */
+  cleanups: number;
+  /** Inputs this module dropped, in total and by reason. */
+  drops: number;
+  readonly dropReasons: Map<string, number>;
+}
+
+export class Module<S = unknown, C = unknown> {
+  readonly lock: Monitor;
+  /** Dispatch policy for upcalls INTO this module; undefined = the host's default. */
+  dispatch: DispatchPolicy | undefined;
+  readonly stats: ModuleStats = {
+    entries: 0,
+    upcalls: 0,
+    upcallsFailed: 0,
+    deferrals: 0,
+    cleanups: 0,
+    drops: 0,
+    dropReasons: new Map(),
+  };
+  readonly log: Logger;
+  private readonly clientTimers = new Map<unknown, ModuleTimer[]>();
+
+  constructor(
+    readonly rt: Runtime,
+    readonly name: string,
+    /** Shared state: what all of this module's clients depend on. */
+    readonly shared: S = undefined as S,
+    opts: { dispatch?: DispatchPolicy } = {},
+  ) {
+    this.lock = new Monitor(name);
+    this.dispatch = opts.dispatch;
+    this.log = rt.log.child({ module: name });
+    rt.register(this as Module);
+  }
+
+  get dispatchPolicy(): DispatchPolicy {
+    return this.dispatch ?? this.rt.dispatch;
+  }
+
+  /**
+   * Undo what a failed task left in this module for `client` (a connection,
+   * a session; undefined when the task held no client state here). Runs at most
+   * once per task and client. Override it; the default does nothing.
+   */
+  protected cleanup(_client: C | undefined, _reason: string): void {}
+
+  /** Start a task at this module (it is the event source: a frame, a timer, input). */
+  startTask<R>(source: TaskSource, fn: () => R, opts?: TaskOptions): R | Failed {
+    return this.rt.startTask(this as Module, source, fn, opts);
+  }
+
+  /**
+   * Record that the current activation of this module works for `client`, so a
+   * failure of the task runs cleanup for it.
+   */
+  protected claim(client: C): void {
+    const f = context.getStore();
+    if (f !== undefined && f.module === (this as Module)) f.client = client;
+  }
+
+  /**
+   * Wrap `fn` as an entry point that modules above may call. See RecursionPolicy.
+   * A call from outside any task (application code at top level) starts a task;
+   * if that task is expended the call throws TaskExpended.
+   */
+  protected entry<A extends unknown[]>(name: string, policy: 'defer', fn: (...args: A) => void): (...args: A) => void;
+  protected entry<A extends unknown[], R>(name: string, policy: 'reentrant' | 'reject', fn: (...args: A) => R): (...args: A) => R;
+  protected entry<A extends unknown[], R>(name: string, policy: RecursionPolicy, fn: (...args: A) => R): (...args: A) => R | undefined {
+    const mod = this as Module;
+    const rt = this.rt;
+    const stats = this.stats;
+    return function entryPoint(this: unknown, ...args: A): R | undefined {
+      const top = context.getStore();
+      if (top === undefined) {
+        stats.entries++;
+        let task: Task | undefined;
+        const r = rt.startTask(mod, 'call', () => {
+          task = context.getStore()!.task;
+          return fn.apply(mod, args);
+        }, { entry: name });
+        if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed');
+        return r;
+      }
+      // A module calling its own entry point is an ordinary internal call.
+      if (top.module === mod) return fn.apply(mod, args);
+      stats.entries++;
+      let lowest: Frame | null = null;
+      for (let f = top.parent; f !== null; f = f.parent) if (f.active && f.module === mod) lowest = f;
+      if (lowest !== null) {
+        if (policy === 'defer') {
+          (lowest.deferred ??= []).push({ module: mod, entry: name, fn: fn as (...a: unknown[]) => unknown, self: mod, args });
+          stats.deferrals++;
+          rt.stats.deferrals++;
+          if (rt.observed) {
+            rt.emit({ kind: 'deferral', host: rt.name, task: top.task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
+          }
+          return undefined;
+        }
+        if (policy === 'reject') throw new RecursionRejected(mod.name, name, top.task.id, top.path());
+      }
+      const task = top.task;
+      const frame = new Frame(task, mod, top, name);
+      task.top = frame;
+      task.trail.push(mod.name);
+      if (rt.observed) {
+        rt.emit({ kind: 'enter', host: rt.name, task: task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
+      }
+      try {
+        const r = context.run(frame, fn as (...a: unknown[]) => R, ...args);
+        if (frame.deferred !== null) mod.drainDeferred(frame);
+        return r;
+      } catch (error) {
+        if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: name, error }, frame);
+        throw error;
+      } finally {
+        frame.active = false;
+        task.top = top;
+      }
+    };
+  }
+
+  /**
+   * Call up into the handler bound to `slot`. Returns the handler's result, or:
+   * undefined if nothing is bound to the slot; FAILED if the handler failed and
+   * the task was expended (the cleanups have run); PENDING if the handler is
+   * async or the module above takes upcalls through a mailbox.
+   */
+  protected upcall<H extends object, K extends keyof H & string>(
+    binding: Binding<H>,
+    slot: K,
+    ...args: SlotArgs<H, K>
+  ): SlotReturn<H, K> | undefined | Failed | Pending {
+    const handler = binding.handlers[slot] as ((...a: unknown[]) => unknown) | undefined;
+    if (handler === undefined || !binding.bound) return undefined;
+    const caller = context.getStore();
+    if (caller === undefined) {
+      // An upcall with no task around it: it becomes a task of its own.
+      return this.startTask('call', () => this.upcall(binding, slot, ...args)) as SlotReturn<H, K> | Failed | Pending;
+    }
+    const task = caller.task;
+    if (task.state !== 'running') return FAILED;
+    if (this.lock.heldBy(task)) throw new LayerViolation(this.name, slot, task.id);
+    const rt = this.rt;
+    const owner = binding.owner;
+    this.stats.upcalls++;
+    rt.stats.upcalls++;
+    if (owner.dispatchPolicy === 'queued') {
+      if (rt.observed) {
+        rt.emit({ kind: 'upcall', host: rt.name, task: task.id, at: rt.clock.now(), from: this.name, module: owner.name, slot, queued: true });
+      }
+      owner.post(binding, slot, handler, args, task);
+      return PENDING;
+    }
+    if (rt.observed) {
+      rt.emit({ kind: 'upcall', host: rt.name, task: task.id, at: rt.clock.now(), from: this.name, module: owner.name, slot, queued: false });
+    }
+    const frame = new Frame(task, owner, caller, slot);
+    frame.client = binding.client;
+    task.top = frame;
+    task.trail.push(owner.name);
+    let result: unknown;
+    try {
+      result = context.run(frame, Reflect.apply, handler, binding.handlers, args);
+    } catch (error) {
+      frame.active = false;
+      task.top = caller;
+      this.stats.upcallsFailed++;
+      if (task.state === 'running') rt.expend(task, { kind: 'threw', module: owner.name, where: slot, error }, frame);
+      return FAILED;
+    }
+    frame.active = false;
+    task.top = caller;
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      this.followAsync(task, frame, slot, result as PromiseLike<unknown>);
+      if (caller.deferred !== null && task.state === 'running') this.drainDeferred(caller);
+      return task.state === 'running' ? PENDING : FAILED;
+    }
+    if (task.state !== 'running') {
+      this.stats.upcallsFailed++;
+      return FAILED;
+    }
+    if (task.deadline !== undefined && rt.clock.now() > task.deadline) {
+      this.stats.upcallsFailed++;
+      rt.expend(task, { kind: 'deadline', module: owner.name, where: slot }, frame);
+      return FAILED;
+    }
+    if (caller.deferred !== null) {
+      this.drainDeferred(caller);
+      if (task.state !== 'running') return FAILED;
+    }
+    return result as SlotReturn<H, K>;
+  }
+
+  /**
+   * Fan-out upcall: every binding of `table` that supplies `slot`, in bind order.
+   * Stops and returns FAILED if one fails (the task is then expended).
+   */
+  protected upcallAll<H extends object, K extends keyof H & string>(table: SlotTable<H>, slot: K, ...args: SlotArgs<H, K>): void | Failed {
+    for (const b of table.bindings) {
+      if (this.upcall(b, slot, ...args) === FAILED) return FAILED;
+    }
+  }
+
+  /** Count and report an input this module refused. Never throws. */
+  drop(reason: string, detail?: string): void {
+    const s = this.stats;
+    s.drops++;
+    s.dropReasons.set(reason, (s.dropReasons.get(reason) ?? 0) + 1);
+    this.rt.stats.drops++;
+    const rt = this.rt;
+    if (rt.observed) {
+      const t = context.getStore()?.task.id ?? null;
+      rt.emit({ kind: 'drop', host: rt.name, task: t, at: rt.clock.now(), module: this.name, reason, ...(detail !== undefined ? { detail } : {}) });
+    }
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ task: context.getStore()?.task.id, reason, detail }, 'drop');
+  }
+
+  /** A decision worth showing in a trace (callers check `rt.observed` before building text). */
+  note(text: string): void {
+    const rt = this.rt;
+    if (!rt.observed) return;
+    rt.emit({ kind: 'note', host: rt.name, task: context.getStore()?.task.id ?? null, at: rt.clock.now(), module: this.name, text });
+  }
+
+  /**
+   * A timer owned by this module for `client` (null: shared state). A cleanup of
+   * the client cancels it; firing starts a task at this module.
+   */
+  timer(client: C | null, name: string, fire: () => void): ModuleTimer {
+    const t = new ModuleTimer(this as Module, client, name, fire);
+    const list = this.clientTimers.get(client);
+    if (list === undefined) this.clientTimers.set(client, [t]);
+    else list.push(t);
+    return t;
+  }
+
+  /** Cancel and forget every timer of `client` (on cleanup, or when a client closes normally). */
+  releaseClient(client: C | null): void {
+    const list = this.clientTimers.get(client);
+    if (list === undefined) return;
+    this.clientTimers.delete(client);
+    for (const t of list) t.cancel();
+  }
+
+  /** Armed timers, for one client or for all. */
+  liveTimers(client?: C | null): number {
+    let n = 0;
+    for (const [c, list] of this.clientTimers) {
+      if (client !== undefined && c !== client) continue;
+      for (const t of list) if (t.armed) n++;
+    }
+    return n;
+  }
+
+  /** @internal called by the runtime when a task through this module is expended. */
+  runCleanup(client: unknown, reason: string, task: Task): void {
+    const rt = this.rt;
+    this.stats.cleanups++;
+    if (rt.observed) {
+      rt.emit({
+        kind: 'cleanup',
+        host: rt.name,
+        task: task.id,
+        at: rt.clock.now(),
+        module: this.name,
+        client: client === undefined || client === null ? null : describeClient(client),
+        reason,
+      });
+    }
+    const frame = new Frame(task, this as Module, null, 'cleanup');
+    try {
+      context.run(frame, () => this.cleanup(client as C | undefined, reason));
+    } catch (error) {
+      this.log.error({ task: task.id, err: error }, 'cleanup threw');
+    } finally {
+      frame.active = false;
+    }
+    if (client !== undefined) this.releaseClient(client as C);
+  }
+
+  /** @internal run the downcalls that were deferred onto `frame`, in order. */
+  drainDeferred(frame: Frame): void {
+    const rt = this.rt;
+    const task = frame.task;
+    while (frame.deferred !== null && frame.deferred.length > 0) {
+      const d = frame.deferred.shift()!;
+      if (task.state !== 'running') break;
+      if (rt.observed) rt.emit({ kind: 'deferred-run', host: rt.name, task: task.id, at: rt.clock.now(), module: d.module.name, entry: d.entry });
+      try {
+        d.fn.apply(d.self, d.args);
+      } catch (error) {
+        if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.entry, error }, frame);
+      }
+    }
+    frame.deferred = null;
+  }
+
+  /** @internal queued dispatch: deliver an upcall as a message on a later turn. */
+  post(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[], from: Task): void {
+    // A message system copies what crosses the boundary: the sender's buffer
+    // is only valid during the upcall.
+    const copied = args.map((a) => (a instanceof Uint8Array ? a.slice() : a));
+    const rt = this.rt;
+    rt.clock.schedule(rt.clock.now(), () => {
+      if (!binding.bound) return;
+      this.startTask(
+        'mailbox',
+        () => {
+          const r = Reflect.apply(handler, binding.handlers, copied);
+          if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+            const f = context.getStore()!;
+            this.followAsync(f.task, f, slot, r as PromiseLike<unknown>);
+          }
+        },
+        { client: binding.client, entry: slot, parent: from },
+      );
+    });
+  }
+
+  /** @internal an upcall's handler returned a promise: the task lives until it settles. */
+  private followAsync(task: Task, frame: Frame, slot: string, p: PromiseLike<unknown>): void {
+    const rt = this.rt;
+    rt.asyncStarted(task);
+    task.asyncFrame = frame;
+    p.then(
+      () => {
+        if (task.state === 'running' && task.deadline !== undefined && rt.clock.now() > task.deadline) {
+          rt.expend(task, { kind: 'deadline', module: frame.module.name, where: slot }, frame);
+        }
+        rt.asyncSettled(task);
+      },
+      (error: unknown) => {
+        if (task.state === 'running') {
+          this.stats.upcallsFailed++;
+          rt.expend(task, { kind: 'rejected', module: frame.module.name, where: slot, error }, frame);
+        }
+        rt.asyncSettled(task);
+      },
+    );
+  }
+}
+
+function describeClient(client: unknown): string {
+  if (typeof client === 'object' && client !== null) {
+    const d = (client as { describe?: () => string }).describe;
+    if (typeof d === 'function') return d.call(client);
+  }
+  return String(client);
+}
+
+/**
+ * A re-armable timer owned by a module and one of its clients. Re-arming to a
+ * later time keeps the scheduled clock entry and re-checks when it fires, so a
+ * retransmission timer pushed back on every ACK costs no heap work.
+ */
+export class ModuleTimer {
+  private entry: ClockEntry | null = null;
+  private dueAt = -1;
+
+  constructor(
+    readonly module: Module,
+    readonly client: unknown,
+    readonly name: string,
+    private readonly fire: () => void,
+  ) {}
+
+  get armed(): boolean {
+    return this.dueAt >= 0;
+  }
+
+  /** Absolute time it will fire, or -1. */
+  get due(): number {
+    return this.dueAt;
+  }
+
+  arm(delayMs: number): void {
+    this.armAt(this.module.rt.clock.now() + delayMs);
+  }
+
+  armAt(at: number): void {
+    const clock = this.module.rt.clock;
+    this.dueAt = at;
+    if (this.entry !== null && this.entry.live) {
+      if (this.entry.at <= at) return;
+      clock.cancel(this.entry);
+    }
+    this.entry = clock.schedule(at, this.onClock);
+  }
+
+  cancel(): void {
+    this.dueAt = -1;
+    if (this.entry !== null) {
+      this.module.rt.clock.cancel(this.entry);
+      this.entry = null;
+    }
+  }
+
+  private readonly onClock = (): void => {
+    this.entry = null;
+    if (this.dueAt < 0) return;
+    const clock = this.module.rt.clock;
+    if (clock.now() < this.dueAt) {
+      this.entry = clock.schedule(this.dueAt, this.onClock);
+      return;
+    }
+    this.dueAt = -1;
+    this.module.startTask('timer', this.fire, { client: this.client ?? undefined, entry: this.name });
+  };
+}

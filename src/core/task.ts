@@ -1,0 +1,171 @@
+/**
+ * Tasks and the frames of their path.
+ *
+ * A task is one activation that traverses modules: it starts at an event source
+ * (a frame arriving, a timer, user input) and ends when its outermost call returns
+ * and every async handler it started has settled. The current frame, and so the
+ * current task, is found through one AsyncLocalStorage everywhere, which is what
+ * makes it survive `await` inside async handlers.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Module } from './module.js';
+
+/** What an upcall returns when its handler failed and the task was expended. */
+export const FAILED: unique symbol = Symbol('upcall-stack.failed');
+export type Failed = typeof FAILED;
+/** What an upcall returns when its result is not available now (async handler, queued dispatch). */
+export const PENDING: unique symbol = Symbol('upcall-stack.pending');
+export type Pending = typeof PENDING;
+
+export function isFailed(x: unknown): x is Failed {
+  return x === FAILED;
+}
+
+/** Where a task came from. */
+export type TaskSource = 'frame' | 'timer' | 'input' | 'call' | 'mailbox' | 'replay';
+
+export type FailureKind = 'threw' | 'rejected' | 'deadline' | 'aborted' | 'crash' | 'violation';
+
+export interface TaskFailure {
+  readonly kind: FailureKind;
+  /** Module in which the failure was detected (the handler's owner for 'threw'). */
+  readonly module: string;
+  /** Slot or entry point involved, if any. */
+  readonly where?: string;
+  readonly error?: unknown;
+}
+
+export function describeFailure(f: TaskFailure): string {
+  const msg = f.error instanceof Error ? `: ${f.error.message}` : f.error !== undefined ? `: ${String(f.error)}` : '';
+  return `${f.kind} in ${f.module}${f.where !== undefined ? `.${f.where}` : ''}${msg}`;
+}
+
+/** Something a task holds that must be given back when the task ends, whatever way. */
+export interface TaskResource {
+  release(task: Task): void;
+}
+
+/** A deferred downcall: run when the upcall it was made inside returns. */
+export interface Deferred {
+  readonly module: Module;
+  readonly entry: string;
+  readonly fn: (...args: unknown[]) => unknown;
+  readonly self: unknown;
+  readonly args: unknown[];
+}
+
+/**
+ * One module's activation on a task's path. `client` is the client state this
+ * activation works for (a connection, a session); the module sets it once it
+ * knows it, and cleanup receives it if the task is expended.
+ */
+export class Frame {
+  active = true;
+  client: unknown = undefined;
+  deferred: Deferred[] | null = null;
+  constructor(
+    readonly task: Task,
+    readonly module: Module,
+    readonly parent: Frame | null,
+    readonly entry: string,
+  ) {}
+
+  /** Module names from the task's root to this frame. */
+  path(): string[] {
+    const out: string[] = [];
+    for (let f: Frame | null = this; f !== null; f = f.parent) out.push(f.module.name);
+    return out.reverse();
+  }
+}
+
+export type TaskState = 'running' | 'ended' | 'expended';
+
+export class Task {
+  state: TaskState = 'running';
+  failure: TaskFailure | undefined = undefined;
+  /** Async handlers still running on behalf of this task. */
+  pending = 0;
+  /** True while the outermost call is on the stack. */
+  inCall = true;
+  /** Innermost frame on the synchronous path (for inspection: `ps`, traces). */
+  top: Frame | null = null;
+  /** Frame of the latest async handler still running (its path is cleaned if it fails). */
+  asyncFrame: Frame | null = null;
+  /** Modules entered, in order, with repeats (the task's trail up and down the stack). */
+  readonly trail: string[] = [];
+  /** Absolute clock time after which the task is expended. */
+  deadline: number | undefined;
+  resources: Set<TaskResource> | null = null;
+  /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
+  cleaned: Array<[Module, unknown]> | null = null;
+  private controller: AbortController | null = null;
+  private endWaiters: Array<() => void> | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly host: string,
+    readonly parent: Task | null,
+    readonly source: TaskSource,
+    readonly origin: string,
+    readonly startedAt: number,
+  ) {}
+
+  /** Aborted when the task is expended. Created on first use. */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.state === 'expended') this.controller.abort(this.failure);
+    }
+    return this.controller.signal;
+  }
+
+  get expended(): boolean {
+    return this.state === 'expended';
+  }
+
+  get live(): boolean {
+    return this.state === 'running';
+  }
+
+  /** The module path of the synchronous part still on the stack. */
+  get path(): string[] {
+    return this.top === null ? [] : this.top.path();
+  }
+
+  hold(r: TaskResource): void {
+    (this.resources ??= new Set()).add(r);
+  }
+
+  drop(r: TaskResource): void {
+    this.resources?.delete(r);
+  }
+
+  /** Resolves when the task has ended (normally or expended). */
+  ended(): Promise<void> {
+    if (this.state !== 'running' && this.pending === 0 && !this.inCall) return Promise.resolve();
+    return new Promise((resolve) => (this.endWaiters ??= []).push(resolve));
+  }
+
+  /** @internal */
+  fireAbort(): void {
+    this.controller?.abort(this.failure);
+  }
+
+  /** @internal */
+  notifyEnded(): void {
+    const w = this.endWaiters;
+    this.endWaiters = null;
+    if (w !== null) for (const f of w) f();
+  }
+}
+
+/** The single carrier of "where am I": the current frame. */
+export const context = new AsyncLocalStorage<Frame>();
+
+export function currentFrame(): Frame | undefined {
+  return context.getStore();
+}
+
+export function currentTask(): Task | undefined {
+  return context.getStore()?.task;
+}

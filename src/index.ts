@@ -1,0 +1,2 @@
+/** The public API of upcall-stack. */
+export * from './core/index.js';

@@ -1,0 +1,37 @@
+/**
+ * What every capture reader yields, whatever the file format: one captured
+ * frame with where it came from. Readers stream these; nothing holds the file.
+ */
+export interface CaptureRecord {
+  /** 0-based position of the frame in the file. */
+  readonly index: number;
+  /** Capture time in nanoseconds since the Unix epoch. */
+  readonly timestampNs: bigint;
+  /** Link-layer type (LINKTYPE_ETHERNET = 1, LINKTYPE_RAW = 101, LINKTYPE_IPV4 = 228, LINKTYPE_LINUX_SLL = 113). */
+  readonly linkType: number;
+  /** The captured bytes (may be shorter than originalLength when the snaplen cut it). */
+  readonly data: Uint8Array;
+  /** Length of the frame on the wire. */
+  readonly originalLength: number;
+  /** Interface the frame was captured on (always 0 for classic pcap). */
+  readonly interfaceId: number;
+  /** Byte offset of this record's header in the file, for error messages. */
+  readonly fileOffset: number;
+}
+
+export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_RAW = 101;
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_IPV4 = 228;
+
+/** A capture file that is truncated, corrupt or not a capture at all. */
+export class CaptureFormatError extends Error {
+  constructor(
+    message: string,
+    /** Byte offset in the file where the problem was found. */
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte offset ${offset})`);
+    this.name = 'CaptureFormatError';
+  }
+}
