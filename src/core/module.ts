@@ -143,7 +143,6 @@ export class Module<S = unknown, C = unknown> {
       const task = top.task;
       const frame = new Frame(task, mod, top, name);
       task.top = frame;
-      task.trail.push(mod.name);
       if (rt.observed) {
         rt.emit({ kind: 'enter', host: rt.name, task: task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
       }
@@ -199,7 +198,6 @@ export class Module<S = unknown, C = unknown> {
     const frame = new Frame(task, owner, caller, slot);
     frame.client = binding.client;
     task.top = frame;
-    task.trail.push(owner.name);
     let result: unknown;
     try {
       result = context.run(frame, Reflect.apply, handler, binding.handlers, args);

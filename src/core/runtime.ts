@@ -157,7 +157,6 @@ export class Runtime {
     const frame = new Frame(task, origin, null, opts?.entry ?? source);
     frame.client = opts?.client;
     task.top = frame;
-    task.trail.push(origin.name);
     let result: R | Failed;
     try {
       result = context.run(frame, fn);

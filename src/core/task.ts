@@ -91,8 +91,6 @@ export class Task {
   top: Frame | null = null;
   /** Frame of the latest async handler still running (its path is cleaned if it fails). */
   asyncFrame: Frame | null = null;
-  /** Modules entered, in order, with repeats (the task's trail up and down the stack). */
-  readonly trail: string[] = [];
   /** Absolute clock time after which the task is expended. */
   deadline: number | undefined;
   resources: Set<TaskResource> | null = null;

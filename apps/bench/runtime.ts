@@ -1,0 +1,94 @@
+/**
+ * Cost of the runtime itself: one task crossing three modules with two upcalls
+ * and one re-entrant downcall, with nobody observing and with a subscriber.
+ * Shows that an unobserved stack builds no events: bytes per task come only from
+ * the frames and the task object.
+ *
+ *   npx tsx apps/bench/runtime.ts [--json]
+ */
+import v8 from 'node:v8';
+import { Module, Runtime, SlotTable, VirtualClock, type Binding } from '../../src/core/index.js';
+
+interface Up {
+  onValue(v: number): number;
+}
+
+class Lower extends Module {
+  readonly t = new SlotTable<Up>(this, 'up', { onValue: 'one' });
+  b!: Binding<Up>;
+  constructor(rt: Runtime) {
+    super(rt, 'lower');
+  }
+  arrive(v: number): unknown {
+    return this.startTask('frame', () => this.upcall(this.b, 'onValue', v));
+  }
+}
+
+class Middle extends Module {
+  readonly t = new SlotTable<Up>(this, 'up', { onValue: 'one' });
+  b!: Binding<Up>;
+  constructor(rt: Runtime, lower: Lower) {
+    super(rt, 'middle');
+    lower.b = lower.t.bind(this, { onValue: (v) => this.input(v) });
+  }
+  private input(v: number): number {
+    return this.upcall(this.b, 'onValue', v) as number;
+  }
+  readonly send = this.entry('send', 'reentrant', (v: number) => v + 1);
+}
+
+export interface RuntimeBenchRow {
+  case: string;
+  nsPerTask: number;
+  bytesPerTask: number;
+}
+
+function measure(observed: boolean, n: number): RuntimeBenchRow {
+  const rt = new Runtime({ clock: new VirtualClock() });
+  const lower = new Lower(rt);
+  const middle = new Middle(rt, lower);
+  middle.b = middle.t.bind(rt.app('app'), { onValue: (v) => middle.send(v) });
+  let events = 0;
+  const sub = observed ? rt.events.subscribe(() => events++) : undefined;
+  for (let i = 0; i < 20_000; i++) lower.arrive(i);
+  const bytes = allocatedBytes(() => {
+    for (let i = 0; i < n; i++) lower.arrive(i);
+  }) / n;
+  events = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) lower.arrive(i);
+  const ns = Number(process.hrtime.bigint() - t0) / n;
+  sub?.unsubscribe();
+  return { case: observed ? `observed (${(events / n).toFixed(0)} events/task)` : 'unobserved', nsPerTask: ns, bytesPerTask: bytes };
+}
+
+/** Bytes allocated on the JS heap while fn runs: heap growth plus what each GC in between reclaimed. */
+function allocatedBytes(fn: () => void): number {
+  const profiler = new v8.GCProfiler();
+  const before = v8.getHeapStatistics().used_heap_size;
+  profiler.start();
+  fn();
+  const after = v8.getHeapStatistics().used_heap_size;
+  const stats = profiler.stop() as unknown as { statistics: Array<{ beforeGC: { heapStatistics: { usedHeapSize: number } }; afterGC: { heapStatistics: { usedHeapSize: number } } }> };
+  let reclaimed = 0;
+  for (const g of stats.statistics) reclaimed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+  return after - before + reclaimed;
+}
+
+export function runRuntimeBench(n = 100_000): RuntimeBenchRow[] {
+  // Run the unobserved case twice so the first measurement is not paying for JIT warm-up.
+  measure(false, n);
+  return [measure(false, n), measure(true, n)];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = runRuntimeBench();
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify({ bench: 'runtime', rows }));
+  } else {
+    console.log('one task: NIC-like source -> 2 upcalls -> 1 re-entrant downcall');
+    console.log('case                          ns/task   bytes/task');
+    for (const r of rows) console.log(`${r.case.padEnd(28)} ${r.nsPerTask.toFixed(0).padStart(8)} ${r.bytesPerTask.toFixed(0).padStart(11)}`);
+    console.log('(bytes/task: heap growth plus what the GCs in the window reclaimed, from v8.GCProfiler)');
+  }
+}
