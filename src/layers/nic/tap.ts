@@ -1,0 +1,175 @@
+/**
+ * A Linux TAP device as the stack's wire, without a native addon.
+ *
+ * socat creates the TAP device and relays its frames to a UDP tunnel on
+ * loopback (`TUN,tun-type=tap,iff-no-pi` <-> `UDP:127.0.0.1:port`); the device
+ * is then moved into a network namespace made for the purpose, where the Linux
+ * kernel gets the address of its end. The stack is the other end of the wire:
+ * it has an address in the same subnet but no kernel interface at all. So the
+ * kernel peers (telnet, telnetd, nc) run inside the namespace, and nothing
+ * touches the machine's own interfaces.
+ *
+ * Everything made is removed on `destroy()`, on process exit, on Ctrl-C and on
+ * a failure during setup.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import dgram from 'node:dgram';
+import type { Mac } from '../../wire/addr.js';
+import { UdpTunnelDevice } from './udp-tunnel.js';
+
+export interface TapLinkOptions {
+  /** Namespace to create (default: upcall-<pid>-<n>). Must not exist. */
+  namespace?: string;
+  /** TAP interface name (default: uptap<n>, at most 15 characters). */
+  tapName?: string;
+  /** The kernel's address on the TAP, with prefix, e.g. '10.77.0.1/24'. */
+  kernelAddress: string;
+  /** MAC of the stack's end. */
+  stackMac: Mac;
+  mtu?: number;
+}
+
+let counter = 0;
+const live = new Set<TapLink>();
+let hooksInstalled = false;
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(r.stderr || r.stdout || String(r.error ?? '')).trim()}`);
+  }
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', () => {
+    for (const l of live) l.destroySync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const l of live) l.destroySync();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** Whether this machine can make TAP links (root, /dev/net/tun, ip, socat). */
+export function tapSupport(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: 'TAP links need Linux' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, reason: 'TAP links need root' };
+  for (const tool of ['ip', 'socat']) {
+    const r = spawnSync('sh', ['-c', `command -v ${tool}`]);
+    if (r.status !== 0) return { ok: false, reason: `'${tool}' is not installed` };
+  }
+  const t = spawnSync('test', ['-c', '/dev/net/tun']);
+  if (t.status !== 0) return { ok: false, reason: '/dev/net/tun is missing' };
+  return { ok: true };
+}
+
+export class TapLink {
+  private relay: ChildProcess | null = null;
+  private destroyed = false;
+  private readonly children = new Set<ChildProcess>();
+
+  private constructor(
+    readonly namespace: string,
+    readonly tapName: string,
+    readonly kernelAddress: string,
+    readonly device: UdpTunnelDevice,
+  ) {}
+
+  static async create(opts: TapLinkOptions): Promise<TapLink> {
+    const n = counter++;
+    const ns = opts.namespace ?? `upcall-${process.pid}-${n}`;
+    const tap = opts.tapName ?? `uptap${process.pid % 10000}${n}`.slice(0, 15);
+    const relayPort = await freeUdpPort();
+    const device = await UdpTunnelDevice.open({
+      name: tap,
+      mac: opts.stackMac,
+      mtu: opts.mtu ?? 1500,
+      local: { host: '127.0.0.1', port: 0 },
+      remote: { host: '127.0.0.1', port: relayPort },
+    });
+    const link = new TapLink(ns, tap, opts.kernelAddress, device);
+    installHooks();
+    live.add(link);
+    try {
+      run('ip', ['netns', 'add', ns]);
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      // Keep the capture quiet: no IPv6 router solicitations or DAD on the TAP.
+      run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+      run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+      link.relay = spawn(
+        'socat',
+        [
+          `TUN,tun-type=tap,tun-name=${tap},iff-no-pi`,
+          `UDP:127.0.0.1:${device.local.port},bind=127.0.0.1:${relayPort}`,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let relayErr = '';
+      link.relay.stderr?.on('data', (d: Buffer) => (relayErr += d.toString()));
+      await waitFor(() => spawnSync('ip', ['link', 'show', tap]).status === 0, 5000, () => `socat did not create ${tap}: ${relayErr.trim()}`);
+      run('ip', ['link', 'set', tap, 'netns', ns]);
+      run('ip', ['-n', ns, 'link', 'set', tap, 'mtu', String(opts.mtu ?? 1500)]);
+      run('ip', ['-n', ns, 'addr', 'add', opts.kernelAddress, 'dev', tap]);
+      run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
+    } catch (e) {
+      link.destroySync();
+      throw e;
+    }
+    return link;
+  }
+
+  /** Spawn a command inside the namespace; it is killed on destroy. */
+  spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.namespace, cmd, ...args], opts);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** Run a command inside the namespace to completion. */
+  exec(cmd: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('ip', ['netns', 'exec', this.namespace, cmd, ...args], { encoding: 'utf8', input });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  async destroy(): Promise<void> {
+    this.destroySync();
+    await this.device.close();
+  }
+
+  /** @internal also run from exit and signal hooks, where nothing async can happen. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const c of this.children) c.kill('SIGKILL');
+    this.relay?.kill('SIGKILL');
+    // Deleting the namespace removes the TAP device inside it.
+    spawnSync('ip', ['netns', 'del', this.namespace]);
+    spawnSync('ip', ['link', 'del', this.tapName]);
+    void this.device.close();
+  }
+}
+
+async function waitFor(cond: () => boolean, ms: number, why: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
