@@ -11,6 +11,8 @@
  *   a client printing what it receives and for anyone sending text.
  */
 
+import { EC, EL, EOF, IP } from '../../wire/telnet.js';
+
 const NUL = 0x00;
 const ETX = 0x03; // Ctrl-C
 const EOT = 0x04; // Ctrl-D
@@ -108,10 +110,7 @@ export class LineEditor {
         this.afterCr = false;
         if (b === LF || b === NUL) continue;
       }
-      if (this.esc !== ESC_NONE) {
-        this.skipEscape(b);
-        continue;
-      }
+      if (this.esc !== ESC_NONE && this.skipEscape(b)) continue;
       if (this.utf8Need > 0) {
         if ((b & 0xc0) === 0x80) {
           this.utf8Cp = (this.utf8Cp << 6) | (b & 0x3f);
@@ -165,6 +164,16 @@ export class LineEditor {
     return events;
   }
 
+  /**
+   * The Telnet commands that stand for editing keys (a client may send IAC EC
+   * instead of DEL): EC erases a character, EL the line, IP interrupts, EOF is
+   * Ctrl-D. Other commands do nothing here.
+   */
+  command(cmd: number): LineEvent[] {
+    const key = cmd === EC ? DEL : cmd === EL ? NAK : cmd === IP ? ETX : cmd === EOF ? EOT : -1;
+    return key < 0 ? [] : this.feed(Uint8Array.of(key));
+  }
+
   /** Appends one character; returns its echo. */
   private insert(ch: string): string {
     if (this.chars >= this.maxLength) return this.echo === 'on' ? BELL : '';
@@ -181,18 +190,20 @@ export class LineEditor {
     this.chars--;
   }
 
-  private skipEscape(b: number): void {
-    switch (this.esc) {
-      case ESC_START:
-        this.esc = b === 0x5b ? ESC_CSI : b === 0x4f ? ESC_SS3 : ESC_NONE;
-        return;
-      case ESC_CSI:
-        if (b >= 0x40 && b <= 0x7e) this.esc = ESC_NONE;
-        else if (b < 0x20 || b > 0x3f) this.esc = ESC_NONE; // not a CSI after all: give up on it
-        return;
-      default:
-        this.esc = ESC_NONE;
+  /** Consumes `b` if it belongs to the escape sequence being skipped. A control
+   *  character ends the sequence and is read normally, so ESC then Enter still
+   *  ends the line. */
+  private skipEscape(b: number): boolean {
+    const state = this.esc;
+    this.esc = ESC_NONE;
+    if (b < 0x20 || b > 0x7e) return false;
+    if (state === ESC_START) {
+      if (b === 0x5b) this.esc = ESC_CSI;
+      else if (b === 0x4f) this.esc = ESC_SS3;
+    } else if (state === ESC_CSI && b < 0x40) {
+      this.esc = ESC_CSI; // parameter or intermediate byte; a final byte (0x40..0x7e) ends it
     }
+    return true;
   }
 }
 
