@@ -289,7 +289,7 @@ export class FlowFollower {
       d.wroteInOrder = true;
       if (length > dataLength) {
         // Snaplen cut the tail: Wireshark advances past it without bytes.
-        this.gap(dir, d, (d.next + dataLength) >>> 0, length - dataLength, 'truncated');
+        this.gap(dir, d, (d.base + d.next + dataLength) >>> 0, length - dataLength, 'truncated');
       }
       d.next = (d.next + length) >>> 0;
       const bytesBefore = d.stats.bytes;
