@@ -43,8 +43,9 @@ export class TaskExpended extends Error {
   constructor(
     readonly task: number,
     readonly reason: string,
+    cause?: unknown,
   ) {
-    super(`task ${task} expended: ${reason}`);
+    super(`task ${task} expended: ${reason}${cause instanceof Error ? `: ${cause.message}` : ''}`, { cause });
     this.name = 'TaskExpended';
   }
 }

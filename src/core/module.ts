@@ -120,7 +120,7 @@ export class Module<S = unknown, C = unknown> {
           task = context.getStore()!.task;
           return fn.apply(mod, args);
         }, { entry: name });
-        if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed');
+        if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed', task?.failure?.error);
         return r;
       }
       // A module calling its own entry point is an ordinary internal call.

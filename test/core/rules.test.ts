@@ -217,6 +217,12 @@ describe('rule 3: tasks are expendable', () => {
       throw new Error('inside');
     });
     expect(() => boom(c)).toThrow(TaskExpended);
+    try {
+      boom(c);
+    } catch (e) {
+      expect((e as Error).message).toMatch(/crash: inside/);
+      expect(((e as Error).cause as Error).message).toBe('inside');
+    }
   });
 });
 

@@ -65,7 +65,7 @@ export abstract class DeviceWrapper implements Device {
  * A device that records what is sent and lets a test inject received frames.
  * Nothing is delivered anywhere: useful to drive one host by hand.
  */
-export class LoopbackDevice implements Device {
+export class ManualDevice implements Device {
   readonly sent: Uint8Array[] = [];
   private rx: FrameHandler | null = null;
 
