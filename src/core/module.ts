@@ -17,7 +17,7 @@ import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
 import type { Logger } from './log.js';
 import { Monitor } from './monitor.js';
 import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
-import { context, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+import { context, currentFrame, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
 
 /**
  * What happens when an entry point is called while its module is already on the
@@ -112,7 +112,7 @@ export class Module<S = unknown, C = unknown> {
     const rt = this.rt;
     const stats = this.stats;
     return function entryPoint(this: unknown, ...args: A): R | undefined {
-      const top = context.getStore();
+      const top = currentFrame();
       if (top === undefined) {
         stats.entries++;
         let task: Task | undefined;
@@ -173,7 +173,7 @@ export class Module<S = unknown, C = unknown> {
   ): SlotReturn<H, K> | undefined | Failed | Pending {
     const handler = binding.handlers[slot] as ((...a: unknown[]) => unknown) | undefined;
     if (handler === undefined || !binding.bound) return undefined;
-    const caller = context.getStore();
+    const caller = currentFrame();
     if (caller === undefined) {
       // An upcall with no task around it: it becomes a task of its own.
       return this.startTask('call', () => this.upcall(binding, slot, ...args)) as SlotReturn<H, K> | Failed | Pending;
@@ -249,17 +249,17 @@ export class Module<S = unknown, C = unknown> {
     this.rt.stats.drops++;
     const rt = this.rt;
     if (rt.observed) {
-      const t = context.getStore()?.task.id ?? null;
+      const t = currentFrame()?.task.id ?? null;
       rt.emit({ kind: 'drop', host: rt.name, task: t, at: rt.clock.now(), module: this.name, reason, ...(detail !== undefined ? { detail } : {}) });
     }
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ task: context.getStore()?.task.id, reason, detail }, 'drop');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ task: currentFrame()?.task.id, reason, detail }, 'drop');
   }
 
   /** A decision worth showing in a trace (callers check `rt.observed` before building text). */
   note(text: string): void {
     const rt = this.rt;
     if (!rt.observed) return;
-    rt.emit({ kind: 'note', host: rt.name, task: context.getStore()?.task.id ?? null, at: rt.clock.now(), module: this.name, text });
+    rt.emit({ kind: 'note', host: rt.name, task: currentFrame()?.task.id ?? null, at: rt.clock.now(), module: this.name, text });
   }
 
   /**

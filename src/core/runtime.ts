@@ -15,6 +15,7 @@ import { Module } from './module.js';
 import { Rng } from './random.js';
 import {
   context,
+  currentFrame,
   describeFailure,
   FAILED,
   Frame,
@@ -144,7 +145,7 @@ export class Runtime {
    * cleaned up, and returned as a value.
    */
   startTask<R>(origin: Module, source: TaskSource, fn: () => R, opts?: TaskOptions): R | Failed {
-    const parentFrame = context.getStore();
+    const parentFrame = currentFrame();
     const parent = opts?.parent !== undefined ? opts.parent : (parentFrame?.task ?? null);
     const now = this.clock.now();
     const task = new Task(++this.nextTaskId, this.name, parent, source, origin.name, now);

@@ -160,10 +160,17 @@ export class Task {
 /** The single carrier of "where am I": the current frame. */
 export const context = new AsyncLocalStorage<Frame>();
 
+/**
+ * The current frame, if it belongs to a task that has not ended. A callback
+ * scheduled from inside a task (a real-time timer, a socket event) carries that
+ * task's context with it; once the task has ended, that context is stale and
+ * the callback runs outside any task.
+ */
 export function currentFrame(): Frame | undefined {
-  return context.getStore();
+  const f = context.getStore();
+  return f !== undefined && f.task.state !== 'ended' ? f : undefined;
 }
 
 export function currentTask(): Task | undefined {
-  return context.getStore()?.task;
+  return currentFrame()?.task;
 }

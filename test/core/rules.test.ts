@@ -226,6 +226,32 @@ describe('rule 3: tasks are expendable', () => {
   });
 });
 
+describe('stale context', () => {
+  it('a callback scheduled inside a task that runs after the task ended is outside any task', async () => {
+    const { rt, bottom, middle, top } = chain();
+    const seen: Array<number | undefined> = [];
+    let later: Promise<void> | undefined;
+    const c = middle.open('a', top, {
+      onValue: () => {
+        // like a real-time timer or socket callback set up by a handler
+        later = new Promise<void>((resolve) =>
+          setImmediate(() => {
+            seen.push(currentTask()?.id);
+            middle.sendRejected(c, 9); // an entry point: starts a fresh task, not part of the ended one
+            resolve();
+          }),
+        );
+      },
+    });
+    bottom.arrive('a', 1);
+    await later;
+    expect(seen).toEqual([undefined]);
+    expect(c.sent).toEqual([9]);
+    expect(rt.stats.tasksStarted).toBe(2);
+    expect(rt.stats.tasksExpended).toBe(0);
+  });
+});
+
 describe('rule 4: recursion guard', () => {
   it('reentrant: the downcall runs at once, inside the upcall', () => {
     const { bottom, middle, top } = chain();
