@@ -1,6 +1,280 @@
-// Placeholder until issue 6 lands: trace replay is not built yet.
-console.error(
-  'npm run replay -- FILE: not built yet (issue 6). It will feed a pcap/pcapng capture through the stack\'s own\n' +
-    'layers, reconstruct every TCP stream as Wireshark does, and print per-flow summaries and Telnet transcripts.',
-);
-process.exit(2);
+/**
+ * Replay a packet capture through the stack's own layers.
+ *
+ *   npm run replay -- FILE [options]
+ *
+ * Each captured frame becomes a task that climbs the same modules the live stack
+ * uses (capture link, IP, TCP, Telnet) in passive, promiscuous mode. Prints a
+ * summary per TCP flow (endpoints, packets and bytes each way, digests of the
+ * reassembled streams, anomalies) and the transcript of every Telnet session.
+ * Exit status: 0 done, 2 bad arguments or a capture that cannot be read (after
+ * reporting what could be replayed before the damage).
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { CaptureFormatError } from '../src/trace/capture.js';
+import { CaptureOpenError } from '../src/trace/open.js';
+import { replayCapture, type ReplayProgress } from '../src/trace/replay.js';
+import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
+
+export const USAGE = `usage: npm run replay -- FILE [options]
+
+Replays a pcap or pcapng capture (Ethernet, raw IP, Linux cooked) through the
+stack's own layers and reports every TCP flow and every Telnet session.
+
+options:
+  --json               one JSON object per line: flow, telnet, frame (--trace) and summary records
+  --dump-streams DIR   write each direction of each TCP flow to DIR/tcp-N-A_port-to-B_port.bin
+  --trace              per frame: the modules its task entered and what each decided
+  --telnet-port N      decode port N as Telnet too (repeatable; 23 always is)
+  --speed X            pace on the capture's timestamps, X times as fast (default: as fast as possible)
+  --realtime           same as --speed 1
+  --no-transcripts     do not decode Telnet sessions
+  --max-flows N        TCP flows tracked at once before the quietest is finished early (default 100000)
+  --progress           show a progress bar on stderr even for small files
+  -h, --help           this text`;
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Whether stderr is a terminal (progress bar). */
+  readonly errIsTty: boolean;
+}
+
+interface CliOptions {
+  file: string;
+  json: boolean;
+  dumpStreams: string | undefined;
+  trace: boolean;
+  telnetPorts: number[];
+  speed: number | undefined;
+  transcripts: boolean;
+  maxFlows: number | undefined;
+  progress: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): CliOptions | 'help' {
+  const o: CliOptions = {
+    file: '',
+    json: false,
+    dumpStreams: undefined,
+    trace: false,
+    telnetPorts: [],
+    speed: undefined,
+    transcripts: true,
+    maxFlows: undefined,
+    progress: false,
+  };
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let inline: string | undefined;
+    if (arg.startsWith('--') && arg.includes('=')) {
+      inline = arg.slice(arg.indexOf('=') + 1);
+      arg = arg.slice(0, arg.indexOf('='));
+    }
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    const flag = (): void => {
+      if (inline !== undefined) throw new UsageError(`${arg} takes no value`);
+    };
+    switch (arg) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--json':
+        flag();
+        o.json = true;
+        break;
+      case '--trace':
+        flag();
+        o.trace = true;
+        break;
+      case '--realtime':
+        flag();
+        o.speed = 1;
+        break;
+      case '--no-transcripts':
+        flag();
+        o.transcripts = false;
+        break;
+      case '--progress':
+        flag();
+        o.progress = true;
+        break;
+      case '--dump-streams': {
+        const v = value();
+        if (v === '') throw new UsageError('--dump-streams needs a directory');
+        o.dumpStreams = v;
+        break;
+      }
+      case '--telnet-port': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`--telnet-port: not a port number: ${JSON.stringify(v)}`);
+        o.telnetPorts.push(n);
+        break;
+      }
+      case '--speed': {
+        const v = value();
+        const x = Number(v);
+        if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new UsageError(`--speed: not a positive number: ${JSON.stringify(v)}`);
+        o.speed = x;
+        break;
+      }
+      case '--max-flows': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1) throw new UsageError(`--max-flows: not a positive integer: ${JSON.stringify(v)}`);
+        o.maxFlows = n;
+        break;
+      }
+      default:
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        files.push(arg);
+    }
+  }
+  if (files.length === 0) throw new UsageError('no capture file given');
+  if (files.length > 1) throw new UsageError(`one capture file at a time (got ${files.length}: ${files.join(', ')})`);
+  o.file = files[0]!;
+  return o;
+}
+
+/** A one-line progress bar, redrawn at most ten times a second. */
+class ProgressBar {
+  private last = 0;
+  private shown = false;
+  private readonly started = performance.now();
+
+  constructor(private readonly write: (s: string) => void) {}
+
+  update(p: ReplayProgress): void {
+    const now = performance.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    const total = p.totalBytes ?? 0;
+    const frac = total > 0 ? Math.min(1, p.bytesRead / total) : 0;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const secs = (now - this.started) / 1000;
+    const rate = secs > 0 ? p.frames / secs : 0;
+    const eta = frac > 0 && frac < 1 ? ` eta ${Math.ceil((secs / frac) * (1 - frac))} s` : '';
+    const size = (n: number): string => (total >= 10e6 ? `${(n / 1e6).toFixed(0)} MB` : `${(n / 1e3).toFixed(0)} kB`);
+    this.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ` +
+        `${size(p.bytesRead)} of ${size(total)}  ${p.frames} frames  ${Math.round(rate)} frames/s${eta}\x1b[K`,
+    );
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) this.write('\r\x1b[K');
+    this.shown = false;
+  }
+}
+
+const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
+
+/** Runs the command; returns the exit status. */
+export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let o: CliOptions;
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed === 'help') {
+      io.out(`${USAGE}\n`);
+      return 0;
+    }
+    o = parsed;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`replay: ${err.message} (see --help)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (o.dumpStreams !== undefined) {
+    try {
+      mkdirSync(o.dumpStreams, { recursive: true });
+    } catch (err) {
+      io.err(`replay: cannot create --dump-streams directory ${o.dumpStreams}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  let size = 0;
+  try {
+    size = statSync(o.file).size;
+  } catch {
+    // openCapture reports a missing file in its own words.
+  }
+  const bar = io.errIsTty && (o.progress || size >= PROGRESS_MIN_BYTES) ? new ProgressBar(io.err) : undefined;
+
+  // Output is gathered and written in blocks: per-line writes would dominate a traced replay.
+  let pending: string[] = [];
+  let pendingLength = 0;
+  const emit = (text: string): void => {
+    pending.push(text);
+    pendingLength += text.length;
+    if (pendingLength > 64 * 1024) flush();
+  };
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    bar?.clear();
+    io.out(pending.join(''));
+    pending = [];
+    pendingLength = 0;
+  };
+
+  try {
+    const result = await replayCapture(o.file, {
+      telnetPorts: o.telnetPorts,
+      transcripts: o.transcripts,
+      ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
+      ...(o.dumpStreams !== undefined ? { dumpStreams: o.dumpStreams } : {}),
+      ...(o.speed !== undefined ? { speed: o.speed } : {}),
+      onFlow: (r) => emit(o.json ? `${jsonLine(r)}\n` : `${formatFlow(r)}\n\n`),
+      onTranscript: (t) => emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`),
+      ...(o.trace ? { onTrace: (t) => emit(o.json ? `${jsonLine(t)}\n` : `${formatFrameTrace(t)}\n`) } : {}),
+      ...(bar !== undefined ? { onProgress: (p: ReplayProgress) => bar.update(p) } : {}),
+    });
+    emit(o.json ? `${jsonLine(result.summary)}\n` : `${formatSummary(result.summary)}\n`);
+    flush();
+    bar?.clear();
+    if (result.error !== undefined) {
+      io.err(`replay: ${o.file}: ${result.error.message}\n`);
+      return 2;
+    }
+    return 0;
+  } catch (err) {
+    flush();
+    bar?.clear();
+    if (err instanceof CaptureFormatError || err instanceof CaptureOpenError) {
+      io.err(`replay: ${err instanceof CaptureOpenError ? '' : `${o.file}: `}${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof RangeError) {
+      io.err(`replay: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // A reader that goes away (`| head`) ends the replay quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const code = await runReplayCli(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    errIsTty: process.stderr.isTTY === true,
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,437 @@
+/**
+ * Trace replay throughput, side by side with tshark.
+ *
+ *   npx tsx apps/bench/replay.ts                 # table
+ *   npx tsx apps/bench/replay.ts --json          # one JSON line
+ *   npx tsx apps/bench/replay.ts --frames 200000 --keep /tmp/bench.pcap
+ *
+ * Generates a capture of at least a million frames (many interleaved TCP flows:
+ * handshakes, data both ways in segments from 1 byte to a full MSS, pure ACKs,
+ * retransmissions, reordering, FIN teardown) with PcapWriter, then replays it
+ * with the command itself (`npm run replay -- FILE --json`, run in-process,
+ * its JSON lines produced and discarded: every flow reassembled and hashed,
+ * port-23 flows decoded into transcripts), measuring frames/s and MB/s of
+ * capture file. When tshark is installed it runs
+ * `tshark -q -z follow,tcp,raw,0 -r FILE` on the same file, reports its time,
+ * and checks that stream 0 came out identical from both.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Rng } from '../../src/core/random.js';
+import { runReplayCli } from '../replay.js';
+import { PcapWriter } from '../../src/trace/pcap.js';
+import { setIpv4Checksum } from '../../src/wire/ipv4.js';
+import { setTcpChecksum } from '../../src/wire/tcp.js';
+import type { FlowReport } from '../../src/trace/report.js';
+
+export interface ReplayBenchOptions {
+  /** Frames to generate at least (default 1,000,000). */
+  readonly frames?: number;
+  /** Flows open at once (default 256). */
+  readonly concurrency?: number;
+  readonly seed?: number;
+  /** Keep the capture at this path instead of a temporary file. */
+  readonly keep?: string;
+  /** Skip tshark even when installed. */
+  readonly noTshark?: boolean;
+  /** Progress lines on stderr. */
+  readonly verbose?: boolean;
+}
+
+export interface ReplayBenchRow {
+  readonly tool: string;
+  readonly command: string;
+  readonly seconds: number;
+  readonly framesPerSecond: number;
+  readonly megabytesPerSecond: number;
+}
+
+export interface ReplayBenchResult {
+  readonly bench: 'replay';
+  readonly node: string;
+  readonly frames: number;
+  readonly flows: number;
+  readonly fileBytes: number;
+  readonly generateSeconds: number;
+  readonly rows: readonly ReplayBenchRow[];
+  /** tshark time / replay time (above 1: the replay is faster). */
+  readonly speedup: number | null;
+  /** Whether stream 0's bytes, both ways, were identical from both tools (null without tshark). */
+  readonly stream0Agrees: boolean | null;
+  readonly peakRssMb: number;
+}
+
+const TSHARK = ['/usr/bin/tshark', '/usr/local/bin/tshark'].find((p) => existsSync(p));
+
+// ---------------------------------------------------------------------------
+// Capture generation
+
+interface GenFlow {
+  readonly client: number;
+  readonly server: number;
+  readonly cport: number;
+  readonly sport: number;
+  cseq: number;
+  sseq: number;
+  /** Data exchanges left before teardown. */
+  left: number;
+  /** A Telnet flow carries text (login, commands, their output), the others arbitrary bytes. */
+  readonly telnet: boolean;
+  stage: number;
+  /** A segment to send again later (retransmission) or after the next one (reordering). */
+  later: Array<{ fromClient: boolean; seq: number; ack: number; len: number; off: number; flags: number; reordered: boolean }>;
+}
+
+const ETH = 14;
+const IPH = 20;
+const TCPH = 20;
+const SYN = 0x02;
+const ACK = 0x10;
+const PSH = 0x08;
+const FIN = 0x01;
+
+class CaptureGenerator {
+  private readonly frame = new Uint8Array(ETH + IPH + TCPH + 1460);
+  private readonly noise: Uint8Array;
+  private readonly text: Uint8Array;
+  private readonly rng: Rng;
+  private timeUs = 1_700_000_000_000_000n;
+  private ipId = 0;
+  written = 0;
+  flows = 0;
+
+  constructor(
+    private readonly writer: PcapWriter,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+    this.noise = this.rng.bytes(64 * 1024 + 1460);
+    this.text = terminalText(this.rng, 64 * 1024 + 1460);
+  }
+
+  /** One Ethernet/IPv4/TCP frame, written straight into the pcap (the writer copies it). */
+  emit(f: GenFlow, fromClient: boolean, seq: number, ack: number, flags: number, len: number, off: number): void {
+    const b = this.frame;
+    const src = fromClient ? f.client : f.server;
+    const dst = fromClient ? f.server : f.client;
+    // Ethernet: locally administered MACs from the addresses.
+    b[0] = 2; b[1] = 0; b[2] = dst >>> 24; b[3] = dst >>> 16; b[4] = dst >>> 8; b[5] = dst;
+    b[6] = 2; b[7] = 0; b[8] = src >>> 24; b[9] = src >>> 16; b[10] = src >>> 8; b[11] = src;
+    b[12] = 0x08; b[13] = 0x00;
+    const ip = ETH;
+    const total = IPH + TCPH + len;
+    b[ip] = 0x45; b[ip + 1] = 0; b[ip + 2] = total >>> 8; b[ip + 3] = total;
+    const id = (this.ipId = (this.ipId + 1) & 0xffff);
+    b[ip + 4] = id >>> 8; b[ip + 5] = id; b[ip + 6] = 0x40; b[ip + 7] = 0; b[ip + 8] = 64; b[ip + 9] = 6;
+    b[ip + 12] = src >>> 24; b[ip + 13] = src >>> 16; b[ip + 14] = src >>> 8; b[ip + 15] = src;
+    b[ip + 16] = dst >>> 24; b[ip + 17] = dst >>> 16; b[ip + 18] = dst >>> 8; b[ip + 19] = dst;
+    setIpv4Checksum(b, ip);
+    const t = ip + IPH;
+    const sp = fromClient ? f.cport : f.sport;
+    const dp = fromClient ? f.sport : f.cport;
+    b[t] = sp >>> 8; b[t + 1] = sp; b[t + 2] = dp >>> 8; b[t + 3] = dp;
+    b[t + 4] = seq >>> 24; b[t + 5] = seq >>> 16; b[t + 6] = seq >>> 8; b[t + 7] = seq;
+    b[t + 8] = ack >>> 24; b[t + 9] = ack >>> 16; b[t + 10] = ack >>> 8; b[t + 11] = ack;
+    b[t + 12] = 5 << 4; b[t + 13] = flags; b[t + 14] = 0xff; b[t + 15] = 0xff;
+    b[t + 18] = 0; b[t + 19] = 0;
+    if (len > 0) b.set((f.telnet ? this.text : this.noise).subarray(off, off + len), t + TCPH);
+    setTcpChecksum(b, t, TCPH + len, src, dst);
+    this.timeUs += BigInt(5 + this.rng.int(30));
+    this.writer.write({ timestampNs: this.timeUs * 1000n, data: b.subarray(0, ETH + total) });
+    this.written++;
+  }
+
+  newFlow(i: number): GenFlow {
+    const rng = this.rng;
+    this.flows++;
+    return {
+      client: (0x0a000000 | (1 + (i % 250)) << 8 | (1 + rng.int(250))) >>> 0,
+      server: (0x0a640000 | rng.int(4)) >>> 0,
+      // One flow in ten is Telnet, so the transcriber is in the measured path too.
+      cport: 1024 + rng.int(60000),
+      sport: i % 10 === 0 ? 23 : 80,
+      telnet: i % 10 === 0,
+      cseq: rng.u32(),
+      sseq: rng.u32(),
+      left: 8 + rng.int(32),
+      stage: 0,
+      later: [],
+    };
+  }
+
+  private payloadLength(f: GenFlow, fromClient: boolean): number {
+    const rng = this.rng;
+    // Telnet: keystrokes one at a time or short lines from the client, lines of output from the server.
+    if (f.telnet) return fromClient ? (rng.chance(0.7) ? 1 : 2 + rng.int(30)) : 20 + rng.int(400);
+    return rng.chance(0.7) ? 1 + rng.int(64) : 512 + rng.int(949);
+  }
+
+  /** Advances a flow by one step (one to three frames); false once it is over. */
+  step(f: GenFlow): boolean {
+    const rng = this.rng;
+    switch (f.stage) {
+      case 0:
+        this.emit(f, true, f.cseq, 0, SYN, 0, 0);
+        this.emit(f, false, f.sseq, (f.cseq + 1) >>> 0, SYN | ACK, 0, 0);
+        f.cseq = (f.cseq + 1) >>> 0;
+        f.sseq = (f.sseq + 1) >>> 0;
+        this.emit(f, true, f.cseq, f.sseq, ACK, 0, 0);
+        f.stage = 1;
+        return true;
+      case 1: {
+        if (f.later.length > 0 && rng.chance(0.5)) {
+          const l = f.later.shift()!;
+          this.emit(f, l.fromClient, l.seq, l.ack, l.flags, l.len, l.off);
+          if (l.reordered) this.emit(f, !l.fromClient, l.fromClient ? f.sseq : f.cseq, acked(f, l.fromClient), ACK, 0, 0);
+          return true;
+        }
+        if (f.left-- <= 0) {
+          f.stage = 2;
+          return true;
+        }
+        const fromClient = rng.chance(0.6);
+        const len = this.payloadLength(f, fromClient);
+        const off = rng.int(64 * 1024);
+        const seq = fromClient ? f.cseq : f.sseq;
+        const ack = acked(f, !fromClient);
+        const r = rng.float();
+        const seg = { fromClient, seq, ack, len, off, flags: ACK | PSH, reordered: r < 0.01 };
+        if (fromClient) f.cseq = (f.cseq + len) >>> 0;
+        else f.sseq = (f.sseq + len) >>> 0;
+        if (seg.reordered) {
+          // Reordered: this segment comes later, after the next ones.
+          f.later.push(seg);
+        } else {
+          this.emit(f, fromClient, seq, ack, seg.flags, len, off);
+          // Retransmitted later (the first copy was seen: a duplicate on the wire).
+          if (r < 0.03) f.later.push(seg);
+        }
+        // The receiver acknowledges what it has: not beyond a segment still on its way.
+        this.emit(f, !fromClient, fromClient ? f.sseq : f.cseq, acked(f, fromClient), ACK, 0, 0);
+        return true;
+      }
+      case 2:
+        while (f.later.length > 0) {
+          const l = f.later.shift()!;
+          this.emit(f, l.fromClient, l.seq, l.ack, l.flags, l.len, l.off);
+        }
+        this.emit(f, true, f.cseq, f.sseq, FIN | ACK, 0, 0);
+        this.emit(f, false, f.sseq, (f.cseq + 1) >>> 0, FIN | ACK, 0, 0);
+        this.emit(f, true, (f.cseq + 1) >>> 0, (f.sseq + 1) >>> 0, ACK, 0, 0);
+        f.stage = 3;
+        return false;
+      default:
+        return false;
+    }
+  }
+}
+
+/** What the receiver of `client`'s (or the server's) bytes can acknowledge: up to the first segment still delayed. */
+function acked(f: GenFlow, client: boolean): number {
+  let a = client ? f.cseq : f.sseq;
+  for (const l of f.later) if (l.reordered && l.fromClient === client && ((l.seq - a) | 0) < 0) a = l.seq;
+  return a;
+}
+
+/** Lines like a shell session's output, CR LF ended. */
+function terminalText(rng: Rng, size: number): Uint8Array {
+  const words = ['ls', '-la', 'drwxr-xr-x', 'user', 'staff', '4096', 'Nov', '21', 'README.md', 'src', '$', 'login:', 'Password:', 'cat', 'make', 'ok', 'error:', 'total', '1.2.3', 'exit'];
+  const out = new Uint8Array(size);
+  let n = 0;
+  while (n < size) {
+    const line = Array.from({ length: 1 + rng.int(10) }, () => words[rng.int(words.length)]!).join(' ') + '\r\n';
+    for (let i = 0; i < line.length && n < size; i++) out[n++] = line.charCodeAt(i);
+  }
+  return out;
+}
+
+/** Writes the capture; resolves with frames and flows written. */
+export async function generateCapture(
+  file: string,
+  frames: number,
+  concurrency: number,
+  seed: number,
+): Promise<{ frames: number; flows: number }> {
+  const stream = createWriteStream(file, { highWaterMark: 1 << 20 });
+  const writer = new PcapWriter(stream, { snaplen: 65535 });
+  const gen = new CaptureGenerator(writer, seed);
+  const rng = new Rng(seed ^ 0x5eed);
+  const live: GenFlow[] = [];
+  let next = 0;
+  while (gen.written < frames || live.length > 0) {
+    while (live.length < concurrency && gen.written < frames) live.push(gen.newFlow(next++));
+    if (live.length === 0) break;
+    const k = rng.int(live.length);
+    if (!gen.step(live[k]!)) {
+      live[k] = live[live.length - 1]!;
+      live.pop();
+    }
+    // The writer does not wait for the file: keep what is queued bounded.
+    if (stream.writableLength > 32 * 1024 * 1024) await new Promise((resolve) => stream.once('drain', resolve));
+  }
+  await writer.close();
+  return { frames: gen.written, flows: gen.flows };
+}
+
+// ---------------------------------------------------------------------------
+// Measuring
+
+function runTshark(file: string): Promise<{ seconds: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    execFile(
+      TSHARK!,
+      ['-q', '-z', 'follow,tcp,raw,0', '-r', file],
+      { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout) => {
+        if (err) reject(err);
+        else resolve({ seconds: (performance.now() - t0) / 1000, stdout });
+      },
+    );
+  });
+}
+
+/** tshark's follow,tcp,raw output: node 0's bytes, node 1's bytes (indented lines). */
+function parseFollowRaw(text: string): [Buffer, Buffer] {
+  const a: Buffer[] = [];
+  const b: Buffer[] = [];
+  let body = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('=====')) {
+      if (body) break;
+      continue;
+    }
+    if (!body) {
+      if (line.startsWith('Node 1: ')) body = true;
+      continue;
+    }
+    if (line.length === 0) continue;
+    (line.startsWith('\t') ? b : a).push(Buffer.from(line.trim(), 'hex'));
+  }
+  return [Buffer.concat(a), Buffer.concat(b)];
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<ReplayBenchResult> {
+  const frames = opts.frames ?? 1_000_000;
+  const dir = opts.keep === undefined ? mkdtempSync(path.join(tmpdir(), 'replay-bench-')) : undefined;
+  const file = opts.keep ?? path.join(dir!, 'bench.pcap');
+  const log = (s: string): void => {
+    if (opts.verbose === true) process.stderr.write(`${s}\n`);
+  };
+  try {
+    const g0 = performance.now();
+    const gen = await generateCapture(file, frames, opts.concurrency ?? 256, opts.seed ?? 1);
+    const generateSeconds = (performance.now() - g0) / 1000;
+    const fileBytes = statSync(file).size;
+    log(`generated ${gen.frames} frames, ${gen.flows} flows, ${(fileBytes / 1e6).toFixed(1)} MB in ${generateSeconds.toFixed(1)} s: ${file}`);
+
+    // The command itself, output produced and thrown away; stream 0's record kept for the comparison.
+    let stream0: FlowReport | undefined;
+    let outBytes = 0;
+    const marker = '{"type":"flow","stream":0,';
+    const t0 = performance.now();
+    const code = await runReplayCli([file, '--json'], {
+      out: (text) => {
+        outBytes += text.length;
+        const at = text.indexOf(marker);
+        if (at >= 0) stream0 = JSON.parse(text.slice(at, text.indexOf('\n', at))) as FlowReport;
+      },
+      err: (text) => process.stderr.write(text),
+      errIsTty: false,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (code !== 0) throw new Error(`replay exited with ${code}`);
+    const rows: ReplayBenchRow[] = [
+      {
+        tool: 'replay (this stack)',
+        command: `npm run replay -- ${file} --json > /dev/null`,
+        seconds,
+        framesPerSecond: gen.frames / seconds,
+        megabytesPerSecond: fileBytes / 1e6 / seconds,
+      },
+    ];
+    log(`replay: ${seconds.toFixed(2)} s, ${(outBytes / 1e6).toFixed(1)} MB of JSON lines`);
+
+    let speedup: number | null = null;
+    let agrees: boolean | null = null;
+    if (TSHARK !== undefined && opts.noTshark !== true) {
+      const t = await runTshark(file);
+      rows.push({
+        tool: 'tshark',
+        command: `tshark -q -z follow,tcp,raw,0 -r ${file}`,
+        seconds: t.seconds,
+        framesPerSecond: gen.frames / t.seconds,
+        megabytesPerSecond: fileBytes / 1e6 / t.seconds,
+      });
+      speedup = t.seconds / seconds;
+      const [c, s] = parseFollowRaw(t.stdout);
+      agrees =
+        stream0 !== undefined &&
+        c.length === stream0.aToB.bytes &&
+        sha256(c) === stream0.aToB.sha256 &&
+        s.length === stream0.bToA.bytes &&
+        sha256(s) === stream0.bToA.sha256;
+      log(`tshark: ${t.seconds.toFixed(2)} s`);
+    }
+    return {
+      bench: 'replay',
+      node: process.version,
+      frames: gen.frames,
+      flows: gen.flows,
+      fileBytes,
+      generateSeconds,
+      rows,
+      speedup,
+      stream0Agrees: agrees,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatReplayTable(r: ReplayBenchResult): string {
+  const head = ['tool', 'seconds', 'frames/s', 'MB/s'];
+  const body = r.rows.map((x) => [x.tool, x.seconds.toFixed(2), Math.round(x.framesPerSecond).toString(), x.megabytesPerSecond.toFixed(1)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [
+    `capture: ${r.frames} frames, ${r.flows} TCP flows, ${(r.fileBytes / 1e6).toFixed(1)} MB (generated in ${r.generateSeconds.toFixed(1)} s), node ${r.node}`,
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...body.map(line),
+  ];
+  if (r.speedup !== null) out.push(`replay is ${r.speedup.toFixed(2)}x tshark's speed; stream 0 identical in both: ${r.stream0Agrees ? 'yes' : 'NO'}`);
+  else out.push(TSHARK === undefined ? 'tshark not installed: no comparison' : 'tshark skipped (--no-tshark)');
+  out.push(`peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+  for (const x of r.rows) out.push(`  ${x.tool}: ${x.command}`);
+  return out.join('\n');
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const frames = argValue('--frames');
+  const keep = argValue('--keep');
+  const r = await runReplayBench({
+    ...(frames !== undefined ? { frames: Number(frames) } : {}),
+    ...(keep !== undefined ? { keep } : {}),
+    noTshark: process.argv.includes('--no-tshark'),
+    verbose: !process.argv.includes('--json'),
+  });
+  if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+  else console.log(formatReplayTable(r));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

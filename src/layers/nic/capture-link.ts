@@ -1,0 +1,386 @@
+/**
+ * A link layer for captured frames: the bottom of a replay stack.
+ *
+ * In a replay nothing arrives from a device: frames come out of a capture file.
+ * This module is their event source. Each record starts a task here (source
+ * 'replay'), the link header is decoded according to the record's link type,
+ * and the frame climbs the same modules a live stack uses through the same slot
+ * shape the NIC offers (`LinkLayer.bindEthertype`), so IP sits on it unchanged.
+ *
+ * Link types: Ethernet (1, with any 802.1Q/802.1ad tags), raw IP (101, 228, and
+ * the historical 12/14), Linux cooked SLL (113) and SLL2 (276), BSD loopback
+ * (0 and 108). Frames are accepted whatever their length (captures taken with
+ * segmentation offload hold frames far above the MTU) and whatever their
+ * destination address (a capture sees everybody's traffic).
+ *
+ * Two repairs, done here because IP (built for live traffic) would drop these
+ * datagrams and Wireshark does not:
+ *  - a datagram whose IP total length runs beyond the captured bytes: the
+ *    total-length field is rewritten to what was captured. When the capture's
+ *    snaplen cut the frame, `current.ipMissing` tells the layer above how many
+ *    bytes the wire had beyond it, so TCP accounts for them as sent but not
+ *    captured instead of losing the whole segment. When the whole frame is
+ *    there and simply holds less than its header claims, what is there is
+ *    taken as the datagram (as Wireshark does, with a warning). Fragments are
+ *    left alone (IP drops a cut fragment).
+ *  - an IP total length of 0, which segmentation-offload captures show (the
+ *    NIC fills it in later): taken to be the captured length, as Wireshark's
+ *    "TSO support" preference does.
+ * The rewritten header checksum is not fixed up: a replay stack does not
+ * verify IP checksums (Wireshark does not either).
+ *
+ * No copies: the record's bytes are the buffer (one PacketBuffer per capture
+ * chunk, moved from frame to frame by setting start/end), and nothing keeps it
+ * beyond the task.
+ */
+import { Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
+import { readMac, type Mac } from '../../wire/addr.js';
+import type { BufferPool, PacketBuffer } from '../../wire/buffer.js';
+import {
+  ETHERNET_HEADER_LENGTH,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  isEthertype,
+  isVlanTpid,
+  type EthernetHeader,
+  type VlanTag,
+} from '../../wire/ethernet.js';
+import { SLL_HEADER_LENGTH } from '../../wire/sll.js';
+import type { EthertypeSlots, LinkLayer } from './nic.js';
+
+/** Link types this layer decodes (the LINKTYPE_* numbers of pcap and pcapng). */
+export const CAPTURE_LINK_TYPES: ReadonlyMap<number, string> = new Map([
+  [0, 'BSD loopback'],
+  [1, 'Ethernet'],
+  [12, 'raw IP'],
+  [14, 'raw IP'],
+  [101, 'raw IP'],
+  [108, 'OpenBSD loopback'],
+  [113, 'Linux cooked (SLL)'],
+  [228, 'raw IPv4'],
+  [276, 'Linux cooked v2 (SLL2)'],
+]);
+
+const SLL2_HEADER_LENGTH = 20;
+const MAX_VLAN_TAGS = 8;
+const NO_VLANS: readonly VlanTag[] = Object.freeze([]);
+
+/** What a capture record carries that the link needs (a CaptureRecord qualifies). */
+export interface CapturedFrame {
+  readonly index: number;
+  readonly timestampNs: bigint;
+  readonly linkType: number;
+  readonly data: Uint8Array;
+  readonly originalLength: number;
+}
+
+/** The frame being replayed, for the layers above while its task runs. */
+export interface CurrentFrame {
+  /** Position of the frame in the capture (0-based); -1 before the first. */
+  index: number;
+  timestampNs: bigint;
+  linkType: number;
+  /** Bytes captured, and bytes the frame had on the wire. */
+  capturedLength: number;
+  originalLength: number;
+  /**
+   * Bytes of the (unfragmented) IPv4 datagram missing from the frame: its
+   * total length minus what was captured. 0 when the datagram is whole.
+   */
+  ipMissing: number;
+  /** Whether the IPv4 total length was 0 (segmentation offload) and was taken from the capture. */
+  ipLengthFromCapture: boolean;
+}
+
+export interface CaptureLinkCounters {
+  frames: number;
+  bytes: number;
+  /** Frames handed to a bound ethertype handler. */
+  delivered: number;
+  /** IPv4 datagrams cut by the snaplen whose length field was repaired. */
+  snaplenCut: number;
+  /** IPv4 datagrams claiming more bytes than their whole (uncut) frame holds, taken as cut too. */
+  shortFrames: number;
+  /** IPv4 datagrams with total length 0 (offload) taken at their captured length. */
+  offloadLength: number;
+}
+
+interface CaptureLinkShared {
+  readonly types: Map<number, SlotTable<EthertypeSlots>>;
+}
+
+export interface CaptureLinkOptions {
+  /** The MTU IP is told (it only matters for sending, which a replay never does). Default 65535. */
+  mtu?: number;
+  /** Repair snaplen-cut and offload-length IPv4 datagrams (see the module comment). Default true. */
+  repairIp?: boolean;
+}
+
+export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer {
+  readonly mac: Mac = 0;
+  readonly mtu: number;
+  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, snaplenCut: 0, shortFrames: 0, offloadLength: 0 };
+  readonly current: CurrentFrame = {
+    index: -1,
+    timestampNs: 0n,
+    linkType: 0,
+    capturedLength: 0,
+    originalLength: 0,
+    ipMissing: 0,
+    ipLengthFromCapture: false,
+  };
+  private readonly repairIp: boolean;
+  /** One buffer over the memory the current records live in; frames move its start/end. */
+  private rx: PacketBuffer | null = null;
+  private rxMemory: ArrayBufferLike | null = null;
+  /** Reused for every frame: the slot's header record is valid during the upcall only. */
+  private readonly eth: EthernetHeader = {
+    dst: 0,
+    src: 0,
+    vlans: NO_VLANS,
+    ethertype: 0,
+  };
+  private frameData: Uint8Array | null = null;
+  private readonly receiveCurrent = (): void => this.receive();
+
+  constructor(
+    rt: Runtime,
+    readonly pool: BufferPool,
+    opts: CaptureLinkOptions = {},
+    name = 'capture',
+  ) {
+    super(rt, name, { types: new Map() });
+    this.mtu = opts.mtu ?? 65535;
+    this.repairIp = opts.repairIp ?? true;
+  }
+
+  /** Bind the handler for one ethertype (0x0800 IPv4...), as on the NIC. */
+  readonly bindEthertype = this.entry(
+    'bindEthertype',
+    'reject',
+    (ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> => {
+      return this.lock.locked(() => {
+        let t = this.shared.types.get(ethertype);
+        if (t === undefined) {
+          t = new SlotTable<EthertypeSlots>(this, `ethertype 0x${ethertype.toString(16).padStart(4, '0')}`, { onFrame: 'one' });
+          this.shared.types.set(ethertype, t);
+        }
+        return t.bind(owner, handlers);
+      }) as Binding<EthertypeSlots>;
+    },
+  );
+
+  /** A replay never transmits: what a module above sends is counted and dropped. */
+  readonly send = this.entry('send', 'reentrant', (buf: PacketBuffer, _dst: Mac, _ethertype: number): void => {
+    buf.release();
+    this.drop('replay-no-transmit');
+  });
+
+  /**
+   * Replays one captured frame: a task starts here and climbs the stack. The
+   * record's bytes may be modified in place (IP length repair) and are not kept.
+   */
+  input(rec: CapturedFrame): void {
+    const cur = this.current;
+    cur.index = rec.index;
+    cur.timestampNs = rec.timestampNs;
+    cur.linkType = rec.linkType;
+    cur.capturedLength = rec.data.length;
+    cur.originalLength = rec.originalLength;
+    cur.ipMissing = 0;
+    cur.ipLengthFromCapture = false;
+    const c = this.counters;
+    c.frames++;
+    c.bytes += rec.data.length;
+    this.frameData = rec.data;
+    this.startTask('replay', this.receiveCurrent);
+    this.frameData = null;
+  }
+
+  /** Gives the buffer back to the pool (end of replay). */
+  close(): void {
+    if (this.rx !== null) {
+      this.rx.release();
+      this.rx = null;
+      this.rxMemory = null;
+    }
+  }
+
+  /** The shared buffer positioned on `data`. */
+  private bufferFor(data: Uint8Array): PacketBuffer {
+    const memory = data.buffer;
+    let rx = this.rx;
+    if (rx === null || memory !== this.rxMemory) {
+      if (rx !== null) rx.release();
+      // The buffer spans the whole memory block so one handle serves every record in it.
+      const whole = new Uint8Array(memory, 0, memory.byteLength);
+      rx = this.pool.wrap(whole, 'capture rx');
+      this.rx = rx;
+      this.rxMemory = memory;
+    }
+    rx.start = data.byteOffset;
+    rx.end = rx.start + data.length;
+    return rx;
+  }
+
+  private receive(): void {
+    const data = this.frameData!;
+    const buf = this.bufferFor(data);
+    const bytes = buf.bytes;
+    const start = buf.start;
+    const len = buf.end - start;
+    const eth = this.eth;
+    eth.dst = 0;
+    eth.src = 0;
+    eth.vlans = NO_VLANS;
+    let hl: number;
+    let type: number;
+    switch (this.current.linkType) {
+      case 1: {
+        if (len < ETHERNET_HEADER_LENGTH) {
+          this.drop('runt', this.rt.observed ? `${len} bytes` : undefined);
+          return;
+        }
+        eth.dst = readMac(bytes, start);
+        eth.src = readMac(bytes, start + 6);
+        let p = start + 12;
+        type = (bytes[p]! << 8) | bytes[p + 1]!;
+        if (isVlanTpid(type)) {
+          const tags: VlanTag[] = [];
+          while (isVlanTpid(type)) {
+            if (tags.length === MAX_VLAN_TAGS) {
+              this.drop('too-many-vlan-tags');
+              return;
+            }
+            if (p + 6 > start + len) {
+              this.drop('runt', 'cut inside a VLAN tag');
+              return;
+            }
+            tags.push({ tpid: type, tci: (bytes[p + 2]! << 8) | bytes[p + 3]! });
+            p += 4;
+            type = (bytes[p]! << 8) | bytes[p + 1]!;
+          }
+          eth.vlans = tags;
+        }
+        hl = p + 2 - start;
+        if (!isEthertype(type)) {
+          this.drop('802.3-frame');
+          return;
+        }
+        break;
+      }
+      case 101:
+      case 12:
+      case 14:
+      case 228: {
+        if (len === 0) {
+          this.drop('runt', 'empty frame');
+          return;
+        }
+        const version = bytes[start]! >>> 4;
+        type = version === 4 ? ETHERTYPE_IPV4 : version === 6 ? ETHERTYPE_IPV6 : -1;
+        if (type < 0 || (this.current.linkType === 228 && version !== 4)) {
+          this.drop('bad-ip-version', this.rt.observed ? `version ${version}` : undefined);
+          return;
+        }
+        hl = 0;
+        break;
+      }
+      case 113: {
+        if (len < SLL_HEADER_LENGTH) {
+          this.drop('runt', this.rt.observed ? `${len} bytes` : undefined);
+          return;
+        }
+        const addrLen = (bytes[start + 4]! << 8) | bytes[start + 5]!;
+        if (addrLen === 6) eth.src = readMac(bytes, start + 6);
+        type = (bytes[start + 14]! << 8) | bytes[start + 15]!;
+        hl = SLL_HEADER_LENGTH;
+        if (!isEthertype(type)) {
+          this.drop('sll-not-ethertype', this.rt.observed ? `protocol 0x${type.toString(16)}` : undefined);
+          return;
+        }
+        break;
+      }
+      case 276: {
+        if (len < SLL2_HEADER_LENGTH) {
+          this.drop('runt', this.rt.observed ? `${len} bytes` : undefined);
+          return;
+        }
+        type = (bytes[start]! << 8) | bytes[start + 1]!;
+        if (bytes[start + 11] === 6) eth.src = readMac(bytes, start + 12);
+        hl = SLL2_HEADER_LENGTH;
+        if (!isEthertype(type)) {
+          this.drop('sll-not-ethertype', this.rt.observed ? `protocol 0x${type.toString(16)}` : undefined);
+          return;
+        }
+        break;
+      }
+      case 0:
+      case 108: {
+        if (len < 4) {
+          this.drop('runt', this.rt.observed ? `${len} bytes` : undefined);
+          return;
+        }
+        // The address family is in the capturing host's byte order (0) or network order (108); IPv4 is 2 either way round.
+        const le = bytes[start]! | (bytes[start + 1]! << 8) | (bytes[start + 2]! << 16) | (bytes[start + 3]! << 24);
+        const be = (bytes[start]! << 24) | (bytes[start + 1]! << 16) | (bytes[start + 2]! << 8) | bytes[start + 3]!;
+        type = le === 2 || be === 2 ? ETHERTYPE_IPV4 : le === 24 || le === 28 || le === 30 || be === 24 || be === 28 || be === 30 ? ETHERTYPE_IPV6 : -1;
+        if (type < 0) {
+          this.drop('unknown-address-family', this.rt.observed ? `family ${le}` : undefined);
+          return;
+        }
+        hl = 4;
+        break;
+      }
+      default:
+        this.drop('unsupported-link-type', this.rt.observed ? `link type ${this.current.linkType}` : undefined);
+        return;
+    }
+    eth.ethertype = type;
+    const b = this.shared.types.get(type)?.bindings[0];
+    if (b === undefined) {
+      this.drop(type === ETHERTYPE_IPV6 ? 'ipv6' : 'unknown-ethertype', this.rt.observed ? `0x${type.toString(16)}` : undefined);
+      return;
+    }
+    buf.start = start + hl;
+    if (type === ETHERTYPE_IPV4 && this.repairIp) this.repairIpv4(buf);
+    this.counters.delivered++;
+    this.upcall(b, 'onFrame', buf, eth);
+  }
+
+  /** See the module comment: snaplen-cut and offload-length datagrams. */
+  private repairIpv4(buf: PacketBuffer): void {
+    const bytes = buf.bytes;
+    const o = buf.start;
+    const have = buf.end - o;
+    if (have < 20 || bytes[o]! >>> 4 !== 4) return;
+    const hl = (bytes[o]! & 0x0f) * 4;
+    const total = (bytes[o + 2]! << 8) | bytes[o + 3]!;
+    if (total === 0) {
+      // Offload: the length field was never filled in.
+      if (hl < 20 || have > 0xffff || have < hl) return;
+      bytes[o + 2] = have >>> 8;
+      bytes[o + 3] = have;
+      this.current.ipLengthFromCapture = true;
+      this.counters.offloadLength++;
+      if (this.rt.observed) this.note(`ip total length 0 (offload): taken as the ${have} captured bytes`);
+      return;
+    }
+    if (total <= have || hl < 20 || have < hl) return;
+    const frag = (bytes[o + 6]! << 8) | bytes[o + 7]!;
+    if ((frag & 0x3fff) !== 0) return;
+    const cur = this.current;
+    bytes[o + 2] = have >>> 8;
+    bytes[o + 3] = have;
+    if (cur.originalLength > cur.capturedLength) {
+      // The wire carried the rest: the layers above count it as sent and not captured.
+      cur.ipMissing = total - have;
+      this.counters.snaplenCut++;
+      if (this.rt.observed) this.note(`snaplen cut ${total - have} of the datagram's ${total} bytes`);
+    } else {
+      // The whole frame is here and holds less than the header claims: what is there is all there was.
+      this.counters.shortFrames++;
+      if (this.rt.observed) this.note(`IP total length ${total} exceeds the frame's ${have} bytes: taken as ${have}`);
+    }
+  }
+}

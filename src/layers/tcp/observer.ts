@@ -1,0 +1,722 @@
+/**
+ * TCP in promiscuous mode: a passive module for trace replay.
+ *
+ * It binds IP protocol 6 like the live TCP does, but it never answers, never
+ * keeps a send side, and follows both ends of every connection it sees: each
+ * flow (4-tuple) is a client of this module, with a FlowFollower that rebuilds
+ * both byte streams the way Wireshark's "Follow TCP Stream" does. Modules above
+ * (a digest sink, the Telnet transcriber) bind the observer's slots, for every
+ * flow or for flows on given ports, and get per-flow upcalls: the flow started,
+ * bytes arrived in stream order, a hole was found, the flow ended.
+ *
+ * Flows are numbered the way Wireshark numbers tcp.stream: a new number for a
+ * 4-tuple not seen before, and a new one when a SYN (without ACK) comes with a
+ * sequence number other than the one its sender's direction started from (port
+ * reuse; the old flow ends there). Direction 0 ('a') is the sender of the
+ * flow's first captured packet, like tshark's node 0.
+ *
+ * Memory stays bounded however long the capture:
+ *  - a flow closed by FINs both ways or a RST is finished, reported and freed
+ *    once it has been quiet for `closedLingerMs` of capture time, or sooner
+ *    when more than `maxClosedFlows` closed flows are waiting; a tombstone
+ *    keeps its tuple for a while so late stragglers (a last ACK, a repeated
+ *    FIN) are counted against it instead of opening a phantom flow;
+ *  - at most `maxFlows` flows are live: beyond, the least recently active
+ *    (closed ones first) is finished early ('flow-limit'); if it comes back it
+ *    continues under the same number as a second part, its bytes from then on;
+ *  - held out-of-order data is bounded per direction by the follower and over
+ *    all flows by `maxHeldBytes` ('memory-limit' finishes the biggest holder);
+ *  - open flows idle longer than `idleTimeoutMs` (off by default: tshark never
+ *    splits a connection) are finished.
+ *
+ * Per packet the work is a few header reads at fixed offsets, one hash lookup
+ * and the follower's bookkeeping: no header records, no closures, no strings
+ * unless somebody observes the runtime (--trace).
+ */
+import { FAILED, Module, SlotTable, type Binding, type ModuleTimer, type Runtime } from '../../core/index.js';
+import { formatIp4, type Ip4 } from '../../wire/addr.js';
+import { IP_PROTO_TCP } from '../../wire/ipv4.js';
+import type { Ip, IpPacket } from '../ip.js';
+import {
+  FlowFollower,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  type FollowDirection,
+  type FollowDirectionStats,
+  type FollowGap,
+  type FollowVerdict,
+} from './follow.js';
+
+export type FlowEndReason =
+  /** The replay reached the end of the capture with the flow still live. */
+  | 'end-of-capture'
+  /** A SYN with a new initial sequence number started a new connection on the same ports. */
+  | 'port-reuse'
+  /** FIN both ways or RST, then quiet for the linger time. */
+  | 'closed'
+  /** No packet for `idleTimeoutMs`. */
+  | 'idle'
+  /** More than `maxFlows` live flows: the least recently active one was finished early. */
+  | 'flow-limit'
+  /** Held out-of-order data over all flows exceeded the bound. */
+  | 'memory-limit';
+
+const EMPTY = new Uint8Array(0);
+
+/** One TCP connection as the capture shows it: a client of the observer. */
+export class ObservedFlow {
+  /** Segments seen each way (index = direction). */
+  readonly packets: [number, number] = [0, 0];
+  /** Payload bytes seen on the wire each way, repeats included. */
+  readonly wireBytes: [number, number] = [0, 0];
+  /** Capture time (the runtime's clock, ms) of the first and latest packet. */
+  firstAt: number;
+  lastAt: number;
+  /** Whether a SYN was seen in each direction. */
+  readonly syn: [boolean, boolean] = [false, false];
+  /**
+   * Keep-alive probes each way (at most one byte, one before the next expected
+   * sequence number): the follower counts them as retransmissions; Wireshark
+   * names them apart, and so do the reports.
+   */
+  readonly keepAlives: [number, number] = [0, 0];
+  /** Of those, the ones the follower counted as retransmissions (they carried a byte). */
+  readonly keepAliveRetransmissions: [number, number] = [0, 0];
+  /** Verdict of the latest segment (for traces). */
+  lastVerdict: FollowVerdict = 'empty';
+  /** Set once the flow has ended. */
+  endReason: FlowEndReason | undefined = undefined;
+  /** Why later bytes may be missing for some observers (an observer failed), if so. */
+  damaged: string | undefined = undefined;
+  /** 1 for a flow's first part; 2, 3... when it came back after being finished early (flow-limit). */
+  readonly part: number;
+
+  /** @internal the bindings that follow this flow */
+  subscribers: Binding<TcpObserverSlots>[];
+  /** @internal Wireshark's per-direction sequence base, for port-reuse detection */
+  readonly baseSet: [boolean, boolean] = [false, false];
+  /** @internal */
+  readonly base: [number, number] = [0, 0];
+  /** @internal hash chain */
+  nextInBucket: ObservedFlow | null = null;
+  /** @internal activity list links */
+  prev: ObservedFlow | null = null;
+  /** @internal */
+  next: ObservedFlow | null = null;
+  /** @internal whether it is on the closed list (else the open one) */
+  inClosedList = false;
+  /** @internal bytes held out of order, both directions, as last counted */
+  held = 0;
+
+  constructor(
+    /** Stream number, as tshark's tcp.stream counts them when no flow was finished early. */
+    readonly id: number,
+    readonly aIp: Ip4,
+    readonly aPort: number,
+    readonly bIp: Ip4,
+    readonly bPort: number,
+    readonly follower: FlowFollower,
+    readonly hash: number,
+    now: number,
+    part: number,
+    subscribers: Binding<TcpObserverSlots>[],
+  ) {
+    this.firstAt = now;
+    this.lastAt = now;
+    this.part = part;
+    this.subscribers = subscribers;
+  }
+
+  /** "192.168.0.2:1254" */
+  get a(): string {
+    return `${formatIp4(this.aIp)}:${this.aPort}`;
+  }
+
+  get b(): string {
+    return `${formatIp4(this.bIp)}:${this.bPort}`;
+  }
+
+  /** Follower counters of one direction (0: a to b). */
+  stats(dir: FollowDirection): Readonly<FollowDirectionStats> {
+    return this.follower.stats(dir);
+  }
+
+  /** Whether both sides sent FIN, or either sent RST. */
+  get isClosed(): boolean {
+    const s0 = this.follower.stats(0);
+    const s1 = this.follower.stats(1);
+    return (s0.fin && s1.fin) || s0.rst || s1.rst;
+  }
+
+  describe(): string {
+    return `stream ${this.id}${this.part > 1 ? `.${this.part}` : ''} ${this.a} <-> ${this.b}`;
+  }
+}
+
+/** What a module above binds to follow flows. Every slot is optional. */
+export interface TcpObserverSlots {
+  /** A flow began (before its first segment is followed). */
+  onFlowStart(flow: ObservedFlow): void;
+  /**
+   * Reassembled bytes of one direction, in stream order, never repeated.
+   * `data` is a view into the captured frame (or held data): copy what you keep.
+   */
+  onBytes(flow: ObservedFlow, dir: FollowDirection, data: Uint8Array): void;
+  /** A hole in one direction: bytes the capture lacks (reported, never invented). */
+  onGap(flow: ObservedFlow, dir: FollowDirection, gap: FollowGap): void;
+  /** The flow ended (`flow.endReason` says why); its last upcall. The observer frees it afterwards. */
+  onFlowEnd(flow: ObservedFlow): void;
+}
+
+export interface ObserveFilter {
+  /** Follow only flows with either port in this set. Default: every flow. */
+  readonly ports?: Iterable<number>;
+}
+
+export interface TcpObserverOptions {
+  /** Live flows at most (default 100000). */
+  maxFlows?: number;
+  /** Capture time a closed flow stays after its last packet (default 60000 ms). */
+  closedLingerMs?: number;
+  /** Closed flows waiting out their linger at most; beyond, the quietest is finished (default 1000). */
+  maxClosedFlows?: number;
+  /** Capture time after which an open flow with no packet is finished (default: never). */
+  idleTimeoutMs?: number;
+  /** Out-of-order bytes held per direction of one flow (default 1 MiB). */
+  maxBufferedBytesPerDirection?: number;
+  /** Out-of-order bytes held over all flows (default 128 MiB). */
+  maxHeldBytes?: number;
+  /** Finished flows' tuples remembered to recognise late packets (default 16384). */
+  maxTombstones?: number;
+  /**
+   * Bytes the link says the current datagram lost to the capture's snaplen
+   * (a CaptureLink's `current.ipMissing`); they count as sent but not captured.
+   */
+  snaplenMissing?: () => number;
+}
+
+export interface TcpObserverCounters {
+  segments: number;
+  flowsStarted: number;
+  flowsEnded: number;
+  /** Segments of a flow already finished and freed (closed, then a straggler). */
+  afterEnd: number;
+  /** Largest number of flows live at once. */
+  maxLiveFlows: number;
+  /** Out-of-order bytes held now, over all flows. */
+  heldBytes: number;
+}
+
+interface Tombstone {
+  readonly id: number;
+  readonly parts: number;
+  readonly open: boolean;
+  /** Tuple as the flow had it (a = aIp/aPort). */
+  readonly aIp: Ip4;
+  readonly aPort: number;
+  readonly base: [number, number];
+  readonly baseSet: [boolean, boolean];
+}
+
+interface ObserverShared {
+  /** Live flows by symmetric tuple hash; collisions chained through `nextInBucket`. */
+  readonly flows: Map<number, ObservedFlow>;
+  live: number;
+  nextId: number;
+  readonly filters: Map<Binding<TcpObserverSlots>, ReadonlySet<number> | null>;
+  readonly tombstones: Map<string, Tombstone>;
+}
+
+/** An order-independent hash of a 4-tuple. */
+function tupleHash(ipA: number, portA: number, ipB: number, portB: number): number {
+  return (endpointHash(ipA, portA) + endpointHash(ipB, portB)) | 0;
+}
+
+function endpointHash(ip: number, port: number): number {
+  let h = Math.imul(ip ^ 0x5bd1e995, 0x85ebca6b) ^ Math.imul(port + 0x27d4eb2f, 0xc2b2ae35);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
+}
+
+function tupleKey(ipA: number, portA: number, ipB: number, portB: number): string {
+  const x = `${ipA}:${portA}`;
+  const y = `${ipB}:${portB}`;
+  return x < y ? `${x}|${y}` : `${y}|${x}`;
+}
+
+/** An intrusive list of flows in order of latest activity (head = quietest). */
+class ActivityList {
+  head: ObservedFlow | null = null;
+  tail: ObservedFlow | null = null;
+
+  push(f: ObservedFlow): void {
+    f.prev = this.tail;
+    f.next = null;
+    if (this.tail !== null) this.tail.next = f;
+    else this.head = f;
+    this.tail = f;
+  }
+
+  remove(f: ObservedFlow): void {
+    if (f.prev !== null) f.prev.next = f.next;
+    else this.head = f.next;
+    if (f.next !== null) f.next.prev = f.prev;
+    else this.tail = f.prev;
+    f.prev = null;
+    f.next = null;
+  }
+
+  touch(f: ObservedFlow): void {
+    if (this.tail === f) return;
+    this.remove(f);
+    this.push(f);
+  }
+}
+
+export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
+  readonly counters: TcpObserverCounters = { segments: 0, flowsStarted: 0, flowsEnded: 0, afterEnd: 0, maxLiveFlows: 0, heldBytes: 0 };
+  readonly binding: Binding<{ onPacket(pkt: IpPacket): void }>;
+  private readonly table = new SlotTable<TcpObserverSlots>(this, 'flows', {
+    onFlowStart: 'many',
+    onBytes: 'many',
+    onGap: 'many',
+    onFlowEnd: 'many',
+  });
+  private readonly maxFlows: number;
+  private readonly closedLingerMs: number;
+  private readonly maxClosedFlows: number;
+  private closedCount = 0;
+  private readonly idleTimeoutMs: number;
+  private readonly maxBuffered: number;
+  private readonly maxHeldBytes: number;
+  private readonly maxTombstones: number;
+  private readonly snaplenMissing: (() => number) | undefined;
+  private readonly open = new ActivityList();
+  private readonly closedList = new ActivityList();
+  private readonly sweeper: ModuleTimer;
+  /** The flow whose follower is running (its callbacks are shared by all flows). */
+  private current: ObservedFlow | null = null;
+  /** Set when an upcall failed in this task: the rest of the frame is abandoned. */
+  private failedInTask = false;
+  private readonly onFollowBytes = (dir: FollowDirection, data: Uint8Array): void => this.deliverBytes(dir, data);
+  private readonly onFollowGap = (dir: FollowDirection, gap: FollowGap): void => this.deliverGap(dir, gap);
+
+  constructor(
+    rt: Runtime,
+    readonly ip: Ip,
+    opts: TcpObserverOptions = {},
+    name = 'tcp',
+  ) {
+    super(rt, name, { flows: new Map(), live: 0, nextId: 0, filters: new Map(), tombstones: new Map() });
+    this.maxFlows = Math.max(1, opts.maxFlows ?? 100_000);
+    this.closedLingerMs = opts.closedLingerMs ?? 60_000;
+    this.maxClosedFlows = Math.max(0, opts.maxClosedFlows ?? 1000);
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? Infinity;
+    this.maxBuffered = opts.maxBufferedBytesPerDirection ?? 1024 * 1024;
+    this.maxHeldBytes = opts.maxHeldBytes ?? 128 * 1024 * 1024;
+    this.maxTombstones = opts.maxTombstones ?? 16_384;
+    this.snaplenMissing = opts.snaplenMissing;
+    this.sweeper = this.timer(null, 'sweep', () => this.sweep());
+    this.binding = ip.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
+  }
+
+  /**
+   * Follow flows: every flow, or those with a port in `filter.ports`. The
+   * handlers are called for flows that start after binding.
+   */
+  readonly observe = this.entry(
+    'observe',
+    'reject',
+    (owner: Module, handlers: Partial<TcpObserverSlots>, filter: ObserveFilter = {}): Binding<TcpObserverSlots> => {
+      return this.lock.locked(() => {
+        const b = this.table.bind(owner, handlers);
+        this.shared.filters.set(b, filter.ports === undefined ? null : new Set(filter.ports));
+        return b;
+      }) as Binding<TcpObserverSlots>;
+    },
+  );
+
+  /** Flows live now. */
+  get liveFlows(): number {
+    return this.shared.live;
+  }
+
+  /** Every live flow (for inspection; order unspecified). */
+  flows(): ObservedFlow[] {
+    const out: ObservedFlow[] = [];
+    for (const head of this.shared.flows.values()) for (let f: ObservedFlow | null = head; f !== null; f = f.nextInBucket) out.push(f);
+    return out;
+  }
+
+  /**
+   * The capture is over: every live flow is finished ('end-of-capture') in the
+   * order the flows started, and reported to the observers.
+   */
+  readonly finishAll = this.entry('finishAll', 'reject', (): void => {
+    const all = this.flows().sort((x, y) => x.id - y.id || x.part - y.part);
+    for (const f of all) this.finish(f, 'end-of-capture');
+    this.sweeper.cancel();
+  });
+
+  // ---- receive -------------------------------------------------------------
+
+  private onPacket(pkt: IpPacket): void {
+    const buf = pkt.buf;
+    const bytes = buf.bytes;
+    const o = buf.start;
+    const len = buf.end - o;
+    this.counters.segments++;
+    if (len < 20) {
+      this.drop('truncated-header', this.rt.observed ? `${len} bytes` : undefined);
+      return;
+    }
+    const doff = (bytes[o + 12]! >>> 4) * 4;
+    if (doff < 20) {
+      this.drop('bad-data-offset', this.rt.observed ? `${doff} bytes` : undefined);
+      return;
+    }
+    if (doff > len) {
+      this.drop('truncated-header', this.rt.observed ? `header ${doff} > ${len} bytes` : undefined);
+      return;
+    }
+    const src = pkt.src;
+    const dst = pkt.dst;
+    const sport = (bytes[o]! << 8) | bytes[o + 1]!;
+    const dport = (bytes[o + 2]! << 8) | bytes[o + 3]!;
+    const seq = ((bytes[o + 4]! << 24) | (bytes[o + 5]! << 16) | (bytes[o + 6]! << 8) | bytes[o + 7]!) >>> 0;
+    const ack = ((bytes[o + 8]! << 24) | (bytes[o + 9]! << 16) | (bytes[o + 10]! << 8) | bytes[o + 11]!) >>> 0;
+    const flags = bytes[o + 13]!;
+    const payloadLength = len - doff;
+    const payload = payloadLength === 0 ? EMPTY : bytes.subarray(o + doff, buf.end);
+    const missing = this.snaplenMissing !== undefined ? this.snaplenMissing() : 0;
+    const now = this.rt.clock.now();
+
+    const hash = tupleHash(src, sport, dst, dport);
+    let flow = this.shared.flows.get(hash) ?? null;
+    let dir: FollowDirection = 0;
+    while (flow !== null) {
+      if (flow.aIp === src && flow.aPort === sport && flow.bIp === dst && flow.bPort === dport) break;
+      if (flow.aIp === dst && flow.aPort === dport && flow.bIp === src && flow.bPort === sport) {
+        dir = 1;
+        break;
+      }
+      flow = flow.nextInBucket;
+    }
+
+    // Port reuse, as Wireshark decides it: a SYN (no ACK) whose sequence number is not where its direction started.
+    if (flow !== null && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && flow.baseSet[dir] && flow.base[dir] !== seq) {
+      this.finish(flow, 'port-reuse');
+      flow = null;
+    }
+    if (flow === null) {
+      const created = this.startFlow(hash, src, sport, dst, dport, flags, seq, now);
+      if (created === null) return;
+      flow = created;
+      dir = flow.aIp === src && flow.aPort === sport ? 0 : 1;
+      if (this.failedInTask) return;
+    }
+    this.claim(flow);
+
+    // Wireshark's sequence bases (only for port-reuse detection; the follower keeps its own).
+    if (!flow.baseSet[dir]) {
+      flow.baseSet[dir] = true;
+      flow.base[dir] = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
+    }
+    const peer: FollowDirection = dir === 0 ? 1 : 0;
+    if (flags & TCP_ACK && !flow.baseSet[peer]) {
+      flow.baseSet[peer] = true;
+      flow.base[peer] = (ack - 1) >>> 0;
+    }
+
+    flow.packets[dir]++;
+    flow.wireBytes[dir] += payloadLength + missing;
+    if (flags & TCP_SYN) flow.syn[dir] = true;
+    flow.lastAt = now;
+    const wasClosed = flow.inClosedList;
+
+    const segLength = payloadLength + missing;
+    const expected = segLength <= 1 && (flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 ? flow.follower.nextSeq(dir) : undefined;
+    this.current = flow;
+    this.failedInTask = false;
+    const verdict = flow.follower.segment(dir, seq, ack, flags, payload, segLength);
+    this.current = null;
+    flow.lastVerdict = verdict;
+    const keepAlive = expected !== undefined && seq === ((expected - 1) >>> 0) && (verdict === 'retransmission' || verdict === 'empty');
+    if (keepAlive) {
+      flow.keepAlives[dir]++;
+      if (verdict === 'retransmission') flow.keepAliveRetransmissions[dir]++;
+    }
+    if (this.rt.observed) this.noteSegment(flow, dir, seq, flags, segLength, keepAlive ? 'keep-alive' : verdict);
+
+    // Held data changes only when something is held or a segment was put aside: most packets skip the count.
+    if (flow.held !== 0 || verdict === 'out-of-order') {
+      const held = flow.follower.stats(0).heldBytes + flow.follower.stats(1).heldBytes;
+      if (held !== flow.held) {
+        this.counters.heldBytes += held - flow.held;
+        flow.held = held;
+      }
+    }
+    if (!wasClosed && (flags & (TCP_FIN | TCP_RST)) !== 0 && flow.isClosed) {
+      this.open.remove(flow);
+      flow.inClosedList = true;
+      this.closedList.push(flow);
+      this.closedCount++;
+      if (this.closedCount > this.maxClosedFlows && this.closedList.head !== null) this.finish(this.closedList.head, 'closed');
+      this.armSweep();
+    } else {
+      (wasClosed ? this.closedList : this.open).touch(flow);
+    }
+    if (this.counters.heldBytes > this.maxHeldBytes) this.relieveMemory();
+  }
+
+  /** A new flow, or null when the packet belongs to one already finished (a straggler). */
+  private startFlow(
+    hash: number,
+    src: Ip4,
+    sport: number,
+    dst: Ip4,
+    dport: number,
+    flags: number,
+    seq: number,
+    now: number,
+  ): ObservedFlow | null {
+    const sh = this.shared;
+    let id: number;
+    let part = 1;
+    let continues: Tombstone | undefined;
+    if (sh.tombstones.size > 0) {
+      const key = tupleKey(src, sport, dst, dport);
+      const t = sh.tombstones.get(key);
+      if (t !== undefined) {
+        const dir = t.aIp === src && t.aPort === sport ? 0 : 1;
+        const newConnection = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (!t.baseSet[dir] || t.base[dir] !== seq);
+        if (!newConnection) {
+          if (!t.open) {
+            this.counters.afterEnd++;
+            this.drop('after-flow-end', this.rt.observed ? `stream ${t.id} already finished` : undefined);
+            return null;
+          }
+          continues = t;
+        }
+        sh.tombstones.delete(key);
+      }
+    }
+    if (continues !== undefined) {
+      id = continues.id;
+      part = continues.parts + 1;
+    } else {
+      id = sh.nextId++;
+    }
+    if (sh.live >= this.maxFlows) {
+      const victim = this.closedList.head ?? this.open.head;
+      if (victim !== null) this.finish(victim, 'flow-limit');
+    }
+    const follower = new FlowFollower({
+      maxBufferedBytes: this.maxBuffered,
+      onBytes: this.onFollowBytes,
+      onGap: this.onFollowGap,
+    });
+    const flow = new ObservedFlow(id, src, sport, dst, dport, follower, hash, now, part, this.subscribersFor(sport, dport));
+    if (continues !== undefined) {
+      // The old part's bases still decide port reuse for the new one.
+      const d = continues.aIp === src && continues.aPort === sport ? 0 : 1;
+      flow.baseSet[0] = continues.baseSet[d];
+      flow.base[0] = continues.base[d];
+      flow.baseSet[1] = continues.baseSet[1 - d]!;
+      flow.base[1] = continues.base[1 - d]!;
+    }
+    this.lock.locked(() => {
+      const head = sh.flows.get(hash);
+      if (head !== undefined) flow.nextInBucket = head;
+      sh.flows.set(hash, flow);
+      sh.live++;
+    });
+    this.open.push(flow);
+    this.counters.flowsStarted++;
+    if (sh.live > this.counters.maxLiveFlows) this.counters.maxLiveFlows = sh.live;
+    if (this.idleTimeoutMs !== Infinity) this.armSweep();
+    this.claim(flow);
+    if (this.rt.observed) this.note(`${flow.describe()}: new flow${part > 1 ? ` (part ${part}, after an early finish)` : ''}`);
+    this.failedInTask = false;
+    const subs = flow.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const b = subs[i]!;
+      if (b.has('onFlowStart') && this.upcall(b, 'onFlowStart', flow) === FAILED) {
+        this.failed(flow, b);
+        break;
+      }
+    }
+    return flow;
+  }
+
+  private subscribersFor(p1: number, p2: number): Binding<TcpObserverSlots>[] {
+    const out: Binding<TcpObserverSlots>[] = [];
+    for (const b of this.table.bindings) {
+      const ports = this.shared.filters.get(b);
+      if (ports === null || ports === undefined || ports.has(p1) || ports.has(p2)) out.push(b);
+    }
+    return out;
+  }
+
+  private deliverBytes(dir: FollowDirection, data: Uint8Array): void {
+    const flow = this.current;
+    if (flow === null || this.failedInTask) return;
+    const subs = flow.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const b = subs[i]!;
+      if (this.upcall(b, 'onBytes', flow, dir, data) === FAILED) {
+        this.failed(flow, b);
+        return;
+      }
+    }
+  }
+
+  private deliverGap(dir: FollowDirection, gap: FollowGap): void {
+    const flow = this.current;
+    if (flow === null || this.failedInTask) return;
+    if (this.rt.observed) this.note(`${flow.describe()} ${dir === 0 ? 'a->b' : 'b->a'}: ${gap.length} bytes missing at seq ${gap.seq} (${gap.reason})`);
+    const subs = flow.subscribers;
+    for (let i = 0; i < subs.length; i++) {
+      const b = subs[i]!;
+      if (b.has('onGap') && this.upcall(b, 'onGap', flow, dir, gap) === FAILED) {
+        this.failed(flow, b);
+        return;
+      }
+    }
+  }
+
+  /** An observer's handler failed: the task is expended; that observer stops following this flow. */
+  private failed(flow: ObservedFlow, b: Binding<TcpObserverSlots>): void {
+    this.failedInTask = true;
+    flow.subscribers = flow.subscribers.filter((x) => x !== b);
+    flow.damaged ??= `observer ${b.owner.name} failed`;
+  }
+
+  private noteSegment(flow: ObservedFlow, dir: FollowDirection, seq: number, flags: number, len: number, verdict: string): void {
+    const names: string[] = [];
+    if (flags & TCP_SYN) names.push('SYN');
+    if (flags & TCP_FIN) names.push('FIN');
+    if (flags & TCP_RST) names.push('RST');
+    if (flags & TCP_ACK) names.push('ACK');
+    const rel = flow.baseSet[dir] ? (seq - flow.base[dir]) >>> 0 : seq;
+    this.note(`${flow.describe()} ${dir === 0 ? 'a->b' : 'b->a'} [${names.join(',')}] seq=${rel} len=${len}: ${verdict}`);
+  }
+
+  // ---- ending flows --------------------------------------------------------
+
+  /** Finishes a flow: held data is settled, observers get onFlowEnd, the flow is freed. */
+  private finish(flow: ObservedFlow, reason: FlowEndReason): void {
+    if (flow.endReason !== undefined) return;
+    flow.endReason = reason;
+    const sh = this.shared;
+    this.lock.locked(() => {
+      const head = sh.flows.get(flow.hash);
+      if (head === flow) {
+        if (flow.nextInBucket === null) sh.flows.delete(flow.hash);
+        else sh.flows.set(flow.hash, flow.nextInBucket);
+      } else {
+        for (let f = head ?? null; f !== null; f = f.nextInBucket) {
+          if (f.nextInBucket === flow) {
+            f.nextInBucket = flow.nextInBucket;
+            break;
+          }
+        }
+      }
+      flow.nextInBucket = null;
+      sh.live--;
+      if (reason !== 'port-reuse' && reason !== 'end-of-capture') this.bury(flow, reason === 'flow-limit' || reason === 'idle' || reason === 'memory-limit');
+    });
+    if (flow.inClosedList) {
+      this.closedList.remove(flow);
+      this.closedCount--;
+    } else {
+      this.open.remove(flow);
+    }
+    this.counters.heldBytes -= flow.held;
+    flow.held = 0;
+    this.counters.flowsEnded++;
+    this.claim(flow);
+    if (this.rt.observed) this.note(`${flow.describe()}: flow ends (${reason})`);
+    const prev = this.current;
+    const prevFailed = this.failedInTask;
+    this.current = flow;
+    this.failedInTask = false;
+    flow.follower.finish();
+    const subs = flow.subscribers;
+    for (let i = 0; i < subs.length && !this.failedInTask; i++) {
+      const b = subs[i]!;
+      if (b.has('onFlowEnd') && this.upcall(b, 'onFlowEnd', flow) === FAILED) this.failed(flow, b);
+    }
+    this.current = prev;
+    this.failedInTask = prevFailed || this.failedInTask;
+    flow.subscribers = [];
+  }
+
+  /** Remembers a finished flow's tuple so its stragglers are recognised. */
+  private bury(flow: ObservedFlow, open: boolean): void {
+    const ts = this.shared.tombstones;
+    if (this.maxTombstones <= 0) return;
+    const key = tupleKey(flow.aIp, flow.aPort, flow.bIp, flow.bPort);
+    ts.delete(key);
+    while (ts.size >= this.maxTombstones) {
+      const oldest = ts.keys().next();
+      if (oldest.done === true) break;
+      ts.delete(oldest.value);
+    }
+    ts.set(key, {
+      id: flow.id,
+      parts: flow.part,
+      open,
+      aIp: flow.aIp,
+      aPort: flow.aPort,
+      base: [flow.base[0], flow.base[1]],
+      baseSet: [flow.baseSet[0], flow.baseSet[1]],
+    });
+  }
+
+  private armSweep(): void {
+    const due = this.nextDue();
+    if (due !== undefined && (!this.sweeper.armed || this.sweeper.due > due)) this.sweeper.armAt(due);
+  }
+
+  /** When the next flow expires, if any does. */
+  private nextDue(): number | undefined {
+    let due: number | undefined;
+    const c = this.closedList.head;
+    if (c !== null) due = c.lastAt + this.closedLingerMs;
+    const o = this.open.head;
+    if (o !== null && this.idleTimeoutMs !== Infinity) {
+      const d = o.lastAt + this.idleTimeoutMs;
+      if (due === undefined || d < due) due = d;
+    }
+    return due;
+  }
+
+  /** Timer task: finish the flows whose quiet time is over. */
+  private sweep(): void {
+    const now = this.rt.clock.now();
+    for (let f = this.closedList.head; f !== null && f.lastAt + this.closedLingerMs <= now; f = this.closedList.head) this.finish(f, 'closed');
+    if (this.idleTimeoutMs !== Infinity) {
+      for (let f = this.open.head; f !== null && f.lastAt + this.idleTimeoutMs <= now; f = this.open.head) this.finish(f, 'idle');
+    }
+    this.armSweep();
+  }
+
+  /** Too much held out of order over all flows: finish the biggest holder. */
+  private relieveMemory(): void {
+    while (this.counters.heldBytes > this.maxHeldBytes) {
+      let worst: ObservedFlow | null = null;
+      for (const f of this.flows()) if (worst === null || f.held > worst.held) worst = f;
+      if (worst === null || worst.held === 0) return;
+      this.finish(worst, 'memory-limit');
+    }
+  }
+
+  /** A task through `flow` failed: the observer that failed was already detached from it; the flow goes on. */
+  protected override cleanup(flow: ObservedFlow | undefined, reason: string): void {
+    if (flow !== undefined) flow.damaged ??= `${reason}; that observer no longer follows this flow, and observers bound after it missed the rest of that frame`;
+  }
+}
