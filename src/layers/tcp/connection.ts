@@ -1,0 +1,259 @@
+/**
+ * The transmission control block: one connection's client state (Clark's
+ * split: the port table, ISN secret and timers live in the module; everything
+ * here belongs to this connection alone and is torn down by its cleanup).
+ *
+ * The public methods are TCP entry points; the fields are the RFC 9293
+ * variables, read and written by input.ts, output.ts and timers.ts.
+ */
+import type { Binding, Module, ModuleTimer } from '../../core/index.js';
+import { formatIp4, type Ip4 } from '../../wire/addr.js';
+import { Congestion } from './congestion.js';
+import { newCounters, type TcpCounters } from './counters.js';
+import type { TcpListener } from './listener.js';
+import { ReassemblyQueue } from './reassembly.js';
+import { RttEstimator } from './rto.js';
+import { Scoreboard } from './scoreboard.js';
+import { SendBuffer } from './send-buffer.js';
+import { CLOSED, STATE_NAMES, type TcpState } from './states.js';
+import type { Tcp } from './tcp.js';
+import type { TcpSlots } from './types.js';
+
+export class TcpConnection {
+  /** @internal state number (states.ts) */
+  st = CLOSED;
+  /** @internal removed from the port table; nothing may touch it any more */
+  dead = false;
+  binding: Binding<TcpSlots> | null = null;
+  /** @internal the listener of a passive open, until accepted */
+  listener: TcpListener | null = null;
+  /** @internal accepted but not yet bound: counts against the listener's backlog */
+  awaitingBind = false;
+  readonly stats: TcpCounters = newCounters();
+  /** When the connection was created, on the module's clock. */
+  readonly createdAt: number;
+
+  // --- send sequence space (RFC 9293 3.3.1)
+  /** @internal */ iss = 0;
+  /** @internal */ sndUna = 0;
+  /** @internal */ sndNxt = 0;
+  /** @internal highest sequence number sent + 1 (snd.nxt may go back for retransmission) */
+  sndMax = 0;
+  /** @internal peer's window, scaled, bytes */
+  sndWnd = 0;
+  /** @internal */ sndWl1 = 0;
+  /** @internal */ sndWl2 = 0;
+  /** @internal largest window the peer ever offered (sender SWS avoidance, RFC 5961 ACK check) */
+  maxSndWnd = 0;
+  /** @internal shift applied to the peer's window field */
+  sndWscale = 0;
+  /** @internal largest payload per segment we send (peer MSS, path MTU, option space) */
+  sndMss = 536;
+  /** @internal sequence number of sendBuf's first byte */
+  bufSeq = 0;
+  /** @internal */ readonly sendBuf = new SendBuffer();
+  /** @internal the application asked for a FIN after the buffered data */
+  finQueued = false;
+  /** @internal onSendReady wanted */
+  armed = false;
+  noDelay = false;
+  /** @internal send() was refused room: call onDrain when the buffer drains */
+  needDrain = false;
+  /** @internal data sent since the last onDrain for "everything acknowledged" */
+  drainOnEmpty = false;
+  /** @internal bytes given to send() during onSendReady: they follow the writer's */
+  stash: Uint8Array[] | null = null;
+  /** @internal inside onSendReady */
+  inSendReady = false;
+
+  // --- receive sequence space
+  /** @internal */ irs = 0;
+  /** @internal */ rcvNxt = 0;
+  /** @internal right edge of the window last advertised (never moves left) */
+  rcvAdv = 0;
+  /** @internal shift applied to the window field we send */
+  rcvWscale = 0;
+  /** @internal MSS we advertised */
+  rcvMss = 536;
+  /** @internal largest segment payload seen from the peer (delayed-ACK "full-sized") */
+  rcvMssSeen = 0;
+  /** @internal receive buffer (bounds the advertised window) */
+  rcvBufSize: number;
+  /** @internal in-order bytes held for the application (paused or not bound yet) */
+  held: Uint8Array[] = [];
+  /** @internal */ heldBytes = 0;
+  /** @internal the application paused reading */
+  paused = false;
+  /** @internal out-of-order data */
+  ooo: ReassemblyQueue | null = null;
+  /** @internal the peer's FIN beyond a gap: its sequence number, or -1 */
+  peerFinSeq = -1;
+  /** @internal the peer's FIN was processed but onClose('peer-fin') waits for held data */
+  finUpcallPending = false;
+  /** @internal the application called close(): it reads no more */
+  appClosed = false;
+
+  // --- acknowledgement state
+  /** @internal when we last answered an unacceptable pure ACK (-1: never) */
+  lastOowAck = -1;
+  /** @internal an ACK must go out at the end of this activation */
+  ackNow = false;
+  /** @internal bytes received and not yet acknowledged */
+  ackOwed = 0;
+  /** @internal the delayed-ACK timer is armed for the data now owed */
+  delackPending = false;
+
+  // --- options
+  /** @internal */ tsOk = false;
+  /** @internal */ tsRecent = 0;
+  /** @internal */ tsOffset = 0;
+  /** @internal TSval when the last retransmission timeout fired: older echoes give no RTT sample */
+  tsFloor = 0;
+  /** @internal */ lastAckSent = 0;
+  /** @internal */ sackOk = false;
+  /** @internal both sides sent the window-scale option */
+  wsOk = false;
+
+  // --- timing and congestion
+  /** @internal */ readonly rtt: RttEstimator;
+  /** @internal RTT measurement without timestamps: seq being timed, when sent */
+  rttSeq = 0;
+  /** @internal */ rttTime = 0;
+  /** @internal */ rttTiming = false;
+  /** @internal */ readonly cc: Congestion;
+  /** @internal what the peer reported holding above snd.una (SACK) */
+  readonly sacked = new Scoreboard();
+  /** @internal recovery: retransmit holes from here on */
+  rtxNext = 0;
+  /** @internal recovery: hole retransmissions this ACK allows */
+  holeBudget = 0;
+  /** @internal consecutive timeouts of the same data */
+  retries = 0;
+  /** @internal the RTO timer is serving as the persist (zero-window probe) timer */
+  persisting = false;
+  /** @internal the override timeout fired: send even a small segment */
+  forceSend = false;
+  /** @internal persist backoff exponent */
+  persistShift = 0;
+  /** @internal when the last segment was sent (idle restart) */
+  lastSendAt = 0;
+
+  /** @internal */ rtoTimer!: ModuleTimer;
+  /** @internal */ delackTimer!: ModuleTimer;
+  /** @internal TIME_WAIT 2MSL, FIN_WAIT_2 timeout, deferred connect errors */
+  waitTimer!: ModuleTimer;
+
+  /** @internal depth of TCP activations working on this connection; output waits for 0 */
+  busy = 0;
+  /** @internal output was requested while busy */
+  outputPending = false;
+  /** @internal set when onClose('closed') has been delivered */
+  closeDelivered = false;
+  /** @internal onClose('closed') waits for held data to reach a paused reader */
+  closedPending = false;
+
+  constructor(
+    /** The module this connection belongs to. */
+    readonly tcp: Tcp,
+    readonly localIp: Ip4,
+    readonly localPort: number,
+    readonly remoteIp: Ip4,
+    readonly remotePort: number,
+    /** Opened by a listener (passive) or by connect (active). */
+    readonly passive: boolean,
+  ) {
+    const cfg = tcp.config;
+    this.createdAt = tcp.rt.clock.now();
+    this.rcvBufSize = cfg.receiveBufferSize;
+    this.rtt = new RttEstimator(cfg.initialRtoMs, cfg.minRtoMs, cfg.maxRtoMs);
+    this.cc = new Congestion(536, cfg.initialWindowSegments, 0);
+  }
+
+  get state(): TcpState {
+    return STATE_NAMES[this.st]!;
+  }
+
+  get localAddress(): string {
+    return formatIp4(this.localIp);
+  }
+
+  get remoteAddress(): string {
+    return formatIp4(this.remoteIp);
+  }
+
+  /** Bytes handed to send() and not yet acknowledged. */
+  get bufferedAmount(): number {
+    return this.sendBuf.length;
+  }
+
+  /** Received bytes held because reading is paused or no handler is bound yet. */
+  get heldAmount(): number {
+    return this.heldBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Smoothed RTT (ms) and current RTO (ms), congestion window and slow-start threshold (bytes). */
+  get timing(): { srtt: number; rto: number; cwnd: number; ssthresh: number; mss: number } {
+    return { srtt: this.rtt.srtt, rto: this.rtt.rto, cwnd: this.cc.cwnd, ssthresh: this.cc.ssthresh, mss: this.sndMss };
+  }
+
+  describe(): string {
+    return `tcp ${formatIp4(this.localIp)}:${this.localPort} -> ${formatIp4(this.remoteIp)}:${this.remotePort} ${this.state}`;
+  }
+
+  /**
+   * Queue bytes to send (strings as UTF-8). Returns false when the send buffer
+   * is above its high-water mark (the bytes are queued all the same; wait for
+   * onDrain before sending more). Data queued inside an upcall leaves after
+   * the upcall returns, with the ACK of what was just received.
+   */
+  send(data: Uint8Array | string): boolean {
+    return this.tcp.connSend(this, data);
+  }
+
+  /** Ask for one onSendReady upcall when the window has room. */
+  armSend(): void {
+    this.tcp.connArm(this);
+  }
+
+  /** Half-close: a FIN follows the queued data; receiving goes on. */
+  shutdown(): void {
+    this.tcp.connShutdown(this);
+  }
+
+  /** Close both directions: FIN after queued data; data still arriving afterwards resets the connection. */
+  close(): void {
+    this.tcp.connClose(this);
+  }
+
+  /** Reset the connection now (RST to the peer); no further upcalls. */
+  abort(): void {
+    this.tcp.connAbort(this);
+  }
+
+  /** Stop onData upcalls; arriving data is held and the window closes as it fills. */
+  pause(): void {
+    this.tcp.connPause(this);
+  }
+
+  /** Deliver held data and reopen the window. */
+  resume(): void {
+    this.tcp.connResume(this);
+  }
+
+  setNoDelay(on = true): void {
+    this.noDelay = on;
+  }
+
+  /**
+   * Bind this connection's handlers (an accepted connection whose onAccept did
+   * not return them, or to replace them). `owner` defaults to the listener's
+   * or connector's owner module.
+   */
+  bind(handlers: Partial<TcpSlots>, owner?: Module, client?: unknown): void {
+    this.tcp.connBind(this, handlers, owner, client);
+  }
+}

@@ -1,0 +1,571 @@
+/**
+ * Segment output: what to send now (RFC 9293 3.8.6.2.1 sender silly-window
+ * avoidance and Nagle, the congestion window of RFC 5681, the zero-window
+ * persist of 3.8.6.1), and building each segment in place in a packet buffer
+ * from the IP layer's pool: header and options written directly, payload
+ * copied once from the send buffer (or written by the client through the
+ * SegmentWriter), checksum, hand-off to IP.
+ *
+ * Output never runs while the connection is busy in TCP (see tcp.ts): all the
+ * data and the acknowledgement owed leave together when the work is done.
+ */
+import { FAILED } from '../../core/index.js';
+import { EMPTY_BYTES, type PacketBuffer } from '../../wire/buffer.js';
+import { internetChecksum, pseudoHeaderSum } from '../../wire/checksum.js';
+import { IP_PROTO_TCP } from '../../wire/ipv4.js';
+import { seqGt, seqLt } from '../../wire/seq.js';
+import { setTcpChecksum, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import type { TcpConnection } from './connection.js';
+import type { Segment } from './segment.js';
+import { canSend, CLOSED, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
+import type { Tcp } from './tcp.js';
+import { PayloadWriter } from './writer.js';
+
+const sackScratch: number[] = [];
+
+/** TSval for a segment sent now: milliseconds plus the connection's offset. */
+export function tsNow(tcp: Tcp, c: TcpConnection): number {
+  return (Math.floor(tcp.rt.clock.now()) + c.tsOffset) >>> 0;
+}
+
+/**
+ * Sends whatever the state, windows and buffers allow, then arms the delayed-
+ * ACK or persist timer if something is left owed.
+ */
+export function output(tcp: Tcp, c: TcpConnection): void {
+  if (c.dead) return;
+  if (c.busy > 0) {
+    c.outputPending = true;
+    return;
+  }
+  c.busy++;
+  do {
+    c.outputPending = false;
+    for (;;) {
+      const r = outputOnce(tcp, c);
+      if (c.dead) return;
+      if (!r) break;
+    }
+  } while (c.outputPending);
+  c.busy--;
+  if (c.ackOwed > 0 && !c.delackPending && c.st !== TIME_WAIT) {
+    // Armed once per run of unacknowledged data. It is never cancelled: when
+    // an ACK goes out first, the firing finds nothing owed (one clock entry
+    // per connection instead of one per ACK).
+    c.delackPending = true;
+    c.delackTimer.arm(tcp.config.delayedAckMs);
+  }
+}
+
+/** One decision: returns true if a segment went out (and another may follow). */
+function outputOnce(tcp: Tcp, c: TcpConnection): boolean {
+  const st = c.st;
+  if (st === SYN_SENT || st === SYN_RECEIVED) {
+    if (c.sndNxt === c.iss) sendSyn(tcp, c);
+    else if (c.ackNow && st === SYN_RECEIVED) sendSegment(tcp, c, TCP_ACK, c.sndMax, 0, 0);
+    return false;
+  }
+  if (st === TIME_WAIT || st === CLOSED || st === LISTEN) {
+    if (c.ackNow && st === TIME_WAIT) sendSegment(tcp, c, TCP_ACK, c.sndMax, 0, 0);
+    return false;
+  }
+  const bufLen = c.sendBuf.length;
+  const off = (c.sndNxt - c.bufSeq) | 0;
+  const mss = c.sndMss;
+  const flight = (c.sndNxt - c.sndUna) | 0;
+  if (flight === 0 && c.sndMax === c.sndUna && c.lastSendAt > 0) {
+    const idle = tcp.rt.clock.now() - c.lastSendAt;
+    if (idle > c.rtt.rto) c.cc.onIdle(c.rtt.rto, idle, tcp.config.initialWindowSegments);
+  }
+  let wnd = c.sndWnd;
+  if (c.cc.cwnd < wnd) wnd = c.cc.cwnd;
+  let usable = wnd - flight;
+  if (usable < 0) usable = 0;
+  let unsent = bufLen - off;
+  if (unsent < 0) unsent = 0;
+
+  if (c.holeBudget > 0) {
+    c.holeBudget = 0;
+    if (c.cc.inRecovery && !c.sacked.empty && repairHole(tcp, c)) return true;
+  }
+
+  if (c.armed && !c.finQueued && canSend(st) && c.binding !== null) {
+    const room = usable < mss ? usable : mss;
+    if (room > unsent && (c.noDelay || flight === 0 || room >= mss)) {
+      const r = armedSegment(tcp, c, off, unsent, room);
+      if (r !== 0) return r > 0;
+      // Nothing written: go on as if unarmed (an ACK may still be owed).
+      unsent = c.sendBuf.length - off;
+      if (unsent < 0) unsent = 0;
+    }
+  }
+
+  const retrans = seqLt(c.sndNxt, c.sndMax);
+  let len = unsent < mss ? unsent : mss;
+  if (len > usable) {
+    // After a timeout the first segment goes again even into a window that
+    // has since closed: it was sent inside an offered window, and it is
+    // what probes the peer (RFC 9293 3.8.6.1).
+    if (retrans && flight === 0 && !c.persisting) {
+      const sent = (c.sndMax - c.sndNxt) | 0;
+      if (len > sent) len = sent;
+    } else {
+      len = usable;
+    }
+  }
+  const curLen = c.sendBuf.length;
+  const fin = c.finQueued && off <= curLen && off + len === curLen;
+  let go = false;
+  if (len > 0) {
+    if (len === mss || retrans) go = true;
+    else if (off + len === curLen && (c.noDelay || flight === 0 || c.finQueued)) go = true;
+    else if (c.maxSndWnd > 0 && len >= c.maxSndWnd >>> 1) go = true;
+    else if (c.forceSend) go = true;
+  } else if (fin) {
+    go = true;
+  }
+  if (go) {
+    const flags = TCP_ACK | (fin ? TCP_FIN : 0) | (len > 0 && off + len === curLen ? TCP_PSH : 0);
+    const seq = c.sndNxt;
+    sendSegment(tcp, c, flags, seq, off, len);
+    afterSend(tcp, c, seq, len, fin);
+    return true;
+  }
+  if ((unsent > 0 || c.armed) && flight === 0 && c.sndMax === c.sndUna && !c.rtoTimer.armed) {
+    // Data waits and nothing is in flight to bring an ACK: a zero window to
+    // probe (RFC 9293 3.8.6.1), or a window too small to use whose later
+    // update may be lost (the override timeout of 3.8.6.2.1).
+    c.persisting = true;
+    c.rtoTimer.arm(persistDelay(tcp, c));
+  }
+  if (c.ackNow) sendSegment(tcp, c, TCP_ACK, c.sndMax, 0, 0);
+  return false;
+}
+
+/**
+ * Fast recovery with SACK: retransmit the first segment of the next hole below
+ * the highest SACKed byte that was not retransmitted yet in this recovery
+ * (RFC 6675 NextSeg, rule 1). Returns whether a segment went out.
+ */
+function repairHole(tcp: Tcp, c: TcpConnection): boolean {
+  const from = seqGt(c.rtxNext, c.sndUna) ? c.rtxNext : c.sndUna;
+  const hole = c.sacked.nextHole(from);
+  if (!seqLt(hole.seq, c.sacked.highest) || !seqLt(hole.seq, c.cc.recover)) return false;
+  const off = (hole.seq - c.bufSeq) | 0;
+  const bufLen = c.sendBuf.length;
+  if (off < 0 || off >= bufLen) return false;
+  let len = bufLen - off;
+  if (len > c.sndMss) len = c.sndMss;
+  if (len > hole.room) len = hole.room;
+  sendSegment(tcp, c, TCP_ACK, hole.seq, off, len);
+  c.rtxNext = (hole.seq + len) >>> 0;
+  c.stats.retransmissions++;
+  tcp.counters.retransmissions++;
+  c.rttTiming = false;
+  return true;
+}
+
+/** Sequence-space bookkeeping after data (and maybe a FIN) left at `seq`. */
+function afterSend(tcp: Tcp, c: TcpConnection, seq: number, len: number, fin: boolean): void {
+  const end = (seq + len + (fin ? 1 : 0)) >>> 0;
+  const retrans = seqLt(seq, c.sndMax);
+  if (retrans) {
+    c.stats.retransmissions++;
+    tcp.counters.retransmissions++;
+    // Karn: an ACK may now be for either copy.
+    c.rttTiming = false;
+  }
+  const fresh = (end - c.sndMax) | 0;
+  if (fresh > 0 && len > 0) {
+    const freshData = fresh - (fin ? 1 : 0);
+    if (freshData > 0) {
+      c.stats.bytesOut += freshData;
+      tcp.counters.bytesOut += freshData;
+    }
+  }
+  if (!retrans && !c.rttTiming && !c.tsOk) {
+    c.rttTiming = true;
+    c.rttSeq = seq;
+    c.rttTime = tcp.rt.clock.now();
+  }
+  c.sndNxt = end;
+  if (seqGt(end, c.sndMax)) c.sndMax = end;
+  if (!c.rtoTimer.armed || c.persisting) {
+    c.persisting = false;
+    c.rtoTimer.cancel();
+    c.rtoTimer.arm(c.rtt.rto);
+  }
+  if (len > 0) c.drainOnEmpty = true;
+}
+
+/**
+ * onSendReady: the client writes into the payload area of the segment being
+ * built, after any unsent buffered bytes. Returns 1 (sent), 0 (nothing
+ * written), -1 (the connection went away).
+ */
+function armedSegment(tcp: Tcp, c: TcpConnection, off: number, unsent: number, room: number): number {
+  c.armed = false;
+  if (c.binding!.owner.dispatchPolicy === 'queued') {
+    // The handler runs later, when this segment is long gone: lend it a
+    // writer that queues through send(), within the room there is now.
+    const r = tcp.upSendReady(c, new PayloadWriter(c, EMPTY_BYTES, 0, room - unsent));
+    return r === FAILED || c.dead ? -1 : 0;
+  }
+  const nSack = sackCount(c);
+  const hl = 20 + (c.tsOk ? 12 : 0) + (nSack > 0 ? 4 + 8 * nSack : 0);
+  const pkt = tcp.lower.alloc(hl + room, 'tcp segment');
+  const base = pkt.start + hl;
+  if (unsent > 0) c.sendBuf.copyOut(off, pkt.bytes, base, unsent);
+  const w = new PayloadWriter(c, pkt.bytes, base + unsent, room - unsent);
+  const seqBefore = c.sndNxt;
+  const bufSeqBefore = c.bufSeq;
+  c.inSendReady = true;
+  const r = tcp.upSendReady(c, w);
+  c.inSendReady = false;
+  const n = w.retire();
+  if (r === FAILED || c.dead) {
+    pkt.release();
+    return -1;
+  }
+  if (n > 0) c.sendBuf.append(pkt.bytes, base + unsent, n);
+  const stash = c.stash;
+  if (stash !== null) {
+    c.stash = null;
+    for (const s of stash) c.sendBuf.append(s, 0, s.length);
+  }
+  const len = unsent + n;
+  if (len === 0 || c.sndNxt !== seqBefore || c.bufSeq !== bufSeqBefore || !canSendData(c)) {
+    // Nothing to send, or the sequence space moved under us: the bytes are in
+    // the send buffer and the next decision sends them.
+    pkt.release();
+    return len === 0 ? 0 : 1;
+  }
+  pkt.truncate(hl + len);
+  const curLen = c.sendBuf.length;
+  const fin = c.finQueued && off + len === curLen;
+  const flags = TCP_ACK | (fin ? TCP_FIN : 0) | (off + len === curLen ? TCP_PSH : 0);
+  const seq = c.sndNxt;
+  finishAndSend(tcp, c, pkt, hl, flags, seq, len, nSack);
+  afterSend(tcp, c, seq, len, fin);
+  return 1;
+}
+
+function canSendData(c: TcpConnection): boolean {
+  return c.st !== CLOSED && c.st !== TIME_WAIT && c.st !== SYN_SENT && c.st !== SYN_RECEIVED;
+}
+
+function persistDelay(tcp: Tcp, c: TcpConnection): number {
+  const d = c.rtt.rto * 2 ** c.persistShift;
+  return d > tcp.config.maxRtoMs ? tcp.config.maxRtoMs : d;
+}
+
+/** The persist timer fired: send one byte beyond the closed window to learn when it opens. */
+export function sendWindowProbe(tcp: Tcp, c: TcpConnection): void {
+  const off = (c.sndNxt - c.bufSeq) | 0;
+  c.stats.zeroWindowProbes++;
+  tcp.counters.zeroWindowProbes++;
+  if (off >= 0 && off < c.sendBuf.length) {
+    // The byte is sent but snd.nxt stays: if the window is still closed the
+    // byte is simply offered again by the next probe.
+    sendSegment(tcp, c, TCP_ACK, c.sndNxt, off, 1);
+    const end = (c.sndNxt + 1) >>> 0;
+    if (seqGt(end, c.sndMax)) c.sndMax = end;
+  } else {
+    // Only an armed writer waits: no byte to offer, so probe with an old
+    // sequence number, which the peer answers with its current window.
+    sendSegment(tcp, c, TCP_ACK, (c.sndUna - 1) >>> 0, 0, 0);
+  }
+  if (c.persistShift < 30) c.persistShift++;
+  c.persisting = true;
+  c.rtoTimer.cancel();
+  c.rtoTimer.arm(persistDelay(tcp, c));
+}
+
+/** Fast retransmit / partial ACK: the first unacknowledged segment, again. */
+export function retransmitFirst(tcp: Tcp, c: TcpConnection): void {
+  const off = (c.sndUna - c.bufSeq) | 0;
+  if (off < 0) return;
+  const bufLen = c.sendBuf.length;
+  let len = bufLen - off;
+  if (len > c.sndMss) len = c.sndMss;
+  if (len < 0) len = 0;
+  const finSeq = (c.bufSeq + bufLen) >>> 0;
+  const fin = c.finQueued && off + len === bufLen && seqGt(c.sndMax, finSeq);
+  if (len === 0 && !fin) return;
+  sendSegment(tcp, c, TCP_ACK | (fin ? TCP_FIN : 0), c.sndUna, off, len);
+  const end = (c.sndUna + len) >>> 0;
+  if (seqGt(end, c.rtxNext)) c.rtxNext = end;
+  c.rttTiming = false;
+  c.stats.retransmissions++;
+  tcp.counters.retransmissions++;
+}
+
+/** SYN (active) or SYN-ACK (passive / simultaneous open), with the options we offer. */
+function sendSyn(tcp: Tcp, c: TcpConnection): void {
+  const flags = c.st === SYN_RECEIVED ? TCP_SYN | TCP_ACK : TCP_SYN;
+  const retrans = c.sndMax !== c.iss;
+  sendSegment(tcp, c, flags, c.iss, 0, 0);
+  if (retrans) {
+    c.stats.retransmissions++;
+    tcp.counters.retransmissions++;
+    c.rttTiming = false;
+  } else {
+    c.rttTiming = true;
+    c.rttSeq = c.iss;
+    c.rttTime = tcp.rt.clock.now();
+  }
+  c.sndNxt = (c.iss + 1) >>> 0;
+  if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+  if (!c.rtoTimer.armed) c.rtoTimer.arm(c.rtt.rto);
+}
+
+/** RFC 5961: an ACK telling a possibly blind sender where we really are. */
+export function sendChallengeAck(tcp: Tcp, c: TcpConnection): void {
+  sendSegment(tcp, c, TCP_ACK, c.sndMax, 0, 0);
+}
+
+/** Abort: RST at snd.nxt (with the ACK field, as Linux sends it). */
+export function sendRstForConn(tcp: Tcp, c: TcpConnection): void {
+  c.stats.resetsOut++;
+  sendSegment(tcp, c, c.st === SYN_RECEIVED ? TCP_RST : TCP_RST | TCP_ACK, c.sndMax, 0, 0);
+}
+
+/** A RST answering `seg`, which belongs to no connection (RFC 9293 3.10.7.1). */
+export function sendReset(tcp: Tcp, seg: Segment): void {
+  const pkt = tcp.lower.alloc(20, 'tcp rst');
+  const segLen = seg.dataLen + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
+  let seq = 0;
+  let ack = 0;
+  let flags = TCP_RST;
+  if (seg.flags & TCP_ACK) {
+    seq = seg.ack;
+  } else {
+    ack = (seg.seq + segLen) >>> 0;
+    flags |= TCP_ACK;
+  }
+  writeHeader(pkt.bytes, pkt.start, seg.dstPort, seg.srcPort, seq, ack, 20, flags, 0);
+  setTcpChecksum(pkt.bytes, pkt.start, 20, seg.dst, seg.src);
+  tcp.counters.resetsOut++;
+  tcp.counters.segmentsOut++;
+  tcp.lower.send(seg.src, IP_PROTO_TCP, pkt);
+}
+
+/**
+ * Whether the window we would advertise now has grown enough to tell the peer
+ * at once (RFC 9293 3.8.6.2.2 and RFC 1122 4.2.3.3): by two segments or half
+ * the buffer, or from (nearly) closed.
+ */
+export function windowUpdateMatters(c: TcpConnection): boolean {
+  let free = c.rcvBufSize - c.heldBytes;
+  if (free < 0) free = 0;
+  let cur = (c.rcvAdv - c.rcvNxt) | 0;
+  if (cur < 0) cur = 0;
+  const grow = free - cur;
+  if (grow <= 0) return false;
+  return grow >= 2 * c.rcvMss || grow >= c.rcvBufSize >>> 1 || (cur < c.rcvMss && grow >= c.rcvMss);
+}
+
+/** The window field to send, and the right edge it promises (never moved left). */
+function windowField(c: TcpConnection, syn: boolean): number {
+  const cap = c.rcvBufSize;
+  let free = cap - c.heldBytes;
+  if (free < 0) free = 0;
+  let cur = (c.rcvAdv - c.rcvNxt) | 0;
+  if (cur < 0) cur = 0;
+  let win: number;
+  if (free <= cur) win = cur;
+  // Receiver SWS avoidance: move the right edge only by a useful amount.
+  else if (free - cur < Math.min(cap >>> 1, c.rcvMss)) win = cur;
+  else win = free;
+  if (syn) {
+    const f = win > 0xffff ? 0xffff : win;
+    const right = (c.rcvNxt + f) >>> 0;
+    if (seqGt(right, c.rcvAdv)) c.rcvAdv = right;
+    return f;
+  }
+  const shift = c.rcvWscale;
+  let field = win >>> shift;
+  if (field << shift < cur) field++;
+  if (field > 0xffff) field = 0xffff;
+  const right = (c.rcvNxt + field * (1 << shift)) >>> 0;
+  if (seqGt(right, c.rcvAdv)) c.rcvAdv = right;
+  return field;
+}
+
+function sackCount(c: TcpConnection): number {
+  const q = c.ooo;
+  if (!c.sackOk || q === null || q.empty) return 0;
+  return q.sackBlocks(c.tsOk ? 3 : 4, sackScratch);
+}
+
+function synOptionsLength(tcp: Tcp, c: TcpConnection): number {
+  const active = c.st === SYN_SENT;
+  const cfg = tcp.config;
+  const ts = active ? cfg.timestamps : c.tsOk;
+  const sack = active ? cfg.sack : c.sackOk;
+  const ws = active ? cfg.windowScaling : c.wsOk;
+  return 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0);
+}
+
+/**
+ * Builds and sends a segment whose payload is `len` bytes of the send buffer at
+ * `off`. Segments without data or SYN/FIN carry snd.max, not a snd.nxt pulled
+ * back for retransmission (as BSD does): otherwise, after both ends went back,
+ * each would find the other's ACKs left of its window and ignore them.
+ */
+function sendSegment(tcp: Tcp, c: TcpConnection, flags: number, seq: number, off: number, len: number): void {
+  const syn = (flags & TCP_SYN) !== 0;
+  const nSack = syn || !(flags & TCP_ACK) ? 0 : sackCount(c);
+  const hl = 20 + (syn ? synOptionsLength(tcp, c) : (c.tsOk ? 12 : 0) + (nSack > 0 ? 4 + 8 * nSack : 0));
+  const pkt = tcp.lower.alloc(hl + len, 'tcp segment');
+  if (len > 0) c.sendBuf.copyOut(off, pkt.bytes, pkt.start + hl, len);
+  finishAndSend(tcp, c, pkt, hl, flags, seq, len, nSack);
+}
+
+/** Header, options and checksum in front of a filled payload; then to IP. */
+function finishAndSend(
+  tcp: Tcp,
+  c: TcpConnection,
+  pkt: PacketBuffer,
+  hl: number,
+  flags: number,
+  seq: number,
+  len: number,
+  nSack: number,
+): void {
+  const bytes = pkt.bytes;
+  const o = pkt.start;
+  const syn = (flags & TCP_SYN) !== 0;
+  const hasAck = (flags & TCP_ACK) !== 0;
+  const win = flags & TCP_RST ? 0 : windowField(c, syn);
+  writeHeader(bytes, o, c.localPort, c.remotePort, seq, hasAck ? c.rcvNxt : 0, hl, flags, win);
+  let p = o + 20;
+  if (syn) {
+    p = writeSynOptions(tcp, c, bytes, p);
+  } else if (hl > 20) {
+    if (c.tsOk) {
+      bytes[p] = 1;
+      bytes[p + 1] = 1;
+      bytes[p + 2] = 8;
+      bytes[p + 3] = 10;
+      writeU32(bytes, p + 4, tsNow(tcp, c));
+      writeU32(bytes, p + 8, c.tsRecent);
+      p += 12;
+    }
+    if (nSack > 0) {
+      bytes[p] = 1;
+      bytes[p + 1] = 1;
+      bytes[p + 2] = 5;
+      bytes[p + 3] = 2 + 8 * nSack;
+      p += 4;
+      for (let i = 0; i < 2 * nSack; i++, p += 4) writeU32(bytes, p, sackScratch[i]!);
+    }
+  }
+  // The checksum field is zero (writeHeader): one pass over the segment.
+  const sum = internetChecksum(bytes, o, hl + len, pseudoHeaderSum(c.localIp, c.remoteIp, IP_PROTO_TCP, hl + len));
+  bytes[o + 16] = sum >>> 8;
+  bytes[o + 17] = sum;
+  // Bookkeeping before the hand-off.
+  const st = c.stats;
+  const mc = tcp.counters;
+  st.segmentsOut++;
+  mc.segmentsOut++;
+  if (hasAck) {
+    c.lastAckSent = c.rcvNxt;
+    if (len > 0) {
+      st.dataSegmentsOut++;
+      mc.dataSegmentsOut++;
+      if (c.ackOwed > 0) {
+        st.piggybackedAcks++;
+        mc.piggybackedAcks++;
+      }
+    } else if (!(flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
+      st.pureAcksOut++;
+      mc.pureAcksOut++;
+    }
+    c.ackOwed = 0;
+    c.ackNow = false;
+    c.delackPending = false;
+  } else if (len > 0) {
+    st.dataSegmentsOut++;
+    mc.dataSegmentsOut++;
+  }
+  if (flags & TCP_RST) mc.resetsOut++;
+  c.lastSendAt = tcp.rt.clock.now();
+  tcp.lower.send(c.remoteIp, IP_PROTO_TCP, pkt);
+}
+
+function writeSynOptions(tcp: Tcp, c: TcpConnection, b: Uint8Array, p: number): number {
+  const active = c.st === SYN_SENT;
+  const cfg = tcp.config;
+  const ts = active ? cfg.timestamps : c.tsOk;
+  const sack = active ? cfg.sack : c.sackOk;
+  const ws = active ? cfg.windowScaling : c.wsOk;
+  b[p] = 2;
+  b[p + 1] = 4;
+  b[p + 2] = c.rcvMss >>> 8;
+  b[p + 3] = c.rcvMss;
+  p += 4;
+  if (ts) {
+    if (sack) {
+      b[p] = 4;
+      b[p + 1] = 2;
+    } else {
+      b[p] = 1;
+      b[p + 1] = 1;
+    }
+    b[p + 2] = 8;
+    b[p + 3] = 10;
+    writeU32(b, p + 4, tsNow(tcp, c));
+    writeU32(b, p + 8, active ? 0 : c.tsRecent);
+    p += 12;
+  } else if (sack) {
+    b[p] = 1;
+    b[p + 1] = 1;
+    b[p + 2] = 4;
+    b[p + 3] = 2;
+    p += 4;
+  }
+  if (ws) {
+    b[p] = 1;
+    b[p + 1] = 3;
+    b[p + 2] = 3;
+    b[p + 3] = c.rcvWscale;
+    p += 4;
+  }
+  return p;
+}
+
+function writeHeader(
+  b: Uint8Array,
+  o: number,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  hl: number,
+  flags: number,
+  win: number,
+): void {
+  b[o] = srcPort >>> 8;
+  b[o + 1] = srcPort;
+  b[o + 2] = dstPort >>> 8;
+  b[o + 3] = dstPort;
+  writeU32(b, o + 4, seq);
+  writeU32(b, o + 8, ack);
+  b[o + 12] = (hl >>> 2) << 4;
+  b[o + 13] = flags;
+  b[o + 14] = win >>> 8;
+  b[o + 15] = win;
+  b[o + 16] = 0;
+  b[o + 17] = 0;
+  b[o + 18] = 0;
+  b[o + 19] = 0;
+}
+
+function writeU32(b: Uint8Array, i: number, v: number): void {
+  b[i] = v >>> 24;
+  b[i + 1] = v >>> 16;
+  b[i + 2] = v >>> 8;
+  b[i + 3] = v;
+}

@@ -1,0 +1,99 @@
+/**
+ * An arriving segment as TCP's input code reads it: the fixed header fields and
+ * the option values TCP acts on, read straight from the packet buffer (no copy;
+ * the payload stays where it arrived). The common data-segment layout with only
+ * the timestamp option (NOP NOP TS, RFC 7323 appendix A) is read without parsing
+ * an option list; anything else goes through the wire format's option parser.
+ */
+import type { Ip4 } from '../../wire/addr.js';
+import { parseTcpOptions, TCP_MIN_HEADER_LENGTH, tcpOptionValues } from '../../wire/tcp.js';
+
+const EMPTY = new Uint8Array(0);
+
+export class Segment {
+  src: Ip4 = 0;
+  dst: Ip4 = 0;
+  srcPort = 0;
+  dstPort = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  /** Window field as sent (unscaled). */
+  wnd = 0;
+  bytes: Uint8Array;
+  /** Offset of the first payload byte in `bytes`. */
+  dataOff = 0;
+  dataLen = 0;
+  hasTs = false;
+  tsVal = 0;
+  tsEcr = 0;
+  /** MSS option, or -1. */
+  mss = -1;
+  /** Window-scale shift, or -1. */
+  wscale = -1;
+  sackOk = false;
+  /** SACK blocks as [left, right) pairs. */
+  sack: number[] | null = null;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  /** Forget the packet (the scratch segment must not keep a buffer alive). */
+  reset(): void {
+    this.bytes = EMPTY;
+    this.hasTs = false;
+    this.mss = -1;
+    this.wscale = -1;
+    this.sackOk = false;
+    this.sack = null;
+  }
+
+  /** The payload, as a view (valid while the packet buffer is). */
+  payload(): Uint8Array {
+    return this.bytes.subarray(this.dataOff, this.dataOff + this.dataLen);
+  }
+}
+
+/** Fills `seg` from the segment at `bytes[off, off+len)`. Returns a failure reason or null. */
+export function readSegment(seg: Segment, bytes: Uint8Array, off: number, len: number): string | null {
+  if (len < TCP_MIN_HEADER_LENGTH) return 'truncated';
+  const b12 = bytes[off + 12]!;
+  const hl = (b12 >>> 4) << 2;
+  if (hl < TCP_MIN_HEADER_LENGTH) return 'bad-data-offset';
+  if (hl > len) return 'truncated';
+  seg.bytes = bytes;
+  seg.srcPort = (bytes[off]! << 8) | bytes[off + 1]!;
+  seg.dstPort = (bytes[off + 2]! << 8) | bytes[off + 3]!;
+  seg.seq = ((bytes[off + 4]! << 24) | (bytes[off + 5]! << 16) | (bytes[off + 6]! << 8) | bytes[off + 7]!) >>> 0;
+  seg.ack = ((bytes[off + 8]! << 24) | (bytes[off + 9]! << 16) | (bytes[off + 10]! << 8) | bytes[off + 11]!) >>> 0;
+  seg.flags = ((b12 & 1) << 8) | bytes[off + 13]!;
+  seg.wnd = (bytes[off + 14]! << 8) | bytes[off + 15]!;
+  seg.dataOff = off + hl;
+  seg.dataLen = len - hl;
+  if (hl === TCP_MIN_HEADER_LENGTH) return null;
+  const o = off + 20;
+  if (hl === 32 && bytes[o] === 1 && bytes[o + 1] === 1 && bytes[o + 2] === 8 && bytes[o + 3] === 10) {
+    seg.hasTs = true;
+    seg.tsVal = ((bytes[o + 4]! << 24) | (bytes[o + 5]! << 16) | (bytes[o + 6]! << 8) | bytes[o + 7]!) >>> 0;
+    seg.tsEcr = ((bytes[o + 8]! << 24) | (bytes[o + 9]! << 16) | (bytes[o + 10]! << 8) | bytes[o + 11]!) >>> 0;
+    return null;
+  }
+  // An unreadable tail of the options area is ignored, as RFC 9293 3.1 asks
+  // (be robust to option bytes); the readable options before it still count.
+  const v = tcpOptionValues(parseTcpOptions(bytes, o, hl - 20));
+  if (v.timestamps !== undefined) {
+    seg.hasTs = true;
+    seg.tsVal = v.timestamps.tsVal;
+    seg.tsEcr = v.timestamps.tsEcr;
+  }
+  if (v.mss !== undefined) seg.mss = v.mss;
+  if (v.wscale !== undefined) seg.wscale = v.wscale;
+  seg.sackOk = v.sackPermitted;
+  if (v.sack !== undefined && v.sack.length > 0) {
+    const s: number[] = [];
+    for (const b of v.sack) s.push(b.left, b.right);
+    seg.sack = s;
+  }
+  return null;
+}

@@ -1,0 +1,626 @@
+/**
+ * The TCP module: its shared state (port table, listeners, ISN secret, the
+ * module-wide counters and challenge-ACK budget), its entry points for the
+ * layer above, and the upcall sites. Segment processing lives in input.ts,
+ * segment building in output.ts, the timers in timers.ts; they all work on a
+ * connection's control block (connection.ts), which is this module's client
+ * state.
+ *
+ * Recursion policy of the entry points. The connection operations (send,
+ * armSend, shutdown, close, abort, pause, resume, bind) are 'reentrant': a
+ * handler calls them from inside TCP's own upcalls (an echo from onData). They
+ * only update the control block and ask for output; output itself never runs
+ * re-entrantly: while TCP is working on a connection (`conn.busy`), a request
+ * for output is remembered and served once, when that activation unwinds. So
+ * an echo queued in onData leaves in the same segment as the ACK of the data
+ * that caused it. `listen` and `connect` are 'reentrant' too (a proxy connects
+ * onward from onAccept); `unlisten` likewise.
+ */
+import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
+import { formatIp4, type Ip4 } from '../../wire/addr.js';
+import { IP_PROTO_TCP } from '../../wire/ipv4.js';
+import { tcpChecksumOk, TCP_ACK, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import { resolveConfig, type TcpConfig } from './config.js';
+import { TcpConnection } from './connection.js';
+import { newCounters, type TcpCounters } from './counters.js';
+import { deliverHeld, listenerReceives, noConnection, segmentArrives } from './input.js';
+import { IsnGenerator } from './isn.js';
+import { TcpListener } from './listener.js';
+import type { IpPacket, TcpLower } from './lower.js';
+import { output, sendRstForConn, windowUpdateMatters } from './output.js';
+import { Segment, readSegment } from './segment.js';
+import {
+  CLOSE_WAIT,
+  CLOSED,
+  ESTABLISHED,
+  FIN_WAIT_1,
+  FIN_WAIT_2,
+  LAST_ACK,
+  LISTEN,
+  STATE_NAMES,
+  SYN_RECEIVED,
+  SYN_SENT,
+  TIME_WAIT,
+  canSend,
+} from './states.js';
+import { ConnectionTable } from './table.js';
+import { onDelackTimer, onRtoTimer, onWaitTimer } from './timers.js';
+import {
+  TcpError,
+  type ConnectOptions,
+  type ListenOptions,
+  type SegmentWriter,
+  type TcpConnectionRow,
+  type TcpListenSlots,
+  type TcpSlots,
+} from './types.js';
+
+interface TcpShared {
+  readonly table: ConnectionTable;
+  readonly listeners: Map<number, TcpListener>;
+  nextEphemeral: number;
+}
+
+const CONN_SPEC = {
+  onConnect: 'one',
+  onData: 'one',
+  onSendReady: 'one',
+  onDrain: 'one',
+  onClose: 'one',
+  onError: 'one',
+} as const;
+
+const encoder = new TextEncoder();
+
+export class Tcp extends Module<TcpShared, TcpConnection> {
+  readonly config: TcpConfig;
+  readonly counters: TcpCounters = newCounters();
+  /** @internal */ readonly isn: IsnGenerator;
+  private readonly listenTable = new SlotTable<TcpListenSlots>(this, 'listeners', { onAccept: 'many' });
+  private challengeWindowStart = -1;
+  private scratch: Segment | null = new Segment(new Uint8Array(0));
+  private challengeCount = 0;
+
+  constructor(
+    rt: Runtime,
+    /** @internal */ readonly lower: TcpLower,
+    config: Partial<TcpConfig> = {},
+  ) {
+    super(rt, 'tcp', { table: new ConnectionTable(), listeners: new Map(), nextEphemeral: 0 });
+    this.config = resolveConfig(config);
+    this.isn = new IsnGenerator(this.config.isnSecret ?? rt.rng.bytes(16));
+    const span = this.config.ephemeralHigh - this.config.ephemeralLow + 1;
+    this.shared.nextEphemeral = this.config.ephemeralLow + rt.rng.int(span);
+    lower.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
+  }
+
+  // ---- the application side: listen / connect --------------------------------
+
+  /** Accept connections on `port` (any local address). */
+  readonly listen = this.entry(
+    'listen',
+    'reentrant',
+    (port: number, owner: Module, handlers: Partial<TcpListenSlots>, opts: ListenOptions = {}): TcpListener => {
+      if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new RangeError(`bad port ${port}`);
+      return this.lock.locked(() => {
+        if (this.shared.listeners.has(port)) throw new Error(`tcp port ${port} is already listening`);
+        const l = new TcpListener(
+          this,
+          port,
+          opts.backlog ?? this.config.backlog,
+          opts.synBacklog ?? this.config.synBacklog,
+          opts.noDelay ?? false,
+        );
+        l.binding = this.listenTable.bind(owner, handlers, l);
+        this.shared.listeners.set(port, l);
+        return l;
+      }) as TcpListener;
+    },
+  );
+
+  /** @internal see TcpListener.close */
+  readonly unlisten = this.entry('unlisten', 'reentrant', (l: TcpListener): void => {
+    if (!l.open) return;
+    l.open = false;
+    this.lock.locked(() => {
+      if (this.shared.listeners.get(l.port) === l) this.shared.listeners.delete(l.port);
+      l.binding?.unbind();
+    });
+    for (const c of [...this.shared.table.all()]) {
+      if (c.listener === l && (c.st === SYN_RECEIVED || c.awaitingBind)) this.abortConn(c);
+    }
+  });
+
+  /**
+   * Open a connection to `dst`:`port`. The SYN leaves now; `onConnect` follows
+   * the handshake, or `onError` (ECONNREFUSED, ETIMEDOUT) its failure.
+   */
+  readonly connect = this.entry(
+    'connect',
+    'reentrant',
+    (dst: Ip4, port: number, owner: Module, handlers: Partial<TcpSlots>, opts: ConnectOptions = {}): TcpConnection => {
+      if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new RangeError(`bad port ${port}`);
+      const src = this.lower.sourceFor(dst);
+      const localIp = src ?? this.lower.address;
+      const conn = this.lock.locked(() => {
+        const lport = opts.localPort ?? this.pickPort(localIp, dst, port);
+        if (this.shared.table.get(localIp, lport, dst, port) !== undefined) {
+          throw new Error(`tcp ${formatIp4(localIp)}:${lport} -> ${formatIp4(dst)}:${port} is in use`);
+        }
+        const c = this.newConnection(localIp, lport, dst, port, false);
+        c.noDelay = opts.noDelay ?? false;
+        c.binding = this.bindConn(c, owner, handlers, opts.client);
+        this.shared.table.add(c);
+        return c;
+      }) as TcpConnection;
+      this.claim(conn);
+      if (src === undefined) {
+        // Like a socket: the failure is reported by an upcall, not thrown.
+        conn.st = SYN_SENT;
+        conn.waitTimer.arm(0);
+        return conn;
+      }
+      conn.st = SYN_SENT;
+      output(this, conn);
+      return conn;
+    },
+  );
+
+  /** Connections and listeners, for `netstat`. */
+  connections(): TcpConnectionRow[] {
+    const rows: TcpConnectionRow[] = [];
+    for (const l of this.shared.listeners.values()) {
+      rows.push({ local: `0.0.0.0:${l.port}`, remote: '0.0.0.0:*', state: 'LISTEN' });
+    }
+    for (const c of this.shared.table.all()) {
+      rows.push({
+        local: `${formatIp4(c.localIp)}:${c.localPort}`,
+        remote: `${formatIp4(c.remoteIp)}:${c.remotePort}`,
+        state: STATE_NAMES[c.st]!,
+      });
+    }
+    return rows;
+  }
+
+  /** Live connections (any state but CLOSED, TIME_WAIT included). */
+  get connectionCount(): number {
+    return this.shared.table.size;
+  }
+
+  /** @internal every live connection */
+  allConnections(): TcpConnection[] {
+    return [...this.shared.table.all()];
+  }
+
+  // ---- connection operations (see TcpConnection) -----------------------------
+
+  /** @internal */
+  readonly connSend = this.entry('send', 'reentrant', (conn: TcpConnection, data: Uint8Array | string): boolean => {
+    if (conn.dead || conn.finQueued || !canSend(conn.st)) {
+      this.drop('send-after-close', this.rt.observed ? conn.describe() : undefined);
+      return false;
+    }
+    const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+    this.claim(conn);
+    if (conn.inSendReady) (conn.stash ??= []).push(bytes.slice());
+    else conn.sendBuf.append(bytes, 0, bytes.length);
+    const ok = conn.sendBuf.length < this.config.sendBufferSize;
+    if (!ok) conn.needDrain = true;
+    if (bytes.length > 0) this.requestOutput(conn);
+    return ok;
+  });
+
+  /** @internal */
+  readonly connArm = this.entry('armSend', 'reentrant', (conn: TcpConnection): void => {
+    if (conn.dead || conn.finQueued || !canSend(conn.st)) return;
+    this.claim(conn);
+    conn.armed = true;
+    this.requestOutput(conn);
+  });
+
+  /** @internal */
+  readonly connShutdown = this.entry('shutdown', 'reentrant', (conn: TcpConnection): void => {
+    if (conn.dead || conn.finQueued) return;
+    this.claim(conn);
+    this.startFin(conn);
+  });
+
+  /** @internal */
+  readonly connClose = this.entry('close', 'reentrant', (conn: TcpConnection): void => {
+    if (conn.dead) return;
+    this.claim(conn);
+    conn.appClosed = true;
+    conn.armed = false;
+    // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets.
+    if (conn.heldBytes > 0 && conn.st !== SYN_SENT) {
+      this.abortConn(conn);
+      return;
+    }
+    if (!conn.finQueued) this.startFin(conn);
+    if (conn.st === FIN_WAIT_2) conn.waitTimer.arm(this.config.finWait2TimeoutMs);
+  });
+
+  /** @internal */
+  readonly connAbort = this.entry('abort', 'reentrant', (conn: TcpConnection): void => {
+    if (conn.dead) return;
+    this.abortConn(conn);
+  });
+
+  /** @internal */
+  readonly connPause = this.entry('pause', 'reentrant', (conn: TcpConnection): void => {
+    conn.paused = true;
+  });
+
+  /** @internal */
+  readonly connResume = this.entry('resume', 'reentrant', (conn: TcpConnection): void => {
+    if (!conn.paused) return;
+    conn.paused = false;
+    // A connection that ended while paused still owes its held bytes.
+    if (conn.dead && conn.heldBytes === 0 && !conn.closedPending) return;
+    this.claim(conn);
+    this.drainHeld(conn);
+  });
+
+  /** @internal */
+  readonly connBind = this.entry(
+    'bind',
+    'reentrant',
+    (conn: TcpConnection, handlers: Partial<TcpSlots>, owner?: Module, client?: unknown): void => {
+      // A connection that ended before anyone bound it still owes its held
+      // bytes and its close report to whoever binds it now.
+      if (conn.dead && conn.heldBytes === 0 && !conn.closedPending && !conn.finUpcallPending) return;
+      this.claim(conn);
+      const o = owner ?? conn.binding?.owner ?? conn.listener?.binding?.owner ?? this.rt.app('tcp-app');
+      conn.binding?.unbind();
+      conn.binding = this.bindConn(conn, o, handlers, client);
+      if (conn.awaitingBind) {
+        conn.awaitingBind = false;
+        if (conn.listener !== null) conn.listener.acceptCount--;
+        conn.listener = null;
+        conn.busy++;
+        const ok = this.upConnect(conn);
+        conn.busy--;
+        if (!ok) return;
+      }
+      this.drainHeld(conn);
+    },
+  );
+
+  // ---- internals shared by input/output/timers ----------------------------------
+
+  /** @internal a connection's control block, its timers created */
+  newConnection(localIp: Ip4, localPort: number, remoteIp: Ip4, remotePort: number, passive: boolean): TcpConnection {
+    const c = new TcpConnection(this, localIp, localPort, remoteIp, remotePort, passive);
+    c.rtoTimer = this.timer(c, 'rto', () => onRtoTimer(this, c));
+    c.delackTimer = this.timer(c, 'delack', () => onDelackTimer(this, c));
+    c.waitTimer = this.timer(c, 'wait', () => onWaitTimer(this, c));
+    const now = this.rt.clock.now();
+    c.iss = this.isn.isn(now, localIp, localPort, remoteIp, remotePort);
+    c.sndUna = c.sndNxt = c.sndMax = c.iss;
+    c.bufSeq = (c.iss + 1) >>> 0;
+    c.cc.recover = c.iss;
+    c.tsOffset = this.isn.timestampOffset(localIp, localPort, remoteIp, remotePort);
+    c.tsFloor = (Math.floor(now) + c.tsOffset) >>> 0;
+    const mtu = this.lower.pathMtu(remoteIp);
+    c.rcvMss = Math.max(64, Math.min(65_495, mtu - 40));
+    c.sndMss = Math.min(536, c.rcvMss);
+    if (this.config.windowScaling) {
+      let shift = 0;
+      while (shift < 14 && this.config.receiveBufferSize > 0xffff << shift) shift++;
+      c.rcvWscale = shift;
+    }
+    return c;
+  }
+
+  /** @internal passive open: a SYN-RECEIVED connection for `listener` */
+  register(c: TcpConnection): boolean {
+    return this.lock.locked(() => {
+      if (this.shared.table.get(c.localIp, c.localPort, c.remoteIp, c.remotePort) !== undefined) return false;
+      this.shared.table.add(c);
+      return true;
+    }) as boolean;
+  }
+
+  /** @internal the listener for a local port, if open */
+  listenerFor(port: number): TcpListener | undefined {
+    return this.shared.listeners.get(port);
+  }
+
+  /**
+   * @internal remove a connection for good: table, timers, buffers. No upcall.
+   * `keepHeld`: a graceful end whose received bytes still wait for a paused reader.
+   */
+  destroy(c: TcpConnection, keepHeld = false): void {
+    if (c.dead) return;
+    const wasHalfOpen = c.st === SYN_RECEIVED;
+    c.dead = true;
+    c.st = CLOSED;
+    this.lock.locked(() => this.shared.table.remove(c));
+    if (c.listener !== null) {
+      if (c.awaitingBind) c.listener.acceptCount--;
+      else if (wasHalfOpen) c.listener.synCount--;
+      c.listener = null;
+    }
+    c.awaitingBind = false;
+    this.releaseClient(c);
+    c.sendBuf.free();
+    if (!keepHeld || c.heldBytes === 0) {
+      c.held = [];
+      c.heldBytes = 0;
+    }
+    c.ooo = null;
+    c.stash = null;
+  }
+
+  /** @internal reset the peer and forget the connection (abort, cleanup) */
+  abortConn(c: TcpConnection): void {
+    if (c.dead) return;
+    if (c.st !== SYN_SENT && c.st !== CLOSED && c.st !== LISTEN && c.st !== TIME_WAIT) sendRstForConn(this, c);
+    const b = c.binding;
+    this.destroy(c);
+    b?.unbind();
+  }
+
+  /** @internal queue the FIN (shutdown/close) */
+  startFin(c: TcpConnection): void {
+    switch (c.st) {
+      case SYN_SENT:
+        // Nothing was synchronized: just forget it (RFC 9293 3.10.4).
+        this.destroy(c);
+        c.binding?.unbind();
+        return;
+      case SYN_RECEIVED:
+        // The FIN follows once established.
+        c.finQueued = true;
+        return;
+      case ESTABLISHED:
+        c.finQueued = true;
+        c.st = FIN_WAIT_1;
+        break;
+      case CLOSE_WAIT:
+        c.finQueued = true;
+        c.st = LAST_ACK;
+        break;
+      default:
+        return;
+    }
+    c.armed = false;
+    this.requestOutput(c);
+  }
+
+  /** @internal run output now, or when the current activation on `c` unwinds */
+  requestOutput(c: TcpConnection): void {
+    if (c.busy > 0) c.outputPending = true;
+    else output(this, c);
+  }
+
+  /** @internal deliver held data (after resume or bind), then reopen the window */
+  drainHeld(c: TcpConnection): void {
+    const zombie = c.dead;
+    c.busy++;
+    const ok = deliverHeld(this, c);
+    c.busy--;
+    if (!ok || (c.dead && !zombie)) return;
+    if (c.heldBytes > 0) return;
+    if (c.finUpcallPending) {
+      c.finUpcallPending = false;
+      c.busy++;
+      const r = this.upClose(c, 'peer-fin');
+      c.busy--;
+      if (!r && !zombie) return;
+    }
+    if (c.closedPending) {
+      c.closedPending = false;
+      this.upClose(c, 'closed');
+      return;
+    }
+    if (c.dead) return;
+    if (windowUpdateMatters(c)) {
+      c.ackNow = true;
+      this.counters.windowUpdates++;
+      c.stats.windowUpdates++;
+    }
+    this.requestOutput(c);
+  }
+
+  /** @internal RFC 5961 section 7: a module-wide budget of challenge ACKs per second */
+  challengeAllowed(): boolean {
+    const now = this.rt.clock.now();
+    if (this.challengeWindowStart < 0 || now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.config.challengeAckLimit) return false;
+    this.challengeCount++;
+    return true;
+  }
+
+  /** @internal record that this activation of TCP works for `c` (cleanup gets it if the task fails) */
+  claimConn(c: TcpConnection): void {
+    this.claim(c);
+  }
+
+  private bindConn(c: TcpConnection, owner: Module, handlers: Partial<TcpSlots>, client: unknown): Binding<TcpSlots> {
+    const table = new SlotTable<TcpSlots>(this, 'connection', CONN_SPEC);
+    return table.bind(owner, handlers, client === undefined ? c : client);
+  }
+
+  private pickPort(localIp: Ip4, dst: Ip4, port: number): number {
+    const lo = this.config.ephemeralLow;
+    const span = this.config.ephemeralHigh - lo + 1;
+    for (let i = 0; i < span; i++) {
+      const p = lo + ((this.shared.nextEphemeral - lo + i) % span);
+      if (this.shared.listeners.has(p)) continue;
+      if (this.shared.table.get(localIp, p, dst, port) !== undefined) continue;
+      this.shared.nextEphemeral = lo + ((p - lo + 1) % span);
+      return p;
+    }
+    throw new Error('no free ephemeral port');
+  }
+
+  // ---- upcall sites ----------------------------------------------------------
+  // Each returns whether the connection is still worth touching: false when the
+  // handler failed (the task is expended and cleanup already ran) or the
+  // handler itself ended the connection.
+
+  /** @internal */
+  upConnect(c: TcpConnection): boolean {
+    const b = c.binding;
+    if (b === null) return !c.dead;
+    return this.upcall(b, 'onConnect', c) !== FAILED && !c.dead;
+  }
+
+  /** @internal returns the raw result: FAILED, PENDING, or the handler's value */
+  upSendReady(c: TcpConnection, w: SegmentWriter): unknown {
+    const b = c.binding;
+    if (b === null) return undefined;
+    return this.upcall(b, 'onSendReady', c, w);
+  }
+
+  /** @internal */
+  upDrain(c: TcpConnection): boolean {
+    const b = c.binding;
+    if (b === null || !b.has('onDrain')) return !c.dead;
+    return this.upcall(b, 'onDrain', c) !== FAILED && !c.dead;
+  }
+
+  /**
+   * @internal the connection ended well: onClose('closed') now, or after the
+   * held bytes (and the peer-fin report) reach a paused reader. Unbinds a
+   * destroyed connection once reported.
+   */
+  reportClosed(c: TcpConnection): boolean {
+    if (c.heldBytes > 0 || c.finUpcallPending) {
+      c.closedPending = true;
+      return !c.dead;
+    }
+    return this.upClose(c, 'closed');
+  }
+
+  /** @internal */
+  upData(c: TcpConnection, data: Uint8Array): boolean {
+    const b = c.binding!;
+    return this.upcall(b, 'onData', c, data) !== FAILED && !c.dead;
+  }
+
+  /** @internal delivery of held bytes, also to a connection that already ended */
+  upHeld(c: TcpConnection, data: Uint8Array): boolean {
+    const b = c.binding!;
+    return this.upcall(b, 'onData', c, data) !== FAILED;
+  }
+
+  /** @internal */
+  upClose(c: TcpConnection, how: 'peer-fin' | 'closed'): boolean {
+    if (how === 'closed') {
+      if (c.closeDelivered) return !c.dead;
+      c.closeDelivered = true;
+    }
+    const b = c.binding;
+    if (b === null) return !c.dead;
+    return this.upcall(b, 'onClose', c, how) !== FAILED && !c.dead;
+  }
+
+  /** @internal the connection has been destroyed already; this is its last word */
+  upError(c: TcpConnection, err: TcpError): void {
+    const b = c.binding;
+    if (b === null) return;
+    // The binding stays bound: under queued dispatch this upcall is a message
+    // still to be delivered. A dead connection makes no further upcalls.
+    this.upcall(b, 'onError', c, err);
+  }
+
+  /** @internal an established passive connection is offered to its listener */
+  upAccept(l: TcpListener, c: TcpConnection): boolean {
+    const b = l.binding;
+    l.accepted++;
+    c.awaitingBind = true;
+    l.acceptCount++;
+    if (b === null || !b.bound || !b.has('onAccept')) return true;
+    const r = this.upcall(b, 'onAccept', c);
+    if (r === FAILED || c.dead) return false;
+    if (r !== undefined && typeof r === 'object' && c.awaitingBind) {
+      // The handlers returned become the connection's binding.
+      c.binding?.unbind();
+      c.binding = this.bindConn(c, b.owner, r as Partial<TcpSlots>, undefined);
+      c.awaitingBind = false;
+      l.acceptCount--;
+      c.listener = null;
+      return this.upConnect(c);
+    }
+    return true;
+  }
+
+  // ---- receive path ------------------------------------------------------------
+
+  private onPacket(pkt: IpPacket): void {
+    const buf = pkt.buf;
+    const bytes = buf.bytes;
+    const off = buf.start;
+    const len = buf.end - off;
+    this.counters.segmentsIn++;
+    if (this.config.verifyChecksums && len >= 20 && !tcpChecksumOk(bytes, off, len, pkt.src, pkt.dst)) {
+      this.counters.checksumErrors++;
+      this.drop('bad-checksum');
+      return;
+    }
+    // One scratch Segment serves every arrival; a nested arrival (a lower
+    // layer delivering inside our own send) gets a fresh one.
+    let seg = this.scratch;
+    if (seg === null) seg = new Segment(bytes);
+    else this.scratch = null;
+    const bad = readSegment(seg, bytes, off, len);
+    if (bad !== null) {
+      this.drop(bad);
+      seg.reset();
+      this.scratch = seg;
+      return;
+    }
+    seg.src = pkt.src;
+    seg.dst = pkt.dst;
+    this.dispatchSegment(seg);
+    seg.reset();
+    this.scratch = seg;
+  }
+
+  private dispatchSegment(seg: Segment): void {
+    let conn = this.shared.table.get(seg.dst, seg.dstPort, seg.src, seg.srcPort);
+    if (conn !== undefined && conn.st === TIME_WAIT && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME-WAIT pair if it
+      // cannot be confused with the old connection.
+      const l = this.listenerFor(seg.dstPort);
+      const newer = conn.tsOk && seg.hasTs ? ((seg.tsVal - conn.tsRecent) | 0) > 0 : ((seg.seq - conn.rcvNxt) | 0) > 0;
+      if (l !== undefined && newer) {
+        this.destroy(conn);
+        conn = undefined;
+      }
+    }
+    if (conn === undefined) {
+      const l = this.listenerFor(seg.dstPort);
+      if (l !== undefined && l.open) listenerReceives(this, l, seg);
+      else noConnection(this, seg);
+      return;
+    }
+    conn.stats.segmentsIn++;
+    this.claim(conn);
+    segmentArrives(this, conn, seg);
+  }
+
+  /**
+   * Cleanup of a connection whose task failed (its handler threw, overran its
+   * deadline, was aborted): reset the peer, free buffers and timers, leave the
+   * port table. No upcall: the failing client is the one being cleaned.
+   */
+  protected override cleanup(conn: TcpConnection | undefined, reason: string): void {
+    if (conn === undefined || conn.dead) return;
+    if (this.rt.observed) this.note(`cleanup ${conn.describe()}: ${reason}`);
+    this.abortConn(conn);
+  }
+
+  /** @internal an error ends the connection: destroy it, then tell the client */
+  fail(c: TcpConnection, code: TcpError['code'], message: string, sendRst: boolean): void {
+    if (c.dead) return;
+    if (sendRst) sendRstForConn(this, c);
+    this.destroy(c);
+    this.upError(c, new TcpError(code, message));
+  }
+}
