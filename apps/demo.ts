@@ -1,7 +1,618 @@
-// Placeholder until issue 5 lands: the remote-login demo is not built yet.
-console.error(
-  'npm run demo: not built yet (issue 5). It will run two hosts on a simulated link, log a Telnet client in to\n' +
-    'the stack\'s Telnet server, type commands at a human pace, and print the session, a keystroke\'s task path\n' +
-    'and a summary of packets per keystroke and piggybacked ACKs.',
-);
-process.exit(2);
+/**
+ * The remote-login demo (`npm run demo`): Clark's own example, made real.
+ *
+ * Two hosts on a simulated Ethernet, each a full stack (NIC, ARP, IP, ICMP,
+ * TCP) built on the upcall runtime; a Telnet server on one, a Telnet client on
+ * the other. The client logs in as demo/demo and types a few commands one
+ * keystroke every 150 ms, then logs out. The virtual clock runs as fast as the
+ * CPU allows (real time only with --interactive). It prints the session as the
+ * user saw it, the task of one keystroke climbing NIC -> IP -> TCP -> Telnet with
+ * the echo going down in the same task, and a summary.
+ *
+ *   npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap]
+ *                   [--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RealClock, VirtualClock, type Clock, type StackEvent } from '../src/core/index.js';
+import { createHost, type Host } from '../src/host.js';
+import { DeviceWrapper, type Device } from '../src/layers/nic/device.js';
+import { SimLink } from '../src/layers/nic/sim-link.js';
+import { PcapDevice } from '../src/layers/nic/wrappers.js';
+import { Tcp } from '../src/layers/tcp/index.js';
+import { runVirtual } from '../src/layers/telnet/async-work.js';
+import type { ClientSession, ScriptStep } from '../src/layers/telnet/client-session.js';
+import { TelnetClient } from '../src/layers/telnet/client.js';
+import type { NegotiationRecord } from '../src/layers/telnet/endpoint.js';
+import { hostShellEnv } from '../src/layers/telnet/host-env.js';
+import type { ServerSession } from '../src/layers/telnet/server-session.js';
+import { TelnetServer } from '../src/layers/telnet/server.js';
+import { loadUsers } from '../src/layers/telnet/users.js';
+import { PcapWriter } from '../src/trace/pcap.js';
+import { parseIp4 } from '../src/wire/addr.js';
+import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
+import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
+import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface DemoOptions {
+  seed: number;
+  /** Probability a frame is lost, each direction. */
+  loss: number;
+  /** One-way link delay, ms. */
+  delayMs: number;
+  /** Time between keystrokes, ms. */
+  paceMs: number;
+  /** Where to write the capture; null for none. */
+  pcap: string | null;
+  piggyback: boolean;
+  /** The server TCP's delayed-ACK timeout; default 200 with piggybacking, 0 without. */
+  delayedAckMs: number | null;
+  json: boolean;
+  interactive: boolean;
+  users: string;
+}
+
+export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
+  seed: 1,
+  loss: 0,
+  delayMs: 1,
+  paceMs: 150,
+  pcap: 'traces/remote-login.pcap',
+  piggyback: true,
+  delayedAckMs: null,
+  json: false,
+  interactive: false,
+  users: 'apps/data/users.json',
+});
+
+const USAGE =
+  'usage: npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap] ' +
+  '[--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]';
+
+/** Parses the command line; a string is the one-line error to print. */
+export function parseArgs(argv: readonly string[]): DemoOptions | string {
+  const o: DemoOptions = { ...DEFAULT_OPTIONS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = (): string | null => {
+      if (inline !== undefined) return inline;
+      const v = argv[i + 1];
+      if (v === undefined) return null;
+      i++;
+      return v;
+    };
+    const num = (ok: (n: number) => boolean, rule: string): number | string => {
+      const v = value();
+      if (v === null) return `${name} needs a value (${rule})`;
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) return `${name}: ${JSON.stringify(v)} is not ${rule}`;
+      return n;
+    };
+    let r: number | string | undefined;
+    switch (name) {
+      case '--seed':
+        r = num((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff, 'an integer in 0..4294967295');
+        if (typeof r === 'number') o.seed = r;
+        break;
+      case '--loss':
+        r = num((n) => n >= 0 && n < 1, 'a probability in [0, 1)');
+        if (typeof r === 'number') o.loss = r;
+        break;
+      case '--delay':
+        r = num((n) => n >= 0 && n <= 10_000, 'a delay in ms (0..10000)');
+        if (typeof r === 'number') o.delayMs = r;
+        break;
+      case '--pace':
+        r = num((n) => n >= 1 && n <= 10_000, 'a pace in ms (1..10000)');
+        if (typeof r === 'number') o.paceMs = r;
+        break;
+      case '--delayed-ack':
+        r = num((n) => n >= 0 && n <= 500, 'a timeout in ms (0..500)');
+        if (typeof r === 'number') o.delayedAckMs = r;
+        break;
+      case '--pcap': {
+        const v = value();
+        if (v === null || v === '') return `--pcap needs a file name`;
+        o.pcap = v;
+        break;
+      }
+      case '--users': {
+        const v = value();
+        if (v === null || v === '') return `--users needs a file name`;
+        o.users = v;
+        break;
+      }
+      case '--no-pcap':
+        o.pcap = null;
+        break;
+      case '--no-piggyback':
+        o.piggyback = false;
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '--interactive':
+        o.interactive = true;
+        break;
+      case '--help':
+      case '-h':
+        return 'help';
+      default:
+        return `unknown option ${JSON.stringify(arg)}`;
+    }
+    if (typeof r === 'string') return r;
+    if (inline !== undefined && !['--seed', '--loss', '--delay', '--pace', '--delayed-ack', '--pcap', '--users'].includes(name)) {
+      return `${name} takes no value`;
+    }
+  }
+  if (o.interactive && o.json) return '--interactive and --json do not go together';
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// What went over the wire
+
+/** One TCP segment a host put on the link. */
+export interface WireSegment {
+  readonly at: number;
+  readonly from: 'client' | 'server';
+  readonly flags: number;
+  readonly payload: number;
+  readonly seq: number;
+  readonly ack: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+}
+
+/** Records every TCP segment a device transmits (before the link may lose it). */
+class WireLog extends DeviceWrapper {
+  constructor(
+    inner: Device,
+    private readonly clock: Clock,
+    private readonly who: 'client' | 'server',
+    private readonly into: WireSegment[],
+  ) {
+    super(inner);
+  }
+
+  override send(frame: Uint8Array): void {
+    const seg = readSegment(frame);
+    if (seg !== null) this.into.push({ at: this.clock.now(), from: this.who, ...seg });
+    this.inner.send(frame);
+  }
+}
+
+function readSegment(frame: Uint8Array): Omit<WireSegment, 'at' | 'from'> | null {
+  if (frame.length < 34 || ((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return null;
+  const ip = parseIpv4(frame, 14, frame.length - 14);
+  if (!ip.ok || ip.header.protocol !== IP_PROTO_TCP) return null;
+  const len = ip.header.totalLength - ip.headerLength;
+  const tcp = parseTcp(frame, 14 + ip.headerLength, len);
+  if (!tcp.ok) return null;
+  const h = tcp.header;
+  return { flags: h.flags, payload: len - tcp.headerLength, seq: h.seq, ack: h.ack, srcPort: h.srcPort, dstPort: h.dstPort };
+}
+
+// ---------------------------------------------------------------------------
+// The lab: two hosts, the server and the client
+
+export interface Lab {
+  clock: Clock;
+  link: SimLink;
+  srv: Host;
+  cli: Host;
+  srvTcp: Tcp;
+  cliTcp: Tcp;
+  server: TelnetServer;
+  client: TelnetClient;
+  wire: WireSegment[];
+  pcap: PcapWriter | null;
+  /** Server sessions that have ended, in order. */
+  endedSessions: ServerSession[];
+}
+
+export const SERVER_ADDRESS = '10.0.0.1';
+export const CLIENT_ADDRESS = '10.0.0.2';
+
+export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
+  const users = await loadUsers(resolve(ROOT, o.users));
+  const link = new SimLink(clock, { seed: o.seed, delayMs: o.delayMs, loss: o.loss });
+  const wire: WireSegment[] = [];
+  let pcap: PcapWriter | null = null;
+  if (o.pcap !== null) {
+    const path = resolve(ROOT, o.pcap);
+    mkdirSync(dirname(path), { recursive: true });
+    pcap = new PcapWriter(path);
+  }
+  const srvPort = new WireLog(link.attach('server'), clock, 'server', wire);
+  const cliLog = new WireLog(link.attach('client'), clock, 'client', wire);
+  // Captured at the client: what it sent and what reached it.
+  const cliPort: Device = pcap === null ? cliLog : new PcapDevice(cliLog, pcap, clock);
+  const srv = createHost({ name: 'server', device: srvPort, ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed });
+  const cli = createHost({ name: 'client', device: cliPort, ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1 });
+  // Without piggybacking the server's TCP acknowledges at once, as a transport
+  // must that cannot see whether the application is about to answer.
+  const srvTcp = new Tcp(srv.rt, srv.ip, { delayedAckMs: o.delayedAckMs ?? (o.piggyback ? 200 : 0) });
+  const cliTcp = new Tcp(cli.rt, cli.ip);
+  let server: TelnetServer | undefined;
+  const endedSessions: ServerSession[] = [];
+  const names = { client: parseIp4(CLIENT_ADDRESS), server: parseIp4(SERVER_ADDRESS) };
+  server = new TelnetServer(srv.rt, srvTcp, {
+    users,
+    shellEnv: hostShellEnv({ rt: srv.rt, tcp: srvTcp, icmp: srv.icmp, hostName: 'server', names }, () => server),
+    piggyback: o.piggyback,
+    logNegotiations: true,
+    onSessionEnd: (s) => endedSessions.push(s),
+  });
+  server.start();
+  const client = new TelnetClient(cli.rt, cliTcp);
+  return { clock, link, srv, cli, srvTcp, cliTcp, server, client, wire, pcap, endedSessions };
+}
+
+/** What the demo's user types. Labels: 'login', 'password', 'command', 'exit'. */
+export function demoScript(paceMs: number): ScriptStep[] {
+  const at = (expect: string, type: string, label: string, secret = false): ScriptStep => ({
+    expect,
+    delayMs: paceMs,
+    type,
+    paceMs,
+    label,
+    ...(secret ? { secret } : {}),
+    timeoutMs: 120_000,
+  });
+  return [
+    at('login: ', 'demo\r', 'login'),
+    at('Password: ', 'demo\r', 'password', true),
+    at('$ ', 'whoami\r', 'command'),
+    at('$ ', 'echo hello upcalls\r', 'command'),
+    at('$ ', 'netstat\r', 'command'),
+    at('$ ', 'stats\r', 'command'),
+    at('$ ', 'exit\r', 'exit'),
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// Running it
+
+export interface DemoSummary {
+  seed: number;
+  loss: number;
+  delayMs: number;
+  paceMs: number;
+  piggyback: boolean;
+  serverDelayedAckMs: number;
+  /** Keystrokes typed at the shell prompt (the typing phase). */
+  keystrokes: number;
+  echoedKeystrokes: number;
+  /** TCP segments on the wire, both directions, during the typing phase. */
+  segments: number;
+  packetsPerKeystroke: number;
+  packetsPerKeystrokeDefinition: string;
+  /** Data segments that also acknowledged received data, whole session, both hosts. */
+  piggybackedAcks: number;
+  piggybackedAcksServer: number;
+  pureAcks: number;
+  retransmissions: number;
+  upcalls: number;
+  tasks: number;
+  tasksExpended: number;
+  echoLatencyMs: { p50: number; p99: number };
+  /** Payload bytes TCP delivered in order to the applications, both hosts. */
+  bytesDelivered: number;
+  sessionOk: boolean;
+  error: string | null;
+  pcap: string | null;
+}
+
+export interface DemoResult {
+  summary: DemoSummary;
+  /** The session as the user saw it. */
+  transcript: string;
+  /** The traced keystroke's task, rendered. */
+  trace: string[];
+  /** Option negotiation as the server logged it. */
+  negotiation: readonly NegotiationRecord[];
+  lab: Lab;
+}
+
+export const PACKETS_PER_KEYSTROKE =
+  'TCP segments on the wire in both directions (retransmissions included) from the first keystroke of the first ' +
+  'shell command to the first keystroke of `exit`, divided by the keystrokes typed in that time whose echo came back';
+
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const clock = new VirtualClock();
+  const lab = await buildLab(o, clock);
+  const events: StackEvent[] = [];
+  const sub = lab.srv.rt.events.subscribe((e) => {
+    if (events.length < 500_000) events.push(e);
+  });
+  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { script: demoScript(o.paceMs) });
+  await runVirtual(clock, () => session.state === 'closed', { limitMs: 3_600_000, work: [lab.server.work] });
+  // Let the last FIN and ACKs go (TIME_WAIT is left to run out unobserved).
+  await runVirtual(clock, () => false, { limitMs: 1_000, work: [lab.server.work] });
+  sub.unsubscribe();
+  await lab.pcap?.close();
+  const summary = summarize(o, lab, session);
+  const negotiation = lab.endedSessions[0]?.endpoint.log ?? [];
+  return { summary, transcript: session.screen.text, trace: traceKeystroke(session, events, lab), negotiation, lab };
+}
+
+function summarize(o: DemoOptions, lab: Lab, s: ClientSession): DemoSummary {
+  const typed = s.keystrokes.filter((k) => k.label === 'command');
+  const exit = s.keystrokes.find((k) => k.label === 'exit');
+  const start = typed[0]?.at ?? 0;
+  const end = exit?.at ?? lab.clock.now();
+  const inWindow = (t: number): boolean => t >= start && t < end;
+  const echoed = typed.filter((k) => k.echoAt !== null && inWindow(k.at));
+  const segments = lab.wire.filter((w) => inWindow(w.at)).length;
+  const latencies = echoed.map((k) => k.echoAt! - k.at).sort((a, b) => a - b);
+  const sc = lab.srvTcp.counters;
+  const cc = lab.cliTcp.counters;
+  const rs = [lab.srv.rt.stats, lab.cli.rt.stats];
+  return {
+    seed: o.seed,
+    loss: o.loss,
+    delayMs: o.delayMs,
+    paceMs: o.paceMs,
+    piggyback: o.piggyback,
+    serverDelayedAckMs: lab.srvTcp.config.delayedAckMs,
+    keystrokes: typed.length,
+    echoedKeystrokes: echoed.length,
+    segments,
+    packetsPerKeystroke: echoed.length === 0 ? 0 : round(segments / echoed.length, 3),
+    packetsPerKeystrokeDefinition: PACKETS_PER_KEYSTROKE,
+    piggybackedAcks: sc.piggybackedAcks + cc.piggybackedAcks,
+    piggybackedAcksServer: sc.piggybackedAcks,
+    pureAcks: sc.pureAcksOut + cc.pureAcksOut,
+    retransmissions: sc.retransmissions + cc.retransmissions,
+    upcalls: rs[0]!.upcalls + rs[1]!.upcalls,
+    tasks: rs[0]!.tasksStarted + rs[1]!.tasksStarted,
+    tasksExpended: rs[0]!.tasksExpended + rs[1]!.tasksExpended,
+    echoLatencyMs: { p50: round(percentile(latencies, 0.5), 3), p99: round(percentile(latencies, 0.99), 3) },
+    bytesDelivered: sc.bytesIn + cc.bytesIn,
+    sessionOk: s.error === null && s.screen.text.includes('logout'),
+    error: s.error,
+    pcap: o.pcap,
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// ---------------------------------------------------------------------------
+// One keystroke's task
+
+/**
+ * The server-side task of one keystroke (the first key of the second command):
+ * the first task after the key was sent in which TCP called up into the Telnet
+ * server's onData. Rendered with one indent per module on the path.
+ */
+function traceKeystroke(s: ClientSession, events: readonly StackEvent[], lab: Lab): string[] {
+  const commands = s.keystrokes.filter((k) => k.label === 'command');
+  const firstOfSecond = commands.findIndex((k, i) => i > 0 && commands[i - 1]!.key === '\r');
+  const k = commands[firstOfSecond] ?? commands[0];
+  if (k === undefined) return ['(no keystroke to trace)'];
+  const up = events.find((e) => e.kind === 'upcall' && e.at >= k.at && e.module === lab.server.name && e.slot === 'onData');
+  if (up === undefined || up.task === null) return ['(the keystroke never reached the server)'];
+  const id = up.task;
+  let mine = events.filter((e) => e.task === id);
+  // Without piggybacking the echo leaves from a timer task of the server's own: show it too.
+  const held = events.find((e) => e.kind === 'task-start' && e.task !== null && e.task > id && e.source === 'timer' && e.module === lab.server.name);
+  if (held !== undefined && !lab.server.piggyback) mine = mine.concat(events.filter((e) => e.task === held.task));
+  const lines: string[] = [`keystroke ${JSON.stringify(k.key)} typed at ${k.at.toFixed(3)} ms; echo back at ${k.echoAt === null ? 'never' : `${k.echoAt.toFixed(3)} ms`}`];
+  // Events carry no returns: a frame is taken to have returned once an event
+  // comes from a module further out on the path.
+  const path: string[] = [];
+  const at = (module: string): number => {
+    const i = path.lastIndexOf(module);
+    if (i >= 0) path.length = i + 1;
+    return path.length;
+  };
+  const pad = (n: number): string => '  '.repeat(Math.max(1, n));
+  for (const e of mine) {
+    const t = `${e.at.toFixed(3).padStart(10)} ms`;
+    switch (e.kind) {
+      case 'task-start':
+        path.length = 0;
+        path.push(e.module);
+        lines.push(`${t}  task #${e.task} starts: ${e.source} at ${e.module}`);
+        break;
+      case 'upcall':
+      case 'enter': {
+        const from = e.from ?? '(outside)';
+        const d = at(from);
+        lines.push(`${t}${pad(d)}${from} ${e.kind === 'upcall' ? `=> ${e.module}.${e.slot}   (upcall)` : `-> ${e.module}.${e.entry}   (call down)`}`);
+        path.push(e.module);
+        break;
+      }
+      case 'deferral':
+        lines.push(`${t}${pad(at(e.from))}${e.from} -> ${e.module}.${e.entry} deferred`);
+        break;
+      case 'deferred-run':
+        lines.push(`${t}${pad(at(e.module))}${e.module}.${e.entry} runs (deferred)`);
+        break;
+      case 'note':
+        lines.push(`${t}${pad(at(e.module))}${e.module}: ${e.text}`);
+        break;
+      case 'drop':
+        lines.push(`${t}${pad(at(e.module))}${e.module} drops: ${e.reason}`);
+        break;
+      case 'cleanup':
+        lines.push(`${t}  cleanup ${e.module}: ${e.reason}`);
+        break;
+      case 'task-end':
+        lines.push(`${t}  task #${e.task} ends: ${e.outcome}`);
+        break;
+    }
+  }
+  const start = mine[0]?.at ?? up.at;
+  const end = mine[mine.length - 1]?.at ?? up.at;
+  const fromServer = lab.wire.filter((w) => w.from === 'server');
+  for (let i = 0; i < fromServer.length; i++) {
+    const w = fromServer[i]!;
+    if (w.at < start || w.at > end) continue;
+    const acks = (w.flags & TCP_ACK) !== 0 && i > 0 && w.ack !== fromServer[i - 1]!.ack;
+    const what =
+      w.payload > 0 ? (acks ? 'the echo and the ACK of the keystroke in one segment' : 'the echo alone (the keystroke was acknowledged already)')
+      : acks ? 'the ACK of the keystroke, alone' : 'a segment without data';
+    lines.push(`  on the wire: server:${w.srcPort} > client:${w.dstPort} [${formatTcpFlags(w.flags)}] len ${w.payload}: ${what}`);
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------
+// Printing
+
+function describeWire(lab: Lab): { c2s: number; s2c: number; pure: number; data: number; ctrl: number } {
+  let c2s = 0;
+  let s2c = 0;
+  let pure = 0;
+  let data = 0;
+  let ctrl = 0;
+  for (const w of lab.wire) {
+    if (w.from === 'client') c2s++;
+    else s2c++;
+    if ((w.flags & (TCP_SYN | TCP_FIN | TCP_RST)) !== 0) ctrl++;
+    else if (w.payload > 0) data++;
+    else pure++;
+  }
+  return { c2s, s2c, pure, data, ctrl };
+}
+
+export function report(r: DemoResult): string[] {
+  const s = r.summary;
+  const out: string[] = [];
+  out.push(`Remote login over the upcall stack: client ${CLIENT_ADDRESS} -> server ${SERVER_ADDRESS}:23 on a simulated link`);
+  out.push(
+    `(seed ${s.seed}, loss ${s.loss}, one-way delay ${s.delayMs} ms, a keystroke every ${s.paceMs} ms, ` +
+      (s.piggyback
+        ? `echo written inside the receive upcall; server delayed ACK ${s.serverDelayedAckMs} ms)`
+        : `--no-piggyback: echo held 1 ms by a timer, server delayed ACK ${s.serverDelayedAckMs} ms)`),
+  );
+  out.push('');
+  out.push('== The session, as the user saw it ==');
+  for (const line of r.transcript.split('\n')) out.push(`  | ${line}`);
+  out.push('');
+  const sent = r.negotiation.filter((n) => n.direction === 'sent').map((n) => n.text);
+  const got = r.negotiation.filter((n) => n.direction === 'received').map((n) => n.text);
+  out.push('== Option negotiation, as the server logged it (RFC 1143) ==');
+  out.push(`  server sent:     ${sent.join(', ')}`);
+  out.push(`  server received: ${got.join(', ')}`);
+  out.push('');
+  out.push('== One keystroke\'s task on the server: up through the layers, the echo back down ==');
+  for (const line of r.trace) out.push(`  ${line}`);
+  out.push('');
+  const w = describeWire(r.lab);
+  const rows: [string, string][] = [
+    ['keystrokes typed at the shell', `${s.keystrokes} (echoed: ${s.echoedKeystrokes})`],
+    ['TCP segments while typing', String(s.segments)],
+    ['packets per echoed keystroke', s.packetsPerKeystroke.toFixed(2)],
+    ['echo latency p50 / p99', `${s.echoLatencyMs.p50.toFixed(3)} / ${s.echoLatencyMs.p99.toFixed(3)} ms`],
+    ['piggybacked ACKs (server / both)', `${s.piggybackedAcksServer} / ${s.piggybackedAcks}`],
+    ['pure ACKs (both)', String(s.pureAcks)],
+    ['whole session on the wire', `${w.c2s + w.s2c} segments (${w.c2s} client->server, ${w.s2c} server->client; ${w.data} data, ${w.pure} pure ACK, ${w.ctrl} SYN/FIN/RST)`],
+    ['retransmissions', String(s.retransmissions)],
+    ['upcalls (both hosts)', String(s.upcalls)],
+    ['tasks started / expended', `${s.tasks} / ${s.tasksExpended}`],
+    ['bytes delivered by TCP', String(s.bytesDelivered)],
+    ['capture', s.pcap === null ? '(none)' : `${s.pcap} (frames sent and received by the client)`],
+  ];
+  out.push('== Summary ==');
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) out.push(`  ${k.padEnd(width)}  ${v}`);
+  out.push(`  packets per keystroke = ${PACKETS_PER_KEYSTROKE}.`);
+  const clientDelack = r.lab.cliTcp.config.delayedAckMs;
+  if (s.paceMs < clientDelack) {
+    out.push(`  The client's ACK of each echo rides on its next keystroke: its delayed ACK (${clientDelack} ms) outlasts the ${s.paceMs} ms between keys.`);
+  } else {
+    out.push(`  At this pace the client's delayed ACK (${clientDelack} ms) fires before the next key: each echo costs the client a pure ACK.`);
+  }
+  out.push(
+    '  For reference: a Linux telnet/telnetd pair sends 3 per keystroke at this pace; the OpenBSD session in ' +
+      '../shared/traces/telnet-raw.pcap sends 4.',
+  );
+  if (!s.sessionOk) out.push(`  THE SESSION DID NOT COMPLETE: ${s.error ?? 'no logout seen'}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Interactive: a person types into the remote shell, in real time
+
+async function interactive(o: DemoOptions): Promise<number> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    process.stderr.write('demo: --interactive needs a terminal on stdin\n');
+    return 2;
+  }
+  const clock = new RealClock(true);
+  const lab = await buildLab(o, clock);
+  process.stdout.write(`Connected to ${SERVER_ADDRESS} over the simulated link. Log in as demo/demo. Ctrl-] quits.\r\n`);
+  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { onText: (t) => process.stdout.write(t.replace(/\n/g, '\r\n')) });
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  stdin.on('data', (text: string) => {
+    const quit = text.indexOf('\x1d');
+    if (quit >= 0) {
+      if (quit > 0) lab.client.input(session, text.slice(0, quit));
+      process.stdout.write('\r\ntelnet> quit\r\n');
+      lab.client.close(session);
+      return;
+    }
+    lab.client.input(session, text);
+  });
+  await session.closed();
+  stdin.setRawMode(false);
+  stdin.pause();
+  await lab.pcap?.close();
+  const c = lab.srvTcp.counters;
+  process.stdout.write(
+    `\r\nSession over. Server TCP: ${c.segmentsOut} segments out, ${c.piggybackedAcks} piggybacked ACKs, ${c.pureAcksOut} pure ACKs.\r\n`,
+  );
+  if (o.pcap !== null) process.stdout.write(`Capture: ${o.pcap}\r\n`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const o = parseArgs(argv);
+  if (o === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (typeof o === 'string') {
+    process.stderr.write(`demo: ${o} (npm run demo -- --help)\n`);
+    return 2;
+  }
+  if (o.interactive) return interactive(o);
+  const r = await runDemo(o);
+  const lines = report(r);
+  process.stdout.write(lines.join('\n') + '\n');
+  if (o.json) process.stdout.write(JSON.stringify(r.summary) + '\n');
+  return r.summary.sessionOk ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+

@@ -1,0 +1,60 @@
+/**
+ * What Telnet needs from the byte-stream transport below it, as an interface:
+ * TCP's connection and slots satisfy it, and so does a test double, so the
+ * login service and the client can be exercised over any reliable stream.
+ * The shapes are TCP's own (src/layers/tcp/types.ts), narrowed to what Telnet uses.
+ */
+import type { Module } from '../../core/index.js';
+import type { Ip4 } from '../../wire/addr.js';
+
+/** One connection, as Telnet uses it. */
+export interface StreamConnection {
+  /**
+   * Queue bytes to send. Called inside a receive upcall, the bytes leave with
+   * the acknowledgement of what was just received. False: the send buffer is
+   * above its high-water mark (the bytes are queued all the same).
+   */
+  send(data: Uint8Array | string): boolean;
+  /** FIN after the queued data. */
+  close(): void;
+  /** Reset now; no further upcalls. */
+  abort(): void;
+  /** Attach this connection's handlers, with the owner's client state for cleanup. */
+  bind(handlers: Partial<StreamSlots>, owner?: Module, client?: unknown): void;
+  describe(): string;
+  readonly localAddress: string;
+  readonly remoteAddress: string;
+  readonly localPort: number;
+  readonly remotePort: number;
+}
+
+/** The per-connection upcalls Telnet binds (a subset of TCP's slots). */
+export interface StreamSlots {
+  onConnect(conn: StreamConnection): void;
+  /** `data` is valid during the upcall only. */
+  onData(conn: StreamConnection, data: Uint8Array): void;
+  onClose(conn: StreamConnection, how: 'peer-fin' | 'closed'): void;
+  onError(conn: StreamConnection, err: Error): void;
+}
+
+export interface StreamListenSlots {
+  /** Return undefined after binding the connection with `conn.bind`. */
+  onAccept(conn: StreamConnection): Partial<StreamSlots> | undefined;
+}
+
+export interface StreamListener {
+  close(): void;
+}
+
+/** A transport that can listen and connect (TCP). */
+export interface StreamTransport {
+  /** `noDelay`: send small writes at once (no Nagle), as interactive services do. */
+  listen(port: number, owner: Module, slots: Partial<StreamListenSlots>, opts?: { noDelay?: boolean }): StreamListener;
+  connect(
+    dst: Ip4,
+    port: number,
+    owner: Module,
+    handlers: Partial<StreamSlots>,
+    opts?: { client?: unknown; noDelay?: boolean },
+  ): StreamConnection;
+}
