@@ -27,6 +27,23 @@ export interface TapLinkOptions {
   /** MAC of the stack's end. */
   stackMac: Mac;
   mtu?: number;
+  /**
+   * Socket buffers of the UDP relay, both ends (default 4 MiB). A kernel TCP
+   * sender bursts faster than one Node process drains a socket; with the
+   * default buffer (about 90 frames) 50 MiB from the kernel lost over a
+   * thousand datagrams on the relay, none with 4 MiB. socat's end is forced
+   * past net.core.rmem_max (root has SO_RCVBUFFORCE); this process's end is
+   * capped by it (Node has no way to force it).
+   */
+  relayBufferBytes?: number;
+}
+
+/** What a command run in the namespace left behind. */
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
 }
 
 let counter = 0;
@@ -95,12 +112,15 @@ export class TapLink {
     const ns = opts.namespace ?? `upcall-${process.pid}-${n}`;
     const tap = opts.tapName ?? `uptap${process.pid % 10000}${n}`.slice(0, 15);
     const relayPort = await freeUdpPort();
+    const bufferBytes = opts.relayBufferBytes ?? 4 * 1024 * 1024;
     const device = await UdpTunnelDevice.open({
       name: tap,
       mac: opts.stackMac,
       mtu: opts.mtu ?? 1500,
       local: { host: '127.0.0.1', port: 0 },
       remote: { host: '127.0.0.1', port: relayPort },
+      recvBufferSize: bufferBytes,
+      sendBufferSize: bufferBytes,
     });
     const link = new TapLink(ns, tap, opts.kernelAddress, device);
     installHooks();
@@ -115,7 +135,8 @@ export class TapLink {
         'socat',
         [
           `TUN,tun-type=tap,tun-name=${tap},iff-no-pi`,
-          `UDP:127.0.0.1:${device.local.port},bind=127.0.0.1:${relayPort}`,
+          // SOL_SOCKET (1): SO_RCVBUFFORCE (33), SO_SNDBUFFORCE (32).
+          `UDP:127.0.0.1:${device.local.port},bind=127.0.0.1:${relayPort},setsockopt-int=1:33:${bufferBytes},setsockopt-int=1:32:${bufferBytes}`,
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
@@ -141,10 +162,39 @@ export class TapLink {
     return child;
   }
 
-  /** Run a command inside the namespace to completion. */
+  /**
+   * Run a command inside the namespace to completion, synchronously. The event
+   * loop stands still meanwhile, so the stack answers nothing: use it for setup
+   * (addresses, users), never for a command that talks to the stack (`run`).
+   */
   exec(cmd: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync('ip', ['netns', 'exec', this.namespace, cmd, ...args], { encoding: 'utf8', input });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /**
+   * Run a command inside the namespace to completion while the stack keeps
+   * running. After `timeoutMs` (if given) it is killed and the result says so.
+   */
+  run(cmd: string, args: string[], opts: { input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<RunResult> {
+    const child = this.spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // A command that does not read its input closes the pipe early: not an error here.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input ?? '');
+    return new Promise((resolve) => {
+      const timer = opts.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+      child.once('error', (e) => {
+        stderr += String(e);
+      });
+      child.once('close', (status, signal) => {
+        if (timer !== null) clearTimeout(timer);
+        resolve({ status, signal, stdout, stderr });
+      });
+    });
   }
 
   async destroy(): Promise<void> {
@@ -159,6 +209,19 @@ export class TapLink {
     live.delete(this);
     for (const c of this.children) c.kill('SIGKILL');
     this.relay?.kill('SIGKILL');
+    // Processes forked inside (socat's children, a telnetd's login shell) would
+    // keep the namespace alive after its name is gone: everything in it is ours.
+    const pids = spawnSync('ip', ['netns', 'pids', this.namespace], { encoding: 'utf8' }).stdout ?? '';
+    for (const p of pids.split(/\s+/)) {
+      const pid = Number(p);
+      if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
     // Deleting the namespace removes the TAP device inside it.
     spawnSync('ip', ['netns', 'del', this.namespace]);
     spawnSync('ip', ['link', 'del', this.tapName]);

@@ -8,6 +8,8 @@
  * back to the sender's pool, while the socket sends later.
  */
 import dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Mac } from '../../wire/addr.js';
 import type { Device, FrameHandler } from './device.js';
 
@@ -37,6 +39,14 @@ export interface UdpTunnelOptions {
   local: Endpoint;
   /** Where frames go. Omitted: learned from the first datagram received (frames sent before are dropped and counted). */
   remote?: Endpoint;
+  /**
+   * Socket buffer sizes in bytes (the kernel caps them at net.core.rmem_max /
+   * wmem_max). A burst from a fast peer that finds the receive buffer full is
+   * lost on this host before the stack sees it, so bulk transfers want more than
+   * the default (about 90 full frames).
+   */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
 }
 
 export interface UdpTunnelStats {
@@ -87,21 +97,36 @@ export class UdpTunnelDevice implements Device {
     socket.on('error', () => this.stats.sendErrors++);
   }
 
-  /** Bind the local endpoint and return the device. */
-  static open(opts: UdpTunnelOptions): Promise<UdpTunnelDevice> {
-    const socket = dgram.createSocket({ type: opts.local.host.includes(':') ? 'udp6' : 'udp4' });
+  /**
+   * Bind the local endpoint and return the device. A remote given by name is
+   * resolved once, here: datagrams are matched against the address they come
+   * from, which is never a name.
+   */
+  static async open(opts: UdpTunnelOptions): Promise<UdpTunnelDevice> {
+    const family = opts.local.host.includes(':') ? 6 : 4;
+    const remote = opts.remote === undefined ? undefined : { host: await resolveHost(opts.remote.host, family), port: opts.remote.port };
+    const socket = dgram.createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ...(opts.recvBufferSize !== undefined ? { recvBufferSize: opts.recvBufferSize } : {}),
+      ...(opts.sendBufferSize !== undefined ? { sendBufferSize: opts.sendBufferSize } : {}),
+    });
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(opts.local.port, opts.local.host, () => {
         socket.off('error', reject);
         const a = socket.address();
-        resolve(new UdpTunnelDevice(socket, opts, { host: a.address, port: a.port }));
+        resolve(new UdpTunnelDevice(socket, { ...opts, ...(remote !== undefined ? { remote } : {}) }, { host: a.address, port: a.port }));
       });
     });
   }
 
   get remoteEndpoint(): Endpoint | undefined {
     return this.remote;
+  }
+
+  /** Send to (and accept only from) `remote` from now on. */
+  setRemote(remote: Endpoint): void {
+    this.remote = remote;
   }
 
   send(frame: Uint8Array): void {
@@ -144,4 +169,9 @@ export class UdpTunnelDevice implements Device {
     this.stats.bytesIn += msg.length;
     this.rx?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
   }
+}
+
+async function resolveHost(host: string, family: 4 | 6): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host, { family })).address;
 }
