@@ -19,6 +19,8 @@ import { DeviceWrapper, ManualDevice, type Device } from './layers/nic/device.js
 import { Nic, type LinkLayer } from './layers/nic/nic.js';
 import { SimPort, type SimLink } from './layers/nic/sim-link.js';
 import { Udp, type UdpOptions } from './layers/udp.js';
+import { Tcp } from './layers/tcp/tcp.js';
+import type { TcpConfig } from './layers/tcp/config.js';
 
 export interface HostOptions {
   /** Host name (runtime name, events, logs). Default 'host'. */
@@ -50,6 +52,8 @@ export interface HostOptions {
   icmp?: IcmpOptions;
   /** false: no UDP module (protocol 17 is left free for a handler of one's own). */
   udp?: boolean | UdpOptions;
+  /** true (or a TCP configuration): assemble TCP on IP as `host.tcp`. Default: no TCP. */
+  tcp?: boolean | Partial<TcpConfig>;
 }
 
 /** One row of `host.stats()`. */
@@ -71,8 +75,8 @@ export interface PoolStats {
 }
 
 export class Host {
-  /** The TCP module, once the lead's TCP is assembled onto the host. */
-  tcp?: Module;
+  /** The TCP module (`createHost({ tcp: true })`), or undefined for a host without TCP. */
+  tcp: Tcp | undefined;
 
   constructor(
     readonly rt: Runtime,
@@ -85,7 +89,10 @@ export class Host {
     readonly ip: Ip,
     readonly icmp: Icmp,
     readonly udp: Udp | null,
-  ) {}
+    tcp?: Tcp,
+  ) {
+    this.tcp = tcp;
+  }
 
   get name(): string {
     return this.rt.name;
@@ -192,7 +199,8 @@ export function createHost(opts: HostOptions): Host {
   });
   const icmp = new Icmp(rt, ip, opts.icmp);
   const udp = opts.udp === false ? null : new Udp(rt, ip, typeof opts.udp === 'object' ? opts.udp : {});
-  return new Host(rt, pool, device, nic, link, arp, ip, icmp, udp);
+  const tcp = opts.tcp === undefined || opts.tcp === false ? undefined : new Tcp(rt, ip, opts.tcp === true ? {} : opts.tcp);
+  return new Host(rt, pool, device, nic, link, arp, ip, icmp, udp, tcp);
 }
 
 /** A fixed-width table of `stats()` rows, for a shell's `stats` command. */

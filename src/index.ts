@@ -1,2 +1,31 @@
-/** The public API of upcall-stack. */
+/**
+ * The public API of upcall-stack.
+ *
+ * The runtime and the host assembly are exported flat; each layer's module and
+ * its upcall interface too; byte formats live under `wire` and capture files
+ * under `trace`, so their many small names stay out of the way.
+ */
 export * from './core/index.js';
+export { createHost, parseCidr, formatStats, Host, type HostOptions, type StatsRow, type PoolStats } from './host.js';
+
+export { type Device, DeviceWrapper, ManualDevice } from './layers/nic/device.js';
+export { Nic, type EthertypeSlots, type NicTapSlots, type LinkLayer, type NicOptions } from './layers/nic/nic.js';
+export { SimLink, SimPort, type LinkConditions, type SimLinkOptions } from './layers/nic/sim-link.js';
+export { FaultDevice, TraceDevice, PcapDevice, type FaultOptions, type FrameEvent } from './layers/nic/wrappers.js';
+export { UdpTunnelDevice, parseEndpoint, type Endpoint, type UdpTunnelOptions } from './layers/nic/udp-tunnel.js';
+export { TapLink, tapSupport, type TapLinkOptions } from './layers/nic/tap.js';
+export { CaptureLink } from './layers/nic/capture-link.js';
+export { Arp, type ArpOptions } from './layers/arp.js';
+export { Ip, type IpPacket, type IpSlots, type IpTapSlots, type IpOptions, type SendResult, type SendOptions } from './layers/ip.js';
+export { Icmp, type PingOptions, type PingResult } from './layers/icmp.js';
+export { Udp, type UdpOptions } from './layers/udp.js';
+export * from './layers/tcp/index.js';
+export { TcpObserver, ObservedFlow, type TcpObserverSlots } from './layers/tcp/observer.js';
+export { FlowFollower, FollowCollector, type FollowVerdict, type FollowGap } from './layers/tcp/follow.js';
+export * from './layers/telnet/index.js';
+export { TelnetTranscriber, renderTranscript, type TelnetTranscript } from './layers/telnet/transcript.js';
+
+export { checkLoops, type CheckOptions, type CheckResult, type Cycle, type Hop } from './check/index.js';
+
+export * as wire from './wire/index.js';
+export * as trace from './trace/index.js';

@@ -1,0 +1,12 @@
+/** The byte formats: each a plain record with parse, emit and write-into-headroom. */
+export * from './addr.js';
+export * from './buffer.js';
+export * from './checksum.js';
+export * from './ethernet.js';
+export * from './sll.js';
+export * from './arp.js';
+export * from './ipv4.js';
+export * from './icmp.js';
+export * from './udp.js';
+export * from './tcp.js';
+export * as telnet from './telnet.js';
