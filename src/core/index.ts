@@ -1,5 +1,6 @@
 export * from './binding.js';
 export * from './clock.js';
+export * from './detach.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './log.js';

@@ -13,6 +13,7 @@
  */
 import type { Binding, SlotArgs, SlotReturn, SlotTable } from './binding.js';
 import type { ClockEntry } from './clock.js';
+import { detachArg } from './detach.js';
 import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
 import type { Logger } from './log.js';
 import { Monitor } from './monitor.js';
@@ -339,7 +340,7 @@ export class Module<S = unknown, C = unknown> {
   post(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[], from: Task): void {
     // A message system copies what crosses the boundary: the sender's buffer
     // is only valid during the upcall.
-    const copied = args.map((a) => (a instanceof Uint8Array ? a.slice() : a));
+    const copied = args.map(detachArg);
     const rt = this.rt;
     rt.clock.schedule(rt.clock.now(), () => {
       if (!binding.bound) return;

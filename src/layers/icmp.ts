@@ -13,7 +13,7 @@
  * - Errors received are parsed (the quoted datagram) and fanned out to the
  *   `onError` slot, for transports that care (TCP: unreachable, frag needed).
  */
-import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
+import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import { formatIp4, IP4_BROADCAST, type Ip4 } from '../wire/addr.js';
 import { EMPTY_BYTES } from '../wire/buffer.js';
 import {
@@ -91,6 +91,8 @@ export interface IcmpError {
   readonly transport: Uint8Array;
   /** For "fragmentation needed": the next-hop MTU (0 if not given). */
   readonly nextHopMtu: number;
+  /** A copy for a mailbox (queued dispatch), valid after the upcall. */
+  readonly [DETACH]?: () => IcmpError;
 }
 
 export interface IcmpErrorSlots {
@@ -302,6 +304,7 @@ export class Icmp extends Module<IcmpShared, PingSession> {
       original,
       transport: m.data.subarray(q.headerLength),
       nextHopMtu: m.type === ICMP_DEST_UNREACHABLE ? icmpNextHopMtu(m) : 0,
+      [DETACH]: detachError,
     };
     if (this.rt.observed) this.note(`error type ${m.type} code ${m.code} from ${formatIp4(pkt.src)} about ${formatIp4(original.dst)}`);
     // One of our echo requests?
@@ -314,9 +317,7 @@ export class Icmp extends Module<IcmpShared, PingSession> {
       }
     }
     for (const b of this.errorTable.bindings) {
-      // A mailbox handler runs after this frame is gone: it gets its own copy of the quote.
-      const e = b.owner.dispatchPolicy === 'queued' ? { ...error, original: { ...original, options: original.options.slice() }, transport: error.transport.slice() } : error;
-      if (this.upcall(b, 'onError', e) === FAILED) return;
+      if (this.upcall(b, 'onError', error) === FAILED) return;
     }
   }
 
@@ -440,4 +441,8 @@ export class Icmp extends Module<IcmpShared, PingSession> {
     client.aborted = true;
     this.finish(client);
   }
+}
+
+function detachError(this: IcmpError): IcmpError {
+  return { ...this, original: { ...this.original, options: this.original.options.slice() }, transport: this.transport.slice() };
 }

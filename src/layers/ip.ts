@@ -17,7 +17,7 @@
  * underneath. It never imports the modules above it: ICMP learns about
  * undeliverable packets through the `errors` slot it binds.
  */
-import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
+import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import { BROADCAST_MAC, formatIp4, ip4InSubnet, IP4_BROADCAST, type Ip4, type Mac } from '../wire/addr.js';
 import { EMPTY_BYTES, type BufferPool, type PacketBuffer } from '../wire/buffer.js';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
@@ -33,7 +33,7 @@ import {
 } from '../wire/ipv4.js';
 import type { Resolver } from './arp.js';
 import { reassemblyKey, Reassembler, type PartialDatagram } from './ip-reassembly.js';
-import { detachedCopy, type EthertypeSlots, type LinkLayer } from './nic/nic.js';
+import type { EthertypeSlots, LinkLayer } from './nic/nic.js';
 
 /** A received datagram, as handed to the protocol above. Valid during the upcall only. */
 export interface IpPacket {
@@ -45,6 +45,8 @@ export interface IpPacket {
   readonly header: Ipv4Header;
   /** `buf.start` = first payload byte, `buf.end` = end of the IP payload. Handlers must not move them for others (taps). */
   readonly buf: PacketBuffer;
+  /** A copy for a mailbox (queued dispatch), valid after the upcall. */
+  readonly [DETACH]?: () => IpPacket;
 }
 
 export interface IpSlots {
@@ -378,10 +380,10 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   }
 
   private deliver(h: Ipv4Header, buf: PacketBuffer): void {
-    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf };
+    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf, [DETACH]: detachPacket };
     if (this.taps.size > 0) {
       for (const b of this.taps.bindings) {
-        if (b.has('onPacket') && this.upcall(b, 'onPacket', b.owner.dispatchPolicy === 'queued' ? copyPacket(pkt) : pkt) === FAILED) return;
+        if (b.has('onPacket') && this.upcall(b, 'onPacket', pkt) === FAILED) return;
       }
     }
     const b = this.shared.protocols.get(h.protocol)?.bindings[0];
@@ -391,7 +393,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
       return;
     }
     this.counters.delivered++;
-    this.upcall(b, 'onPacket', b.owner.dispatchPolicy === 'queued' ? copyPacket(pkt) : pkt);
+    this.upcall(b, 'onPacket', pkt);
   }
 
   /**
@@ -402,7 +404,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly unreachable = this.entry('unreachable', 'reentrant', (pkt: IpPacket, code: number): void => {
     if (this.promiscuous || pkt.dst !== this.address) return;
     const b = this.errors.bindings[0];
-    if (b !== undefined) this.upcall(b, 'onUndeliverable', b.owner.dispatchPolicy === 'queued' ? copyPacket(pkt) : pkt, code);
+    if (b !== undefined) this.upcall(b, 'onUndeliverable', pkt, code);
   });
 
   // ---- send ----------------------------------------------------------------
@@ -435,8 +437,8 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     h.fragmentOffset = 0;
     h.totalLength = IPV4_MIN_HEADER_LENGTH + buf.length;
     if (this.taps.size > 0) {
-      const pkt: IpPacket = { src: h.src, dst, protocol, ttl: h.ttl, header: { ...h }, buf };
-      for (const b of this.taps.bindings) if (b.has('onSend')) this.upcall(b, 'onSend', b.owner.dispatchPolicy === 'queued' ? copyPacket(pkt) : pkt);
+      const pkt: IpPacket = { src: h.src, dst, protocol, ttl: h.ttl, header: { ...h }, buf, [DETACH]: detachPacket };
+      for (const b of this.taps.bindings) if (b.has('onSend')) this.upcall(b, 'onSend', pkt);
     }
     this.counters.sent++;
     const nextHop = route === undefined || route.gateway === 0 ? dst : route.gateway;
@@ -522,7 +524,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 }
 
 /** For a handler behind a mailbox: the packet and its bytes, detached from the frame. */
-function copyPacket(pkt: IpPacket): IpPacket {
-  const header = { ...pkt.header, options: pkt.header.options.slice() };
-  return { src: pkt.src, dst: pkt.dst, protocol: pkt.protocol, ttl: pkt.ttl, header, buf: detachedCopy(pkt.buf) };
+function detachPacket(this: IpPacket): IpPacket {
+  const header = { ...this.header, options: this.header.options.slice() };
+  return { src: this.src, dst: this.dst, protocol: this.protocol, ttl: this.ttl, header, buf: this.buf[DETACH]() };
 }

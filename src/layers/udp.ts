@@ -4,7 +4,7 @@
  * A datagram for a port nobody bound is dropped and reported to IP as
  * undeliverable (ICMP then answers port unreachable).
  */
-import { Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
+import { DETACH, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import type { Ip4 } from '../wire/addr.js';
 import type { PacketBuffer } from '../wire/buffer.js';
 import { IP_PROTO_UDP } from '../wire/ipv4.js';
@@ -19,6 +19,8 @@ export interface UdpDatagram {
   readonly ttl: number;
   /** The data; a view into the frame, valid during the upcall only (copy to keep). */
   readonly payload: Uint8Array;
+  /** A copy for a mailbox (queued dispatch), valid after the upcall. */
+  readonly [DETACH]?: () => UdpDatagram;
 }
 
 export interface UdpSlots {
@@ -178,8 +180,13 @@ export class Udp extends Module<UdpShared, UdpSocket> {
       dst: pkt.dst,
       dstPort: h.dstPort,
       ttl: pkt.ttl,
-      payload: b.owner.dispatchPolicy === 'queued' ? payload.slice() : payload,
+      payload,
+      [DETACH]: detachDatagram,
     };
     this.upcall(b, 'onDatagram', d);
   }
+}
+
+function detachDatagram(this: UdpDatagram): UdpDatagram {
+  return { src: this.src, srcPort: this.srcPort, dst: this.dst, dstPort: this.dstPort, ttl: this.ttl, payload: this.payload.slice() };
 }

@@ -16,6 +16,7 @@
  */
 
 /** What a wire parser returns: never throws on malformed input. */
+import { DETACH } from '../core/detach.js';
 export type ParseResult<H> = ParseSuccess<H> | ParseFailure;
 
 export interface ParseSuccess<H> {
@@ -179,6 +180,16 @@ export class PacketBuffer {
   /** A copy of the current data that outlives the buffer. */
   copyPayload(): Uint8Array {
     return this.bytes.slice(this.start, this.end);
+  }
+
+  /**
+   * A copy of the data outside any pool, with the same headroom, for a handler
+   * that takes upcalls through a mailbox: this buffer is only lent for the upcall.
+   */
+  [DETACH](): PacketBuffer {
+    const c = PacketBuffer.standalone(this.length, this.start);
+    c.bytes.set(this.bytes.subarray(this.start, this.end), c.start);
+    return c;
   }
 
   /** Gives the memory back to the pool. Idempotent; a repeated release is counted as a double free. */

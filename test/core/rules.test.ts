@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { firstValueFrom, toArray, take } from 'rxjs';
 import {
   BindError,
+  DETACH,
   currentTask,
   LayerViolation,
   RecursionRejected,
@@ -345,6 +346,21 @@ describe('dispatch policy', () => {
     clock.advance(0);
     expect([...received!]).toEqual([1, 2, 3]);
     expect(rt.stats.upcalls).toBeGreaterThan(0);
+  });
+
+  it('queued: an argument that is a view gives the mailbox its own copy through DETACH', () => {
+    const { clock, middle, top } = chain();
+    top.dispatch = 'queued';
+    const frame = new Uint8Array([7, 8, 9]);
+    const view = { bytes: frame.subarray(1), [DETACH]: function (this: { bytes: Uint8Array }) { return { bytes: this.bytes.slice() }; } };
+    let got: { bytes: Uint8Array } | undefined;
+    const table = new SlotTable<{ onView(v: { bytes: Uint8Array }): void }>(middle, 'views', { onView: 'one' });
+    const b = table.bind(top, { onView: (v) => (got = v) });
+    middle.startTask('input', () => (middle as unknown as { upcall: (...a: unknown[]) => unknown }).upcall(b, 'onView', view));
+    frame.fill(0); // the frame is reused once the upcall returned
+    clock.advance(0);
+    expect([...got!.bytes]).toEqual([8, 9]);
+    expect(got).not.toBe(view);
   });
 });
 

@@ -74,17 +74,6 @@ interface NicShared {
   readonly types: Map<number, SlotTable<EthertypeSlots>>;
 }
 
-/**
- * A copy of a buffer's data outside any pool, for a handler that takes upcalls
- * through a mailbox (queued dispatch): the original is only valid during the
- * upcall. Keeps the same headroom so the receiver can prepend as usual.
- */
-export function detachedCopy(buf: PacketBuffer): PacketBuffer {
-  const c = PacketBuffer.standalone(buf.length, buf.start);
-  c.bytes.set(buf.bytes.subarray(buf.start, buf.end), c.start);
-  return c;
-}
-
 export class Nic extends Module<NicShared> implements LinkLayer {
   promiscuous: boolean;
   readonly counters: NicCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
@@ -169,7 +158,7 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       return;
     }
     buf.advance(r.headerLength);
-    this.upcall(b, 'onFrame', b.owner.dispatchPolicy === 'queued' ? detachedCopy(buf) : buf, eth);
+    this.upcall(b, 'onFrame', buf, eth);
   }
 
   /** True when a tap failed (the task is expended). */
