@@ -33,7 +33,7 @@
  * chunk, moved from frame to frame by setting start/end), and nothing keeps it
  * beyond the task.
  */
-import { Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
+import { Module, type Binding, type Runtime } from '../../core/index.js';
 import { readMac, type Mac } from '../../wire/addr.js';
 import type { BufferPool, PacketBuffer } from '../../wire/buffer.js';
 import {
@@ -46,7 +46,7 @@ import {
   type VlanTag,
 } from '../../wire/ethernet.js';
 import { SLL_HEADER_LENGTH } from '../../wire/sll.js';
-import type { EthertypeSlots, LinkLayer } from './nic.js';
+import { EthertypeTable, type EthertypeSlots, type LinkLayer } from './nic.js';
 
 /** Link types this layer decodes (the LINKTYPE_* numbers of pcap and pcapng). */
 export const CAPTURE_LINK_TYPES: ReadonlyMap<number, string> = new Map([
@@ -106,7 +106,7 @@ export interface CaptureLinkCounters {
 }
 
 interface CaptureLinkShared {
-  readonly types: Map<number, SlotTable<EthertypeSlots>>;
+  readonly types: EthertypeTable;
 }
 
 export interface CaptureLinkOptions {
@@ -149,7 +149,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     opts: CaptureLinkOptions = {},
     name = 'capture',
   ) {
-    super(rt, name, { types: new Map() });
+    super(rt, name, { types: new EthertypeTable() });
     this.mtu = opts.mtu ?? 65535;
     this.repairIp = opts.repairIp ?? true;
   }
@@ -158,16 +158,8 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   readonly bindEthertype = this.entry(
     'bindEthertype',
     'reject',
-    (ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> => {
-      return this.lock.locked(() => {
-        let t = this.shared.types.get(ethertype);
-        if (t === undefined) {
-          t = new SlotTable<EthertypeSlots>(this, `ethertype 0x${ethertype.toString(16).padStart(4, '0')}`, { onFrame: 'one' });
-          this.shared.types.set(ethertype, t);
-        }
-        return t.bind(owner, handlers);
-      }) as Binding<EthertypeSlots>;
-    },
+    (ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> =>
+      this.lock.locked(() => this.shared.types.bind(this, ethertype, owner, handlers)) as Binding<EthertypeSlots>,
   );
 
   /** A replay never transmits: what a module above sends is counted and dropped. */
@@ -337,7 +329,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
         return;
     }
     eth.ethertype = type;
-    const b = this.shared.types.get(type)?.bindings[0];
+    const b = this.shared.types.binding(type);
     if (b === undefined) {
       this.drop(type === ETHERTYPE_IPV6 ? 'ipv6' : 'unknown-ethertype', this.rt.observed ? `0x${type.toString(16)}` : undefined);
       return;

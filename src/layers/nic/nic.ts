@@ -69,9 +69,33 @@ export interface NicCounters {
   txBytes: number;
 }
 
+/**
+ * The demultiplexing table every link layer offers the layers above: one
+ * delivery slot per ethertype, created when first bound. The NIC and the
+ * capture link keep one each as their shared state.
+ */
+export class EthertypeTable {
+  private readonly tables = new Map<number, SlotTable<EthertypeSlots>>();
+
+  /** Bind `owner`'s handlers for `ethertype` on the link module `link`. */
+  bind(link: Module, ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> {
+    let t = this.tables.get(ethertype);
+    if (t === undefined) {
+      t = new SlotTable<EthertypeSlots>(link, `ethertype 0x${ethertype.toString(16).padStart(4, '0')}`, { onFrame: 'one' });
+      this.tables.set(ethertype, t);
+    }
+    return t.bind(owner, handlers);
+  }
+
+  /** The binding that receives `ethertype`, if any. */
+  binding(ethertype: number): Binding<EthertypeSlots> | undefined {
+    return this.tables.get(ethertype)?.bindings[0];
+  }
+}
+
 interface NicShared {
-  /** One slot table per ethertype bound: each ethertype has at most one handler. */
-  readonly types: Map<number, SlotTable<EthertypeSlots>>;
+  /** Each ethertype has at most one handler. */
+  readonly types: EthertypeTable;
 }
 
 export class Nic extends Module<NicShared> implements LinkLayer {
@@ -87,7 +111,7 @@ export class Nic extends Module<NicShared> implements LinkLayer {
     readonly pool: BufferPool,
     opts: NicOptions = {},
   ) {
-    super(rt, 'nic', { types: new Map() });
+    super(rt, 'nic', { types: new EthertypeTable() });
     this.promiscuous = opts.promiscuous ?? false;
     device.attach((frame) => this.input(frame));
   }
@@ -104,16 +128,8 @@ export class Nic extends Module<NicShared> implements LinkLayer {
   readonly bindEthertype = this.entry(
     'bindEthertype',
     'reject',
-    (ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> => {
-      return this.lock.locked(() => {
-        let t = this.shared.types.get(ethertype);
-        if (t === undefined) {
-          t = new SlotTable<EthertypeSlots>(this, `ethertype 0x${ethertype.toString(16).padStart(4, '0')}`, { onFrame: 'one' });
-          this.shared.types.set(ethertype, t);
-        }
-        return t.bind(owner, handlers);
-      }) as Binding<EthertypeSlots>;
-    },
+    (ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots> =>
+      this.lock.locked(() => this.shared.types.bind(this, ethertype, owner, handlers)) as Binding<EthertypeSlots>,
   );
 
   /** Observe every accepted and sent frame. */
@@ -151,8 +167,7 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       this.drop('802.3-frame');
       return;
     }
-    const table = this.shared.types.get(eth.ethertype);
-    const b = table?.bindings[0];
+    const b = this.shared.types.binding(eth.ethertype);
     if (b === undefined) {
       this.drop('unknown-ethertype', this.rt.observed ? `0x${eth.ethertype.toString(16)}` : undefined);
       return;
