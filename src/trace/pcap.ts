@@ -13,6 +13,7 @@
 
 import { createReadStream, createWriteStream } from 'node:fs';
 import { CaptureFormatError, LINKTYPE_ETHERNET, type CaptureRecord } from './capture.js';
+import { finishStream } from './sink.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -432,36 +433,9 @@ export class PcapWriter {
 
   async #finish(): Promise<void> {
     if (this.#resolved === undefined) this.#begin(undefined);
-    const stream = this.#stream;
-    const failed = new Promise<never>((_, reject) => {
-      if (this.#error !== undefined) reject(this.#error);
-      stream.once('error', reject);
-    });
-    failed.catch(() => undefined);
     const data = this.#chunk.subarray(0, this.#used);
     this.#used = 0;
-    let done: Promise<void>;
-    if (this.#ownsStream) {
-      // 'close' on a file stream comes after its descriptor is closed; other streams may only 'finish'.
-      done = new Promise<void>((resolve) => {
-        let settled = false;
-        const settle = (): void => {
-          if (!settled) {
-            settled = true;
-            resolve();
-          }
-        };
-        stream.once('close', settle);
-        stream.end(data, () => {
-          if (!('fd' in stream)) settle();
-        });
-      });
-    } else {
-      done = new Promise<void>((resolve) => {
-        stream.write(data, () => resolve());
-      });
-    }
-    await Promise.race([done, failed]);
+    await finishStream(this.#stream, data, this.#ownsStream, this.#error);
     if (this.#error !== undefined) throw this.#error;
   }
 }

@@ -14,6 +14,7 @@
 
 import { createReadStream, createWriteStream } from 'node:fs';
 import { CaptureFormatError, type CaptureRecord } from './capture.js';
+import { finishStream } from './sink.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
@@ -745,37 +746,10 @@ export class PcapngWriter {
   }
 
   async #finish(): Promise<void> {
-    const stream = this.#stream;
-    const failed = new Promise<never>((_, reject) => {
-      if (this.#error !== undefined) reject(this.#error);
-      stream.once('error', reject);
-    });
-    failed.catch(() => undefined);
     const data = this.#batch.length === 0 ? new Uint8Array(0) : concat(this.#batch, this.#batched);
     this.#batch = [];
     this.#batched = 0;
-    let done: Promise<void>;
-    if (this.#ownsStream) {
-      // A file stream's 'close' comes after its descriptor is closed; other streams may only 'finish'.
-      done = new Promise<void>((resolve) => {
-        let settled = false;
-        const settle = (): void => {
-          if (!settled) {
-            settled = true;
-            resolve();
-          }
-        };
-        stream.once('close', settle);
-        stream.end(data, () => {
-          if (!('fd' in stream)) settle();
-        });
-      });
-    } else {
-      done = new Promise<void>((resolve) => {
-        stream.write(data, () => resolve());
-      });
-    }
-    await Promise.race([done, failed]);
+    await finishStream(this.#stream, data, this.#ownsStream, this.#error);
     if (this.#error !== undefined) throw this.#error;
   }
 }
