@@ -9,6 +9,13 @@
  * user saw it, the task of one keystroke climbing NIC -> IP -> TCP -> Telnet with
  * the echo going down in the same task, and a summary.
  *
+ * The echo is Swift's "arm for send": in the onData upcall the Telnet server
+ * only arms the connection (telnetd -> tcp.armSend); once that upcall has
+ * returned, TCP builds the segment acknowledging the keystroke and calls up
+ * onSendReady, where the server writes the echo straight into its payload.
+ * The trace shows both upcalls, and the segment leaving, in the one task.
+ * --no-piggyback holds the echo 1 ms for a timer task, which then arms.
+ *
  *   npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap]
  *                   [--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]
  */
@@ -398,7 +405,9 @@ function round(x: number, digits: number): number {
 /**
  * The server-side task of one keystroke (the first key of the second command):
  * the first task after the key was sent in which TCP called up into the Telnet
- * server's onData. Rendered with one indent per module on the path.
+ * server's onData. Rendered with one indent per module on the path: the
+ * onSendReady upcall that takes the echo comes after onData has returned, so
+ * it appears at TCP's depth, not under the armSend call.
  */
 function traceKeystroke(s: ClientSession, events: readonly StackEvent[], lab: Lab): string[] {
   const commands = s.keystrokes.filter((k) => k.label === 'command');
@@ -499,8 +508,8 @@ export function report(r: DemoResult): string[] {
   out.push(
     `(seed ${s.seed}, loss ${s.loss}, one-way delay ${s.delayMs} ms, a keystroke every ${s.paceMs} ms, ` +
       (s.piggyback
-        ? `echo written inside the receive upcall; server delayed ACK ${s.serverDelayedAckMs} ms)`
-        : `--no-piggyback: echo held 1 ms by a timer, server delayed ACK ${s.serverDelayedAckMs} ms)`),
+        ? `echo armed in the receive upcall and written by onSendReady into the segment carrying the ACK; server delayed ACK ${s.serverDelayedAckMs} ms)`
+        : `--no-piggyback: echo held 1 ms by a timer, then armed; server delayed ACK ${s.serverDelayedAckMs} ms)`),
   );
   out.push('');
   out.push('== The session, as the user saw it ==');

@@ -13,6 +13,9 @@
  *    literals and class instances whose contextual type has it, classes that
  *    implement it), closures assigned to a field or variable or passed for a
  *    parameter, overriding methods;
+ *  - after the walk, the layers nobody assembles in the analysed code: an
+ *    interface a module's constructor takes, given no value anywhere, gets
+ *    every analysed module class that satisfies it (implicitHandOvers);
  *  - locked regions (`lock.locked(cb)`, `await lock.acquire()` .. `release()`).
  * Then targets are resolved, each function gets its module, and calls become
  * classified edges.
@@ -192,6 +195,7 @@ class Extractor {
         }
       }
     }
+    this.implicitHandOvers();
     this.resolveTargets();
     this.assignModules();
     const { vertices, edges } = this.buildEdges();
@@ -946,6 +950,53 @@ class Extractor {
         }
       }
     }
+  }
+
+  /**
+   * A layer that takes the layer below as an interface of its own (Telnet's
+   * StreamTransport) is assembled with it somewhere else: a host, an app, a
+   * test. When the analysed code never hands any value over as such an
+   * interface (`checkLoops({ paths: ['src'] })`, where only apps/ build a
+   * Telnet server on TCP), every analysed module class that satisfies it
+   * structurally is taken to be handed over as it, so the handlers bound
+   * through it still reach the upcalls of the module below. Where the
+   * analysed code does hand one over, that is what is followed.
+   */
+  private implicitHandOvers(): void {
+    const given = new Set<ts.Type>();
+    for (const tos of this.flowed.values()) for (const t of tos) given.add(t);
+    const wanted: { iface: ts.Type; taker: ModuleInfo }[] = [];
+    for (const m of this.modules) {
+      const ctor = m.decl.members.find((x): x is ts.ConstructorDeclaration => ts.isConstructorDeclaration(x) && x.body !== undefined);
+      for (const p of ctor?.parameters ?? []) {
+        if (p.type === undefined) continue;
+        for (const t of this.objectTypes(this.checker.getTypeFromTypeNode(p.type))) {
+          if (given.has(t) || wanted.some((w) => w.iface === t && w.taker === m) || !this.serviceInterface(t)) continue;
+          wanted.push({ iface: t, taker: m });
+        }
+      }
+    }
+    if (wanted.length === 0) return;
+    const instances: [ModuleInfo, ts.Type][] = [];
+    for (const c of this.modules) {
+      const sym = c.decl.name !== undefined ? this.checker.getSymbolAtLocation(c.decl.name) : undefined;
+      if (sym !== undefined) instances.push([c, this.checker.getDeclaredTypeOfSymbol(sym)]);
+    }
+    for (const { iface, taker } of wanted) {
+      for (const [c, inst] of instances) {
+        if (c !== taker && this.checker.isTypeAssignableTo(inst, iface)) this.flow(inst, iface, undefined, 0);
+      }
+    }
+  }
+
+  /** An interface of the analysed code with a method to call: what a layer asks of the one below. */
+  private serviceInterface(t: ts.Type): boolean {
+    const sym = t.getSymbol();
+    if (sym === undefined || !(sym.flags & ts.SymbolFlags.Interface)) return false;
+    if (!(sym.declarations ?? []).some((d) => this.analysed.has(d.getSourceFile()))) return false;
+    return this.checker
+      .getPropertiesOfType(t)
+      .some((p) => !(p.flags & ts.SymbolFlags.Optional) && this.checker.getTypeOfSymbol(p).getCallSignatures().length > 0);
   }
 
   private ownerForArgument(e: ts.Expression): ModuleRef | undefined {

@@ -17,7 +17,11 @@
  *    properties of object literals given as H (or Partial<H>), methods of
  *    classes implementing it or passed as it, and, through structural typing,
  *    handlers bound through another interface that is handed over as H (a
- *    layer's own StreamSlots passed on to TCP's TcpSlots);
+ *    layer's own StreamSlots passed on to TCP's TcpSlots); an interface a
+ *    module's constructor takes (Telnet's StreamTransport) that the analysed
+ *    code never hands a value over as is taken to be handed every analysed
+ *    module class that satisfies it (checking `src` alone, where only apps/
+ *    build a Telnet server on TCP);
  *  - the module a function runs as: the module class it is written in; for a
  *    handler outside any module, the owner it was bound for (`rt.app('x')`, a
  *    module instance), else a pseudo-module named after its file; helper code

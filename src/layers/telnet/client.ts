@@ -240,6 +240,16 @@ export class TelnetClient extends Module<ClientShared, ClientSession> {
     }
   }
 
+  /**
+   * The client queues with `send`, not "arm for send" as the server does.
+   * A keystroke starts in a task of the client's own (the script's timer, a
+   * person's input), where TCP is building no segment: arming would only make
+   * TCP build one at once, inside armSend, and call back up into this module
+   * for the bytes; the key would leave at the same moment in the same segment.
+   * Answers written inside a receive upcall (negotiation) ride on the ACK with
+   * `send` too, since TCP holds its output until the upcall has returned. And
+   * hangUp's last bytes must not wait for an arming its FIN would cancel.
+   */
   private flush(s: ClientSession): void {
     const bytes = s.endpoint.take();
     if (bytes === null || s.conn === null || s.state === 'closed') return;

@@ -2,8 +2,10 @@
  * One end of a Telnet connection, as plumbing shared by the server's and the
  * client's sessions: the NVT decoder, the RFC 1143 option negotiator, and the
  * bytes waiting to be written. No I/O and no clock of its own: the module
- * that owns the session decides when `take()` goes to the transport (inside
- * the receive upcall, so the reply rides on the ACK, or later).
+ * that owns the session decides when the bytes go to the transport: written
+ * by `writeTo` straight into the segment the transport is building (when it
+ * asks for them, with the ACK of what was just received), or handed over
+ * whole by `take()`.
  */
 import {
   DEFAULT_MAX_SUBNEGOTIATION,
@@ -133,6 +135,31 @@ export class TelnetEndpoint {
       off += p.length;
     }
     return all;
+  }
+
+  /**
+   * Moves waiting bytes, oldest first, into `sink` (the writer of a segment
+   * being built) until it takes less than it was offered: what did not fit
+   * stays waiting. Returns the bytes moved. No copy of our own: each part goes
+   * from here to the sink's memory once.
+   */
+  writeTo(sink: { write(data: Uint8Array): number }): number {
+    const parts = this.out;
+    let moved = 0;
+    let i = 0;
+    while (i < parts.length) {
+      const p = parts[i]!;
+      const n = sink.write(p);
+      moved += n;
+      if (n < p.length) {
+        parts[i] = p.subarray(n);
+        break;
+      }
+      i++;
+    }
+    if (i > 0) parts.splice(0, i);
+    this.outLength -= moved;
+    return moved;
   }
 
   /** Drop what is waiting (the connection is going away). */

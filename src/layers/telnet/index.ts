@@ -11,7 +11,7 @@ export { TelnetEndpoint, type EndpointHandlers, type EndpointOptions, type Negot
 export { Screen } from './screen.js';
 export { AsyncWork, runVirtual, type RunOptions, type WorkKind } from './async-work.js';
 export { hostShellEnv, netstatTable, psTable, statsTable, type HostEnvOptions } from './host-env.js';
-export type { StreamConnection, StreamSlots, StreamListenSlots, StreamListener, StreamTransport } from './transport.js';
+export type { StreamConnection, StreamSlots, StreamListenSlots, StreamListener, StreamTransport, StreamWriter } from './transport.js';
 export { OptionNegotiator, type OptionPolicy, type OptionSide, type OptionState, type RequestOutcome } from './options.js';
 export { LineEditor, NvtTextDecoder, encodeNvtText, type EchoMode, type LineEvent } from './nvt-line.js';
 export { createShell, type Shell, type ShellEnv, type ShellResult } from './shell.js';

@@ -40,6 +40,8 @@ export class ServerSession {
   retryTimer: ModuleTimer | null = null;
   /** --no-piggyback: output produced inside a receive upcall waits for this timer. */
   flushTimer: ModuleTimer | null = null;
+  /** Echo bytes among those armed inside the last receive upcall (for trace notes). */
+  armedEcho = 0;
 
   constructor(
     readonly id: number,

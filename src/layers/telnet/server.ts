@@ -5,11 +5,23 @@
  * shared state is only the table of sessions and the queue of logins being
  * verified. Bytes arrive through the `onData` upcall, in the task that carried
  * the segment up from the NIC. In character-at-a-time mode (the client agreed
- * to WILL ECHO and WILL SUPPRESS-GO-AHEAD) the server echoes each keystroke by
- * writing to the connection INSIDE that upcall, so TCP sends the echo in the
- * segment that also acknowledges the keystroke: Clark's piggybacking. With
- * `piggyback: false` the same output waits for a timer instead, as a layered
- * system with a process per layer would have it, and leaves in its own segment.
+ * to WILL ECHO and WILL SUPPRESS-GO-AHEAD) the server answers each keystroke
+ * with Swift's "arm for send": inside that upcall it only ARMS the connection
+ * (`conn.armSend()`); when the upcall has returned, TCP builds the segment that
+ * acknowledges the keystroke and, in the same task, calls up `onSendReady`,
+ * where the session writes its echo straight into that segment's payload
+ * (TCP keeps a copy for retransmission only once the segment is built). The
+ * echo rides on the ACK: Clark's piggybacking. Output is produced when TCP can
+ * take it: what does not fit in the segment re-arms, and TCP asks again when
+ * the window allows. With `piggyback: false` the same output waits for a timer
+ * instead, as a layered system with a process per layer would have it, and
+ * leaves in its own segment (armed from that timer's task).
+ *
+ * Two outputs do not arm. A session's last words go with `send`, because the
+ * FIN that follows them cancels an arming TCP has not served yet. And under
+ * queued dispatch (upcalls into this module delivered through a mailbox) an
+ * `onSendReady` would run after its segment had gone, with a writer that has
+ * no packet behind it: there the server writes with `send`.
  *
  * Passwords are checked with scrypt on libuv's thread pool. No task waits for
  * it: the task that received the password line ends at once (its ACK leaves),
@@ -18,7 +30,7 @@
  * holds the clock while such external work is in flight, so a run stays a
  * function of its seed. Long commands (ping) finish the same way.
  */
-import { context, currentFrame, currentTask, Module, type Runtime, type Task } from '../../core/index.js';
+import { context, currentTask, Module, type Runtime, type Task } from '../../core/index.js';
 import { parseNaws, parseTerminalType, TelnetOption, AYT, BRK, EC, EL, EOF, GA, IP, type TelnetDecodeError } from '../../wire/telnet.js';
 import { AsyncWork } from './async-work.js';
 import { TelnetEndpoint } from './endpoint.js';
@@ -26,7 +38,7 @@ import { LineEditor, type EchoMode, type LineEvent } from './nvt-line.js';
 import type { OptionSide } from './options.js';
 import { ServerSession } from './server-session.js';
 import { createShell, type ShellEnv, type ShellResult } from './shell.js';
-import type { StreamConnection, StreamListener, StreamSlots, StreamTransport } from './transport.js';
+import type { StreamConnection, StreamListener, StreamSlots, StreamTransport, StreamWriter } from './transport.js';
 import { LoginLimiter, type LoginLimiterOptions, type UserDb } from './users.js';
 
 const { ECHO, SGA, TERMINAL_TYPE, NAWS } = TelnetOption;
@@ -44,7 +56,10 @@ export interface TelnetServerOptions {
   shellEnv(user: string, session: ServerSession): ShellEnv;
   /** Shown before the first login prompt. */
   banner?: string;
-  /** Echo inside the receive upcall (default true). false: queue output for `echoDelayMs`. */
+  /**
+   * Arm for send inside the receive upcall, so the echo is written into the
+   * segment carrying the ACK (default true). false: hold output for `echoDelayMs`, then arm.
+   */
   piggyback?: boolean;
   /** How long output waits without piggybacking, ms. Default 1. */
   echoDelayMs?: number;
@@ -75,10 +90,16 @@ export interface TelnetServerCounters {
   /** Sessions ended by cleanup after a task working for them failed. */
   sessionsFailed: number;
   negotiationFloods: number;
-  /** Writes made inside the transport's receive upcall (they can ride on its ACK). */
+  /** Replies armed inside the transport's receive upcall (they ride on its ACK). */
   repliesInUpcall: number;
   /** Writes a receive upcall produced that were held for later (piggyback off). */
   repliesDeferred: number;
+  /** onSendReady upcalls in which a session wrote into the segment TCP was building. */
+  segmentWrites: number;
+  /** Re-armings: more was pending than the segment had room for. */
+  rearms: number;
+  /** Outputs written with `send` instead (last words before a FIN, queued dispatch). */
+  sends: number;
   /** Echo bytes written for typed characters. */
   echoBytes: number;
   bytesIn: number;
@@ -115,6 +136,9 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     negotiationFloods: 0,
     repliesInUpcall: 0,
     repliesDeferred: 0,
+    segmentWrites: 0,
+    rearms: 0,
+    sends: 0,
     echoBytes: 0,
     bytesIn: 0,
     bytesOut: 0,
@@ -179,11 +203,13 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     this.counters.accepted++;
     const handlers: Partial<StreamSlots> = {
       onData: (_c, data) => this.receive(s, data),
+      onSendReady: (_c, w) => this.sendReady(s, w),
       onClose: (_c, how) => this.transportClosed(s, how),
       onError: (_c, err) => this.finish(s, `transport error: ${err.message}`),
     };
     conn.bind(handlers, this, s);
     this.claim(s);
+    this.echoing = 0;
     if (this.rt.observed) this.note(`session #${s.id} accepted from ${conn.remoteAddress}:${conn.remotePort}`);
     this.greet(s);
     this.flush(s, true);
@@ -548,44 +574,96 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
   // ---- output and the end of a session ----------------------------------------------
 
   /**
-   * Send what the session has to say. Inside a receive upcall with piggybacking,
-   * now (TCP puts it in the segment that carries the ACK); without, after
-   * `echoDelayMs` from a timer task of its own.
+   * Send what the session has to say: arm the connection, and TCP asks for the
+   * bytes (onSendReady) when it builds its next segment. Inside a receive
+   * upcall that is the segment carrying the ACK, built once the upcall has
+   * returned; from a task of our own (a timer, a login result) TCP builds it at
+   * once, inside `armSend`. Without piggybacking, output made in a receive
+   * upcall waits `echoDelayMs` for a timer task of its own, which then arms.
    */
   private flush(s: ServerSession, inUpcall: boolean): void {
     if (s.endpoint.pending === 0 || s.stage === 'closed') return;
     if (inUpcall && !this.piggyback) {
       this.counters.repliesDeferred++;
-      if (this.rt.observed) this.note(`session #${s.id} holds ${s.endpoint.pending} byte${s.endpoint.pending === 1 ? '' : 's'} for ${this.echoDelayMs} ms (no piggybacking): the ACK leaves without them`);
+      if (this.rt.observed) this.note(`session #${s.id} holds ${s.endpoint.pending} byte${s.endpoint.pending === 1 ? '' : 's'} for ${this.echoDelayMs} ms (no piggybacking): the ACK leaves without ${s.endpoint.pending === 1 ? 'it' : 'them'}`);
       s.flushTimer ??= this.timer(s, 'deferred-output', () => this.flushDeferred(s));
       if (!s.flushTimer.armed) s.flushTimer.arm(this.echoDelayMs);
       return;
     }
-    // Under queued dispatch the "upcall" is a mailbox task of our own: TCP is no
-    // longer below us on the path, and the write cannot join its segment.
-    const direct = inUpcall && (currentFrame()?.parent ?? null) !== null;
-    if (direct) this.counters.repliesInUpcall++;
-    const bytes = s.endpoint.take()!;
-    this.counters.bytesOut += bytes.length;
-    if (this.rt.observed) {
-      this.note(`session #${s.id} ${direct ? 'writes inside the receive upcall' : 'writes'} ${describeBytes(bytes)}${direct && this.echoing > 0 ? ' (the echo rides on the ACK)' : ''}`);
+    if (this.dispatchPolicy === 'queued') {
+      // A mailbox task of our own: TCP is no longer below us, and the
+      // onSendReady it would make would come by mailbox too, after its segment.
+      this.sendPending(s, 'queued dispatch: no segment to write into');
+      return;
     }
+    if (inUpcall) {
+      this.counters.repliesInUpcall++;
+      s.armedEcho = this.echoing;
+    }
+    if (this.rt.observed) {
+      const n = s.endpoint.pending;
+      const them = n === 1 ? 'it' : 'them';
+      this.note(
+        `session #${s.id} arms the connection for ${n} byte${n === 1 ? '' : 's'}: TCP will ask for ${them} ` +
+          (inUpcall ? 'as it builds the segment that acknowledges this input' : 'as it builds its next segment'),
+      );
+    }
+    s.conn.armSend();
+    if (this.rt.observed && s.endpoint.pending > 0) {
+      this.note(`session #${s.id}: armSend returned; the bytes wait in the session for TCP's onSendReady`);
+    }
+  }
+
+  /**
+   * TCP is building a segment for an armed connection: the pending bytes go
+   * straight into its payload. What does not fit waits, and the connection is
+   * armed again (TCP calls back when the window has room).
+   */
+  private sendReady(s: ServerSession, w: StreamWriter): void {
+    this.claim(s);
+    const echo = s.armedEcho;
+    s.armedEcho = 0;
+    if (s.stage === 'closed' || s.endpoint.pending === 0) return;
+    if (this.dispatchPolicy === 'queued') {
+      // Delivered by mailbox after the segment left: the writer has no packet
+      // behind it (commit would throw), so the bytes go through send.
+      this.sendPending(s, 'onSendReady came by mailbox: its segment has gone');
+      return;
+    }
+    const n = s.endpoint.writeTo(w);
+    this.counters.bytesOut += n;
+    if (n > 0) this.counters.segmentWrites++;
+    if (this.rt.observed && n > 0) {
+      const bytes = w.buffer.subarray(w.offset - n, w.offset);
+      this.note(`session #${s.id} writes ${describeBytes(bytes)} into the segment TCP is building${echo > 0 ? ' (the echo rides on the ACK)' : ''}`);
+    }
+    if (s.endpoint.pending > 0) {
+      this.counters.rearms++;
+      if (this.rt.observed) this.note(`session #${s.id}: ${s.endpoint.pending} more byte${s.endpoint.pending === 1 ? '' : 's'} than the segment holds: arms again`);
+      s.conn.armSend();
+    }
+  }
+
+  /** Everything pending, queued on the connection with `send` (one buffer, so one segment if it fits). */
+  private sendPending(s: ServerSession, why: string): void {
+    const bytes = s.endpoint.take();
+    if (bytes === null) return;
+    this.counters.bytesOut += bytes.length;
+    this.counters.sends++;
+    if (this.rt.observed) this.note(`session #${s.id} sends ${describeBytes(bytes)} (${why})`);
     s.conn.send(bytes);
-    if (this.rt.observed) this.note(`session #${s.id}: send returned; the bytes wait in TCP's send buffer for the segment TCP builds next`);
   }
 
   private flushDeferred(s: ServerSession): void {
     if (s.stage === 'closed') return;
-    const bytes = s.endpoint.take();
-    if (bytes !== null) {
-      this.counters.bytesOut += bytes.length;
-      if (this.rt.observed) this.note(`session #${s.id} writes held output ${describeBytes(bytes)}`);
-      s.conn.send(bytes);
-    }
     if (s.stage === 'closing') {
+      this.sendPending(s, 'held output, then the FIN');
       s.conn.close();
       this.finish(s, s.endReason ?? 'closed');
+      return;
     }
+    if (this.rt.observed && s.endpoint.pending > 0) this.note(`session #${s.id}: the held output is due`);
+    this.flush(s, false);
   }
 
   /**
@@ -604,7 +682,8 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
       this.flush(s, true); // flushDeferred closes and finishes
       return;
     }
-    this.flush(s, inUpcall);
+    // Not armed: the FIN queued by close() would cancel an arming TCP has not served.
+    this.sendPending(s, 'last words before the FIN');
     s.conn.close();
     this.finish(s, reason);
   }

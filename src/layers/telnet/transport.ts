@@ -15,6 +15,14 @@ export interface StreamConnection {
    * above its high-water mark (the bytes are queued all the same).
    */
   send(data: Uint8Array | string): boolean;
+  /**
+   * Swift's "arm for send": ask for one `onSendReady` upcall when the window has
+   * room. Called inside a receive upcall, TCP makes that upcall as it builds the
+   * segment carrying the acknowledgement, once the receive upcall has returned,
+   * so the reply is written straight into that segment. A FIN (`close`) cancels
+   * an arming that has not been served.
+   */
+  armSend(): void;
   /** FIN after the queued data. */
   close(): void;
   /** Reset now; no further upcalls. */
@@ -33,8 +41,33 @@ export interface StreamSlots {
   onConnect(conn: StreamConnection): void;
   /** `data` is valid during the upcall only. */
   onData(conn: StreamConnection, data: Uint8Array): void;
+  /**
+   * The connection was armed (`armSend`) and TCP is building a segment now:
+   * write into its payload through `w`. One upcall per arming; arm again for more.
+   */
+  onSendReady(conn: StreamConnection, w: StreamWriter): void;
   onClose(conn: StreamConnection, how: 'peer-fin' | 'closed'): void;
   onError(conn: StreamConnection, err: Error): void;
+}
+
+/**
+ * The payload area of the segment being built, lent during `onSendReady`
+ * (TCP's SegmentWriter). Under queued dispatch the handler runs after the
+ * segment has gone: the writer then has no packet behind it (`commit` throws,
+ * `write` falls back to `send`), so a handler should not count on it there.
+ */
+export interface StreamWriter {
+  /** Backing memory of the outgoing packet; write at [offset, offset + space). */
+  readonly buffer: Uint8Array;
+  readonly offset: number;
+  /** Bytes that still fit in this segment. */
+  readonly space: number;
+  /** Bytes written so far. */
+  readonly written: number;
+  /** Copies as much of `data` as fits; returns the bytes taken. */
+  write(data: Uint8Array | string): number;
+  /** Accounts `n` bytes written directly at `buffer[offset]`. */
+  commit(n: number): void;
 }
 
 export interface StreamListenSlots {

@@ -30,7 +30,7 @@ async function typingCost(n: Net) {
 }
 
 describe('echo and piggybacking', () => {
-  it('echoes inside the receive upcall: one segment from the server per keystroke, carrying the ACK', async () => {
+  it('arms for send inside the receive upcall: one segment from the server per keystroke, the echo written into it with the ACK', async () => {
     const n = makeNet();
     const r = await typingCost(n);
     expect(r.keys).toBe(16);
@@ -41,6 +41,10 @@ describe('echo and piggybacking', () => {
     expect(r.srvPure).toBe(0);
     expect(n.server.counters.repliesInUpcall).toBeGreaterThanOrEqual(16);
     expect(n.server.counters.repliesDeferred).toBe(0);
+    // Every echo went into a segment through onSendReady; only the goodbye before the FIN used send.
+    expect(n.server.counters.segmentWrites).toBeGreaterThanOrEqual(16);
+    expect(n.server.counters.rearms).toBe(0);
+    expect(n.server.counters.sends).toBe(1);
   });
 
   it('without piggybacking (and an ACK at once) each keystroke costs the server two segments', async () => {
@@ -51,20 +55,30 @@ describe('echo and piggybacking', () => {
     expect(r.srvPure).toBe(16);
     expect(n.server.counters.repliesDeferred).toBeGreaterThanOrEqual(16);
     expect(r.s.screen.text).toContain('demo@server$ echo abcdefghij\nabcdefghij\n');
+    // The held echo is armed from the timer's task and written into the segment all the same.
+    expect(n.server.counters.segmentWrites).toBeGreaterThanOrEqual(16);
   });
 
   it('works the same when its upcalls arrive through a mailbox (queued dispatch), in tasks of their own', async () => {
     const n = makeNet();
     n.server.dispatch = 'queued';
+    const events: StackEvent[] = [];
+    n.srv.rt.events.subscribe((e) => events.push(e));
     const r = await typingCost(n);
     expect(r.echoed).toBe(16);
     expect(r.s.screen.text).toContain('demo@server$ echo abcdefghij\nabcdefghij\n');
     // Every keystroke went up as a message in a task of its own: no echo was written inside TCP's upcall.
     expect(n.server.counters.repliesInUpcall).toBe(0);
     expect(n.srv.rt.stats.tasksStarted).toBeGreaterThan(2 * 16);
+    // An onSendReady would come by mailbox after its segment had gone: the server never arms, it sends.
+    expect(events.filter((e) => e.kind === 'enter' && e.entry === 'armSend')).toEqual([]);
+    expect(events.filter((e) => e.kind === 'upcall' && e.slot === 'onSendReady')).toEqual([]);
+    expect(n.server.counters.segmentWrites).toBe(0);
+    expect(n.server.counters.sends).toBeGreaterThanOrEqual(16);
+    expect(n.srv.rt.stats.tasksExpended).toBe(0);
   });
 
-  it("the keystroke's task carries the echo down: nic => ip => tcp => telnetd -> tcp.send, then TCP -> IP -> NIC", async () => {
+  it("the keystroke's task carries the echo down: nic => ip => tcp => telnetd.onData -> tcp.armSend, then tcp => telnetd.onSendReady, TCP -> IP -> NIC", async () => {
     const n = makeNet();
     const events: StackEvent[] = [];
     n.srv.rt.events.subscribe((e) => events.push(e));
@@ -74,11 +88,60 @@ describe('echo and piggybacking', () => {
     const up = events.find((e) => e.kind === 'upcall' && e.slot === 'onData' && e.at >= w.at)!;
     const path = events.flatMap((e) => {
       if (e.task !== up.task) return [];
-      if (e.kind === 'upcall') return [`${e.from}=>${e.module}`];
+      if (e.kind === 'upcall') return [`${e.from}=>${e.module}.${e.slot}`];
       if (e.kind === 'enter') return [`${e.from}->${e.module}.${e.entry}`];
       return [];
     });
-    expect(path).toEqual(['nic=>ip', 'ip=>tcp', 'tcp=>telnetd', 'telnetd->tcp.send', 'tcp->ip.send', 'ip->arp.output', 'arp->nic.send']);
+    expect(path).toEqual([
+      'nic=>ip.onFrame',
+      'ip=>tcp.onPacket',
+      'tcp=>telnetd.onData',
+      'telnetd->tcp.armSend',
+      'tcp=>telnetd.onSendReady',
+      'tcp->ip.send',
+      'ip->arp.output',
+      'arp->nic.send',
+    ]);
+    // The echo went straight into the segment that acknowledges the keystroke.
+    const notes = events.filter((e) => e.task === up.task && e.kind === 'note' && e.module === 'telnetd').map((e) => (e.kind === 'note' ? e.text : ''));
+    expect(notes).toContain('session #1 writes 1 byte "w" into the segment TCP is building (the echo rides on the ACK)');
+  });
+
+  it('re-arms when more is pending than the segment holds: TCP asks again as the window opens', async () => {
+    // A 40-byte receive window: the greeting (negotiation, banner, prompt) needs several segments.
+    const n = makeNet({ tcp: { receiveBufferSize: 40 } });
+    const peer = rawPeer(n);
+    expect(await n.run(() => peer.text().endsWith('login: '), 10_000)).toBe(true);
+    const text = peer.text();
+    expect(text).toBe('\xff\xfb\x01\xff\xfb\x03\xff\xfd\x18\xff\xfd\x1fTelnet login on an upcall-structured stack.\r\n\r\nlogin: ');
+    expect(n.server.counters.rearms).toBeGreaterThanOrEqual(1);
+    expect(n.server.counters.segmentWrites).toBe(n.server.counters.rearms + 1);
+    expect(n.server.counters.sends).toBe(0);
+    expect(n.srv.rt.stats.tasksExpended).toBe(0);
+  });
+
+  it('an arming served after the server went to queued dispatch falls back to send (the writer has no packet behind it)', async () => {
+    const n = makeNet({ tcp: { receiveBufferSize: 40 } });
+    const events: StackEvent[] = [];
+    n.srv.rt.events.subscribe((e) => events.push(e));
+    const peer = rawPeer(n);
+    // The peer reads nothing: its window shuts after the first 40 bytes, and the server stays armed for the rest.
+    peer.conn.pause();
+    await n.run(() => peer.conn.heldAmount >= 40 && n.server.sessions().length === 1, 10_000);
+    await n.run(() => false, 100);
+    const live = n.server.sessions()[0]!;
+    expect(live.endpoint.pending).toBeGreaterThan(0);
+    expect(n.server.counters.rearms).toBe(1);
+    n.server.dispatch = 'queued';
+    peer.conn.resume();
+    expect(await n.run(() => peer.text().endsWith('login: '), 10_000)).toBe(true);
+    expect(peer.text()).toBe('\xff\xfb\x01\xff\xfb\x03\xff\xfd\x18\xff\xfd\x1fTelnet login on an upcall-structured stack.\r\n\r\nlogin: ');
+    // TCP's onSendReady went by mailbox; the session wrote the rest with send, not through the writer.
+    expect(events.some((e) => e.kind === 'upcall' && e.slot === 'onSendReady' && e.queued)).toBe(true);
+    expect(n.server.counters.sends).toBe(1);
+    expect(n.server.counters.segmentWrites).toBe(1);
+    expect(events.some((e) => e.kind === 'note' && e.text.includes('onSendReady came by mailbox'))).toBe(true);
+    expect(n.srv.rt.stats.tasksExpended).toBe(0);
   });
 });
 
