@@ -41,6 +41,7 @@ import { parseIp4 } from '../src/wire/addr.js';
 import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
 import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
 import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
+import { main as tunnelHostMain } from './tunnel-host.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -77,7 +78,14 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
 
 const USAGE =
   'usage: npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap] ' +
-  '[--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]';
+  '[--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]\n' +
+  '       npm run demo -- server|client [--local HOST:PORT --remote HOST:PORT | --tap CIDR] [--ip CIDR] [--connect IP]   ' +
+  '(one host on a real wire: see apps/tunnel-host.ts)';
+
+/** Whether the command line asks for one host on a real wire (UDP tunnel or TAP) instead of the simulation. */
+export function wantsRealWire(argv: readonly string[]): boolean {
+  return argv[0] === 'server' || argv[0] === 'client' || argv.some((a) => /^--(local|remote|tap)(=|$)/.test(a));
+}
 
 /** Parses the command line; a string is the one-line error to print. */
 export function parseArgs(argv: readonly string[]): DemoOptions | string {
@@ -598,6 +606,8 @@ async function interactive(o: DemoOptions): Promise<number> {
 // ---------------------------------------------------------------------------
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // On a real wire each host is a process of its own: the tunnel host runs it.
+  if (wantsRealWire(argv)) return tunnelHostMain(argv);
   const o = parseArgs(argv);
   if (o === 'help') {
     process.stdout.write(`${USAGE}\n`);

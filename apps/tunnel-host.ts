@@ -259,7 +259,8 @@ function attachKeyboard(client: TelnetClient, session: ClientSession): void {
   });
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+/** The command line: one host on a real wire until it ends (client) or a signal (server). */
+export async function main(argv: readonly string[]): Promise<number> {
   const o = parseTunnelArgs(argv);
   if (o === 'help') {
     process.stdout.write(`${USAGE}\n`);

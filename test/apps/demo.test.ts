@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPTIONS, parseArgs, runDemo, type DemoOptions, type DemoResult } from '../../apps/demo.js';
+import { DEFAULT_OPTIONS, main, parseArgs, runDemo, wantsRealWire, type DemoOptions, type DemoResult } from '../../apps/demo.js';
 import { negotiationName } from '../../src/wire/telnet.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'demo-test-'));
@@ -157,5 +157,22 @@ describe('npm run demo', () => {
     expect(seen['sent']).toEqual(logged('sent'));
     expect(seen['received']).toEqual(logged('received'));
     expect(seen['sent']).toEqual(['WILL ECHO', 'WILL SGA', 'DO TERMINAL-TYPE', 'DO NAWS']);
+  });
+});
+
+describe('npm run demo on a real wire', () => {
+  it('hands server/client and tunnel or TAP options to the tunnel host, which checks them', async () => {
+    expect(wantsRealWire(['server', '--local', '127.0.0.1:7001'])).toBe(true);
+    expect(wantsRealWire(['--tap=10.77.9.1/24'])).toBe(true);
+    expect(wantsRealWire(['--seed', '3', '--json'])).toBe(false);
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(await main(['client', '--local', 'nonsense'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err.join('')).toMatch(/^tunnel-host: /);
   });
 });
