@@ -123,14 +123,21 @@ export class TcpConnection {
   /** @internal */ readonly cc: Congestion;
   /** @internal what the peer reported holding above snd.una (SACK) */
   readonly sacked = new Scoreboard();
-  /** @internal recovery: retransmit holes from here on */
-  rtxNext = 0;
-  /** @internal recovery: hole retransmissions this ACK allows */
-  holeBudget = 0;
+  /** @internal SACK recovery just started: its first retransmission goes whatever cwnd says (RFC 6675 5 step 4.3) */
+  forceRetransmit = false;
   /** @internal consecutive timeouts of the same data */
   retries = 0;
   /** @internal the RTO timer is serving as the persist (zero-window probe) timer */
   persisting = false;
+  /** @internal the RTO timer is serving as the tail loss probe timer (RFC 8985 7), armed for ptoMs */
+  probing = false;
+  /** @internal */ ptoMs = 0;
+  /** @internal a loss probe was sent and no ACK of new data came since */
+  probeOut = false;
+  /** @internal the probe timer fired: this many new segments may exceed cwnd */
+  lossProbe = 0;
+  /** @internal output sent new data: restart the probe timer when it is done */
+  sentNewData = false;
   /** @internal the override timeout fired: send even a small segment */
   forceSend = false;
   /** @internal persist backoff exponent */

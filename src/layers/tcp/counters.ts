@@ -18,6 +18,8 @@ export interface TcpCounters {
   retransmissions: number;
   fastRetransmits: number;
   rtoTimeouts: number;
+  /** Tail loss probes sent (RFC 8985 7: new data past cwnd when ACKs stopped coming). */
+  lossProbes: number;
   dupAcksIn: number;
   outOfOrderSegments: number;
   /** Payload bytes delivered in order to the application side. */
@@ -43,6 +45,7 @@ export function newCounters(): TcpCounters {
     retransmissions: 0,
     fastRetransmits: 0,
     rtoTimeouts: 0,
+    lossProbes: 0,
     dupAcksIn: 0,
     outOfOrderSegments: 0,
     bytesIn: 0,

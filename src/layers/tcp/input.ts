@@ -15,8 +15,9 @@ import { seqGeq, seqGt, seqLeq, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
-import { output, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
+import { armRetransmitTimer, output, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
 import { ReassemblyQueue } from './reassembly.js';
+import { DUP_THRESH } from './scoreboard.js';
 import type { Segment } from './segment.js';
 import {
   CLOSE_WAIT,
@@ -29,6 +30,7 @@ import {
   SYN_SENT,
   TIME_WAIT,
   acceptsText,
+  synchronized,
 } from './states.js';
 import type { Tcp } from './tcp.js';
 
@@ -332,20 +334,29 @@ function otherStates(tcp: Tcp, c: TcpConnection, seg: Segment): void {
     return;
   }
   const wndField = seg.wnd << c.sndWscale;
-  if (c.sackOk && seg.sack !== null) c.sacked.update(seg.sack, c.sndUna, c.sndMax);
+  const unaBefore = c.sndUna;
+  const sackedBefore = c.sacked.sackedBytes;
+  let newlySacked = 0;
+  if (c.sackOk && seg.sack !== null) newlySacked = c.sacked.update(seg.sack, c.sndUna, c.sndMax);
   let drained = false;
   if (seqGt(seg.ack, c.sndUna)) {
     drained = newAck(tcp, c, seg);
     if (c.dead) return;
   } else if (
     seg.ack === c.sndUna &&
-    seg.dataLen === 0 &&
-    !(flags & (TCP_SYN | TCP_FIN)) &&
-    wndField === c.sndWnd &&
     c.sndMax !== c.sndUna &&
-    !established
+    !established &&
+    // A closed window answers a window probe; it says nothing about loss.
+    wndField !== 0 &&
+    (newlySacked > 0 ||
+      // RFC 5681's duplicate: nothing but the same ACK, window unchanged. With
+      // SACK an ACK that brings no SACK news is not one (RFC 6675 section 2).
+      (seg.dataLen === 0 && !(flags & (TCP_SYN | TCP_FIN)) && wndField === c.sndWnd && (!c.sackOk || seg.sack === null)))
   ) {
     duplicateAck(tcp, c);
+  }
+  if (c.sackOk && synchronized(c.st)) {
+    sackRecovery(tcp, c, ((c.sndUna - unaBefore) >>> 0) + (c.sacked.sackedBytes - sackedBefore), newlySacked > 0);
   }
   // A peer that answers our retransmission with a closed window is alive:
   // RFC 1122 4.2.2.17 forbids timing out while it keeps acknowledging.
@@ -361,6 +372,7 @@ function otherStates(tcp: Tcp, c: TcpConnection, seg: Segment): void {
       c.persisting = false;
       c.persistShift = 0;
       c.rtoTimer.cancel();
+      c.probing = false;
       if (c.sndMax !== c.sndUna) c.rtoTimer.arm(c.rtt.rto);
     }
   }
@@ -577,18 +589,19 @@ function newAck(tcp: Tcp, c: TcpConnection, seg: Segment): boolean {
   if (c.sndUna === c.sndMax) {
     if (!c.persisting) c.rtoTimer.cancel();
   } else {
-    // RFC 6298 5.3: restart. Re-arming later keeps the clock entry (cheap).
+    // RFC 6298 5.3: restart (or the loss probe timer, RFC 8985 7.2).
+    // Re-arming later keeps the clock entry (cheap).
     if (c.persisting) {
       c.persisting = false;
       c.rtoTimer.cancel();
     }
-    c.rtoTimer.arm(c.rtt.rto);
+    c.probeOut = false;
+    armRetransmitTimer(tcp, c, true);
   }
-  if (!c.sacked.empty) c.sacked.advance(ack);
-  if (r === 'partial') {
-    retransmitFirst(tcp, c);
-    c.holeBudget = 1;
-  }
+  if (c.sackOk) c.sacked.advance(ack);
+  // NewReno (RFC 6582 3.2 step 3): the next hole, one per partial ACK. With
+  // SACK the scoreboard knows the holes (sackRecovery).
+  else if (r === 'partial') retransmitFirst(tcp, c);
   // Window-limited senders learn here that the buffer emptied or went below low water.
   const len = c.sendBuf.length;
   if (c.needDrain && len <= tcp.config.sendBufferSize >>> 1) {
@@ -606,17 +619,74 @@ function newAck(tcp: Tcp, c: TcpConnection, seg: Segment): boolean {
 function duplicateAck(tcp: Tcp, c: TcpConnection): void {
   c.stats.dupAcksIn++;
   tcp.counters.dupAcksIn++;
+  if (c.sackOk) {
+    // Counted toward DupThresh; sackRecovery decides.
+    if (!c.cc.inRecovery) c.cc.dupAcks++;
+    return;
+  }
   if (c.cc.onDupAck((c.sndMax - c.sndUna) >>> 0, c.sndUna, c.sndMax)) {
     c.stats.fastRetransmits++;
     tcp.counters.fastRetransmits++;
     if (tcp.rt.observed) tcp.note(`fast retransmit ${c.describe()} una=${c.sndUna} cwnd=${c.cc.cwnd}`);
     c.rttTiming = false;
-    c.rtxNext = c.sndUna;
     retransmitFirst(tcp, c);
-  } else if (c.cc.inRecovery) {
-    // Each further duplicate ACK lets one more hole be repaired (with SACK).
-    c.holeBudget = 1;
   }
+}
+
+/**
+ * Loss detection and the recovery window with SACK, after every acceptable
+ * ACK (RFC 6675 section 5, RFC 6937). Loss recovery starts on DupThresh
+ * duplicate ACKs (ACKs that SACK new data, whatever their window: Linux's
+ * receive-buffer autotuning grows the window on nearly every ACK) or as soon as
+ * the scoreboard says the first unacknowledged segment is lost. The segments
+ * themselves leave from output (NextSeg), paced by cwnd - pipe; `delivered` is
+ * what this ACK newly acknowledged or SACKed.
+ */
+function sackRecovery(tcp: Tcp, c: TcpConnection, delivered: number, sackNews: boolean): void {
+  const sb = c.sacked;
+  const cc = c.cc;
+  const mss = c.sndMss;
+  const una = c.sndUna;
+  const max = c.sndMax;
+  if (sackNews || sb.active(una)) {
+    const again = sb.settle(mss);
+    if (again > 0 && tcp.rt.observed) tcp.note(`retransmission lost again ${c.describe()} count=${again}`);
+  }
+  if (una === max) return;
+  if (cc.inRecovery) {
+    // An ACK that delivered nothing (a window update) changes nothing (as Linux).
+    if (delivered > 0) cc.prrAck(delivered, sb.pipe(una, max, mss));
+    return;
+  }
+  if (cc.inLoss || !seqGeq(una, cc.recover)) return;
+  // RFC 6675 5 step 1 (a cumulative ACK resets the count; this one may add to it).
+  if (cc.dupAcks < DUP_THRESH && !sb.headLost(una, max, mss) && !earlyRetransmit(c, sb.sackedBytes)) return;
+  cc.enterSackRecovery((max - una) >>> 0, max);
+  cc.dupAcks = 0;
+  c.stats.fastRetransmits++;
+  tcp.counters.fastRetransmits++;
+  if (tcp.rt.observed) tcp.note(`fast retransmit ${c.describe()} una=${una} pipe=${sb.pipe(una, max, mss)} sacked=${sb.sackedBytes}`);
+  c.rttTiming = false;
+  // Step 4.3: the first segment goes again whatever the window says.
+  sb.markLost((una + mss) >>> 0);
+  c.forceRetransmit = true;
+  cc.prrAck(delivered, sb.pipe(una, max, mss));
+}
+
+/**
+ * Early Retransmit (RFC 5827, SACK variant): with fewer than four segments
+ * outstanding and nothing new to send, DupThresh duplicate ACKs can never
+ * come; one segment SACKed fewer than those outstanding is enough. Without it
+ * the loss of one of the last segments of a transfer waits for the RTO.
+ */
+function earlyRetransmit(c: TcpConnection, sacked: number): boolean {
+  if (sacked === 0) return false;
+  const unsent = c.sendBuf.length - ((c.sndNxt - c.bufSeq) | 0);
+  if (unsent > 0 && seqLt(c.sndNxt, (c.sndUna + c.sndWnd) >>> 0)) return false;
+  const mss = c.sndMss;
+  const outstanding = Math.ceil(((c.sndMax - c.sndUna) >>> 0) / mss);
+  if (outstanding >= 4) return false;
+  return Math.ceil(sacked / mss) >= outstanding - 1;
 }
 
 /**

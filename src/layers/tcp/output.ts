@@ -48,6 +48,10 @@ export function output(tcp: Tcp, c: TcpConnection): void {
     }
   } while (c.outputPending);
   c.busy--;
+  if (c.sentNewData) {
+    c.sentNewData = false;
+    if (c.rtoTimer.armed && !c.persisting) armRetransmitTimer(tcp, c, false);
+  }
   if (c.ackOwed > 0 && !c.delackPending && c.st !== TIME_WAIT) {
     // Armed once per run of unacknowledged data. It is never cancelled: when
     // an ACK goes out first, the firing finds nothing owed (one clock entry
@@ -77,17 +81,37 @@ function outputOnce(tcp: Tcp, c: TcpConnection): boolean {
     const idle = tcp.rt.clock.now() - c.lastSendAt;
     if (idle > c.rtt.rto) c.cc.onIdle(c.rtt.rto, idle, tcp.config.initialWindowSegments);
   }
-  let wnd = c.sndWnd;
-  if (c.cc.cwnd < wnd) wnd = c.cc.cwnd;
-  let usable = wnd - flight;
+  const cc = c.cc;
+  const sb = c.sacked;
+  // What cwnd is measured against: with SACK information RFC 6675's pipe
+  // (SACKed and lost bytes have left the network, retransmitted ones are back
+  // in it), which also gives limited transmit; otherwise the flight.
+  const scored = c.sackOk && sb.active(c.sndUna);
+  let cwndRoom: number;
+  if (scored) {
+    cwndRoom = cc.cwnd - sb.pipe(c.sndUna, c.sndMax, mss);
+  } else {
+    let cwnd = cc.cwnd;
+    // Limited transmit (RFC 3042): each of the first two duplicate ACKs lets
+    // one new segment out, cwnd itself unchanged.
+    if (cc.dupAcks > 0 && !cc.inRecovery && c.sndNxt === c.sndMax) cwnd += (cc.dupAcks < 2 ? cc.dupAcks : 2) * mss;
+    cwndRoom = cwnd - flight;
+  }
+  // A loss probe may exceed cwnd (RFC 8985 7.3).
+  if (c.lossProbe > 0 && cwndRoom < mss) cwndRoom = mss;
+  const repairing = scored && (cc.inRecovery || cc.inLoss);
+  if (repairing && (c.forceRetransmit || cwndRoom > 0)) {
+    // NextSeg rule 1: a lost segment before anything new.
+    c.forceRetransmit = false;
+    const h = sb.nextLost(c.sndUna, c.sndMax, mss);
+    if (h !== null && retransmitHole(tcp, c, h.seq, h.room)) return true;
+  }
+  c.forceRetransmit = false;
+  let usable = c.sndWnd - flight;
+  if (cwndRoom < usable) usable = cwndRoom;
   if (usable < 0) usable = 0;
   let unsent = bufLen - off;
   if (unsent < 0) unsent = 0;
-
-  if (c.holeBudget > 0) {
-    c.holeBudget = 0;
-    if (c.cc.inRecovery && !c.sacked.empty && repairHole(tcp, c)) return true;
-  }
 
   if (c.armed && !c.finQueued && canSend(st) && c.binding !== null) {
     const room = usable < mss ? usable : mss;
@@ -120,7 +144,7 @@ function outputOnce(tcp: Tcp, c: TcpConnection): boolean {
     if (len === mss || retrans) go = true;
     else if (off + len === curLen && (c.noDelay || flight === 0 || c.finQueued)) go = true;
     else if (c.maxSndWnd > 0 && len >= c.maxSndWnd >>> 1) go = true;
-    else if (c.forceSend) go = true;
+    else if (c.forceSend || c.lossProbe > 0) go = true;
   } else if (fin) {
     go = true;
   }
@@ -130,6 +154,12 @@ function outputOnce(tcp: Tcp, c: TcpConnection): boolean {
     sendSegment(tcp, c, flags, seq, off, len);
     afterSend(tcp, c, seq, len, fin);
     return true;
+  }
+  if (repairing && cc.inRecovery && cwndRoom > 0) {
+    // NextSeg rule 3: nothing lost is left and nothing new can go, so
+    // resend a hole the SACKs do not yet call lost (it may be).
+    const h = sb.nextUnsacked(c.sndUna, c.sndMax);
+    if (h !== null && retransmitHole(tcp, c, h.seq, h.room)) return true;
   }
   if ((unsent > 0 || c.armed) && flight === 0 && c.sndMax === c.sndUna && !c.rtoTimer.armed) {
     // Data waits and nothing is in flight to bring an ACK: a zero window to
@@ -143,26 +173,82 @@ function outputOnce(tcp: Tcp, c: TcpConnection): boolean {
 }
 
 /**
- * Fast recovery with SACK: retransmit the first segment of the next hole below
- * the highest SACKed byte that was not retransmitted yet in this recovery
- * (RFC 6675 NextSeg, rule 1). Returns whether a segment went out.
+ * Sends `seq` again, at most one segment and at most `room` bytes (the hole
+ * ends there), with the FIN if the hole covers it, and records it on the
+ * scoreboard. Beyond the peer's window only the first unacknowledged segment
+ * goes, as Linux does: it is what probes a window closed since. Returns whether
+ * a segment went out.
  */
-function repairHole(tcp: Tcp, c: TcpConnection): boolean {
-  const from = seqGt(c.rtxNext, c.sndUna) ? c.rtxNext : c.sndUna;
-  const hole = c.sacked.nextHole(from);
-  if (!seqLt(hole.seq, c.sacked.highest) || !seqLt(hole.seq, c.cc.recover)) return false;
-  const off = (hole.seq - c.bufSeq) | 0;
+function retransmitHole(tcp: Tcp, c: TcpConnection, seq: number, room: number): boolean {
+  if (seq !== c.sndUna && !seqLt(seq, (c.sndUna + c.sndWnd) >>> 0)) return false;
+  const off = (seq - c.bufSeq) | 0;
   const bufLen = c.sendBuf.length;
-  if (off < 0 || off >= bufLen) return false;
+  if (off < 0 || off > bufLen) return false;
   let len = bufLen - off;
   if (len > c.sndMss) len = c.sndMss;
-  if (len > hole.room) len = hole.room;
-  sendSegment(tcp, c, TCP_ACK, hole.seq, off, len);
-  c.rtxNext = (hole.seq + len) >>> 0;
+  if (len > room) len = room;
+  const fin = c.finQueued && off + len === bufLen && room > len && seqGt(c.sndMax, (c.bufSeq + bufLen) >>> 0);
+  if (len === 0 && !fin) return false;
+  sendSegment(tcp, c, TCP_ACK | (fin ? TCP_FIN : 0), seq, off, len);
+  c.sacked.retransmitted(seq, (seq + len + (fin ? 1 : 0)) >>> 0, c.sndMax);
   c.stats.retransmissions++;
   tcp.counters.retransmissions++;
   c.rttTiming = false;
+  c.cc.prrSent(len);
+  c.lossProbe = 0;
+  if (!c.rtoTimer.armed || c.persisting) {
+    c.persisting = false;
+    c.rtoTimer.cancel();
+    armRetransmitTimer(tcp, c, true);
+  }
   return true;
+}
+
+/**
+ * Lower bound of the probe timeout, ms (Linux's TCP_TIMEOUT_MIN): on a LAN two
+ * round trips are less than the timers resolve. An early probe costs little:
+ * it carries new data.
+ */
+const MIN_PTO_MS = 2;
+/** RFC 8985 WCDelAckT: the longest a receiver may hold the ACK of a lone segment. */
+const MAX_DELAYED_ACK_MS = 200;
+
+/**
+ * (Re)starts the retransmission timer for outstanding data: as the tail loss
+ * probe timer (RFC 8985 7.2) when a probe could help, else as the RTO. Only
+ * the ACKs for the last segments of a flight can stop the sender: when they
+ * are lost (or the segments are), nothing comes back and the sender would wait
+ * out the RTO, hundreds of times a round trip on a LAN. The probe, sent after
+ * two round trips of silence, draws an ACK with SACK information instead, and
+ * recovery goes on from that. Probes carry new data only (a probe that resends
+ * the last segment, RFC 8985's other kind, would need D-SACK to tell whether it
+ * repaired a loss), so nothing is sent twice because an ACK was late.
+ */
+export function armRetransmitTimer(tcp: Tcp, c: TcpConnection, restart: boolean): void {
+  const t = c.rtoTimer;
+  const pto = probeTimeout(c);
+  if (pto > 0) {
+    // Never later than the RTO already running (RFC 8985 7.2).
+    if (!restart && t.armed && !c.probing && t.due - tcp.rt.clock.now() <= pto) return;
+    c.probing = true;
+    c.ptoMs = pto;
+    t.arm(pto);
+  } else if (restart || !t.armed) {
+    c.probing = false;
+    c.ptoMs = 0;
+    t.arm(c.rtt.rto);
+  }
+}
+
+function probeTimeout(c: TcpConnection): number {
+  if (!c.sackOk || c.probeOut || c.cc.inLoss || c.rtt.samples === 0 || c.rtt.backoff > 0 || !canSendData(c)) return 0;
+  // A probe needs new data to carry.
+  if (c.sendBuf.length - ((c.sndNxt - c.bufSeq) | 0) <= 0) return 0;
+  let pto = 2 * c.rtt.srtt;
+  // A lone segment's ACK may be delayed on purpose.
+  if (((c.sndMax - c.sndUna) | 0) <= c.sndMss) pto += MAX_DELAYED_ACK_MS;
+  if (pto < MIN_PTO_MS) pto = MIN_PTO_MS;
+  return pto < c.rtt.rto ? pto : 0;
 }
 
 /** Sequence-space bookkeeping after data (and maybe a FIN) left at `seq`. */
@@ -175,6 +261,7 @@ function afterSend(tcp: Tcp, c: TcpConnection, seq: number, len: number, fin: bo
     // Karn: an ACK may now be for either copy.
     c.rttTiming = false;
   }
+  c.cc.prrSent(len);
   const fresh = (end - c.sndMax) | 0;
   if (fresh > 0 && len > 0) {
     const freshData = fresh - (fin ? 1 : 0);
@@ -190,10 +277,15 @@ function afterSend(tcp: Tcp, c: TcpConnection, seq: number, len: number, fin: bo
   }
   c.sndNxt = end;
   if (seqGt(end, c.sndMax)) c.sndMax = end;
+  if (c.lossProbe > 0) c.lossProbe--;
   if (!c.rtoTimer.armed || c.persisting) {
     c.persisting = false;
     c.rtoTimer.cancel();
-    c.rtoTimer.arm(c.rtt.rto);
+    armRetransmitTimer(tcp, c, true);
+  } else if (fresh > 0 && c.sackOk) {
+    // New data (re)starts the probe timer (RFC 8985 7.2), never the RTO:
+    // once, when output is done.
+    c.sentNewData = true;
   }
   if (len > 0) c.drainOnEmpty = true;
 }
@@ -281,7 +373,7 @@ export function sendWindowProbe(tcp: Tcp, c: TcpConnection): void {
   c.rtoTimer.arm(persistDelay(tcp, c));
 }
 
-/** Fast retransmit / partial ACK: the first unacknowledged segment, again. */
+/** NewReno fast retransmit / partial ACK: the first unacknowledged segment, again. */
 export function retransmitFirst(tcp: Tcp, c: TcpConnection): void {
   const off = (c.sndUna - c.bufSeq) | 0;
   if (off < 0) return;
@@ -293,8 +385,6 @@ export function retransmitFirst(tcp: Tcp, c: TcpConnection): void {
   const fin = c.finQueued && off + len === bufLen && seqGt(c.sndMax, finSeq);
   if (len === 0 && !fin) return;
   sendSegment(tcp, c, TCP_ACK | (fin ? TCP_FIN : 0), c.sndUna, off, len);
-  const end = (c.sndUna + len) >>> 0;
-  if (seqGt(end, c.rtxNext)) c.rtxNext = end;
   c.rttTiming = false;
   c.stats.retransmissions++;
   tcp.counters.retransmissions++;

@@ -392,7 +392,7 @@ describe('RFC 5681 / RFC 6582: fast retransmit and recovery', () => {
 });
 
 describe('RFC 6675 with RFC 6582: SACK-based hole repair in fast recovery', () => {
-  it('repairs a second hole on the next duplicate ACK instead of a round trip later', () => {
+  it('repairs a second hole within the same round trip, as soon as PRR lets a segment out', () => {
     const d = new Drill({ config: { timestamps: false, windowScaling: false, initialWindowSegments: 10 } }).listen();
     d.run(`
       0     < S 0:0(0) win 65535 <mss 1460,sackOK>
@@ -414,11 +414,208 @@ describe('RFC 6675 with RFC 6582: SACK-based hole repair in fast recovery', () =
       0.111 < . 1:1(0) ack 1 win 65535 <nop,nop,sack 4381:5841 1461:2921>
       0.112 < . 1:1(0) ack 1 win 65535 <nop,nop,sack 4381:7301 1461:2921>
       0.112 > . 1:1461(1460) ack 1
+      // The hole at 2921 is now lost too (three segments SACKed above it), but
+      // pipe (7300) has only come down to ssthresh: PRR (RFC 6937), like
+      // RFC 6675's cwnd - pipe, sends nothing yet ...
       0.113 < . 1:1(0) ack 1 win 65535 <nop,nop,sack 4381:8761 1461:2921>
-      0.113 > . 2921:4381(1460) ack 1
+      // ... and the next delivered segment lets the repair out, not new data.
+      0.114 < . 1:1(0) ack 1 win 65535 <nop,nop,sack 4381:10221 1461:2921>
+      0.114 > . 2921:4381(1460) ack 1
     `);
     expect(d.host.tcp.counters.fastRetransmits).toBe(1);
     expect(d.host.tcp.counters.retransmissions).toBe(2);
+  });
+});
+
+/** A passive connection with SACK (no timestamps, no scaling; RTT 10 ms, RTO 210 ms), IW 10 segments. */
+function sackEstablished(extra: DrillOptions['config'] = {}): Drill {
+  return new Drill({ config: { timestamps: false, windowScaling: false, initialWindowSegments: 10, ...extra } }).listen().run(`
+    0     < S 0:0(0) win 29200 <mss 1460,sackOK>
+    0     > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
+    0.010 < . 1:1(0) ack 1 win 29200
+  `);
+}
+
+/** Script lines for `n` full segments from byte `from` (relative), sent at `t`; the last one pushed if `push`. */
+function flight(t: string, from: number, n: number, push = false): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = from + i * 1460;
+    lines.push(`${t} > ${push && i === n - 1 ? 'P.' : '.'} ${a}:${a + 1460}(1460) ack 1`);
+  }
+  return lines.join('\n');
+}
+
+describe('RFC 6675: SACK loss detection against a Linux receiver', () => {
+  it('counts ACKs that SACK new data as duplicates although the window grows on each: fast retransmit on the third', () => {
+    const d = sackEstablished();
+    d.run(`
+      0.100 call send 14600
+      ${flight('0.100', 1, 10, true)}
+      // Segment 1 was lost. Linux answers each later arrival at once with a
+      // SACK, and its receive-buffer autotuning opens the window a little more
+      // every time: RFC 5681 would call none of these a duplicate.
+      0.110 < . 1:1(0) ack 1 win 30000 <nop,nop,sack 1461:2921>
+      0.111 < . 1:1(0) ack 1 win 31000 <nop,nop,sack 1461:4381>
+      0.112 none
+      0.112 < . 1:1(0) ack 1 win 32000 <nop,nop,sack 1461:5841>
+      0.112 > . 1:1461(1460) ack 1
+      0.120 < . 1:1(0) ack 14601 win 40000
+      0.500 none
+    `);
+    expect(d.host.tcp.counters.dupAcksIn).toBe(3);
+    expect(d.host.tcp.counters.fastRetransmits).toBe(1);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(0);
+    // Recovery ended at ssthresh: half the flight (RFC 6937).
+    expect(d.conn!.timing.cwnd).toBe(7300);
+  });
+
+  it('without SACK keeps RFC 5681: ACKs that change the window are not duplicates, so the loss waits for the RTO', () => {
+    const d = established({ initialWindowSegments: 10 });
+    d.run(`
+      0.100 call send 14600
+      ${flight('0.100', 1, 10, true)}
+      0.110 < . 1:1(0) ack 1 win 30000
+      0.111 < . 1:1(0) ack 1 win 31000
+      0.112 < . 1:1(0) ack 1 win 32000
+      0.113 < . 1:1(0) ack 1 win 33000
+      0.300 none
+      0.310 > . 1:1461(1460) ack 1
+    `);
+    expect(d.host.tcp.counters.dupAcksIn).toBe(0);
+    expect(d.host.tcp.counters.fastRetransmits).toBe(0);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(1);
+  });
+
+  it('starts recovery on one ACK when the scoreboard already shows the head lost (IsLost: three segments SACKed above)', () => {
+    const d = sackEstablished();
+    d.run(`
+      0.100 call send 14600
+      ${flight('0.100', 1, 10, true)}
+      // The ACKs for segments 2 and 3 were lost: the first to arrive SACKs three.
+      0.112 < . 1:1(0) ack 1 win 32000 <nop,nop,sack 1461:5841>
+      0.112 > . 1:1461(1460) ack 1
+    `);
+    expect(d.host.tcp.counters.fastRetransmits).toBe(1);
+  });
+
+  it('repairs the holes as the SACKs reveal them, and a retransmission lost again without waiting for the RTO', () => {
+    const d = sackEstablished();
+    d.run(`
+      0.100 call send 29200
+      ${flight('0.100', 1, 10)}
+      // Segments 1 and 4 were lost. Two SACKed segments free room for two new
+      // ones (RFC 6675 limited transmit: pipe, not the flight, meets cwnd).
+      0.110 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 1461:4381>
+      ${flight('0.110', 14601, 2)}
+      // More than two segments SACKed above the first hole: lost.
+      0.111 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:7301 1461:4381>
+      0.111 > . 1:1461(1460) ack 1
+      0.112 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:8761 1461:4381>
+      // The second hole is lost now too; PRR lets it out on the next ACK.
+      0.113 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:10221 1461:4381>
+      0.114 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:11681 1461:4381>
+      0.114 > . 4381:5841(1460) ack 1
+      // Then a new segment for about every one delivered (pipe is at ssthresh).
+      0.115 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:13141 1461:4381>
+      0.115 > . 17521:18981(1460) ack 1
+      0.116 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:14601 1461:4381>
+      0.116 > . 18981:20441(1460) ack 1
+      0.117 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:16061 1461:4381>
+      0.117 > . 20441:21901(1460) ack 1
+      0.118 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 5841:17521 1461:4381>
+      0.118 > . 21901:23361(1460) ack 1
+      // The repair of 4381 arrived; the one of 1 did not.
+      0.119 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 1461:17521>
+      0.119 > . 23361:24821(1460) ack 1
+      0.120 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 17521:18981 1461:17521>
+      0.120 > . 24821:26281(1460) ack 1
+      0.121 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 17521:20441 1461:17521>
+      0.121 > . 26281:27741(1460) ack 1
+      // Three segments first sent after that retransmission are SACKed: it
+      // was lost as well, and goes again at once, ahead of new data.
+      0.122 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 17521:21901 1461:17521>
+      0.122 > . 1:1461(1460) ack 1
+      0.122 > P. 27741:29201(1460) ack 1
+      0.132 < . 1:1(0) ack 29201 win 29200
+      1.000 none
+    `);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(0);
+    expect(d.host.tcp.counters.fastRetransmits).toBe(1);
+    expect(d.host.tcp.counters.retransmissions).toBe(3);
+  });
+
+  it('after a timeout resends only what the receiver does not hold, then repairs from the scoreboard', () => {
+    const d = sackEstablished({ initialWindowSegments: 4 });
+    d.run(`
+      0.100 call send 5840
+      ${flight('0.100', 1, 4, true)}
+      // Segments 1 and 3 lost: two SACKed segments call nothing lost, and
+      // with nothing new to send no probe can go, so the RTO fires.
+      0.110 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 1461:2921>
+      0.111 < . 1:1(0) ack 1 win 29200 <nop,nop,sack 4381:5841 1461:2921>
+      0.310 > . 1:1461(1460) ack 1
+      // Slow start allows two segments now, but only 2921 is missing: 4381,
+      // which the receiver holds, is not sent again (go-back-N would).
+      0.320 < . 1:1(0) ack 2921 win 29200 <nop,nop,sack 4381:5841>
+      0.320 > . 2921:4381(1460) ack 1
+      0.330 < . 1:1(0) ack 5841 win 29200
+      1.000 none
+    `);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(1);
+    expect(d.host.tcp.counters.retransmissions).toBe(2);
+  });
+});
+
+describe('RFC 8985 7 / RFC 5827 / RFC 3042: when the ACKs stop', () => {
+  it('sends a tail loss probe of new data after two round trips of silence, not after the RTO', () => {
+    const d = sackEstablished();
+    d.run(`
+      // SRTT 10 ms: the probe timer is 20 ms, the RTO 210 ms.
+      0.100 call send 29200
+      ${flight('0.100', 1, 10)}
+      // Every ACK for the flight is lost. Two new segments draw an ACK at once
+      // (a lone one would wait for the receiver's delayed-ACK timer).
+      0.120 > . 14601:16061(1460) ack 1
+      0.120 > . 16061:17521(1460) ack 1
+      0.130 < . 1:1(0) ack 17521 win 29200
+      ${flight('0.130', 17521, 8, true)}
+      0.140 < . 1:1(0) ack 29201 win 29200
+      1.000 none
+    `);
+    expect(d.host.tcp.counters.lossProbes).toBe(1);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(0);
+    expect(d.host.tcp.counters.retransmissions).toBe(0);
+  });
+
+  it('early retransmit: with fewer than four segments out and nothing new to send, one SACKed segment is enough', () => {
+    const d = sackEstablished();
+    d.run(`
+      0.100 call send 4380
+      ${flight('0.100', 1, 3, true)}
+      // The middle segment was lost: only two duplicates can ever come.
+      0.110 < . 1:1(0) ack 1461 win 29200
+      0.111 < . 1:1(0) ack 1461 win 29200 <nop,nop,sack 2921:4381>
+      0.111 > . 1461:2921(1460) ack 1
+      0.121 < . 1:1(0) ack 4381 win 29200
+      1.000 none
+    `);
+    expect(d.host.tcp.counters.rtoTimeouts).toBe(0);
+  });
+
+  it('limited transmit without SACK: each of the first two duplicate ACKs lets one new segment out', () => {
+    const d = established({ initialWindowSegments: 4 });
+    d.run(`
+      0.100 call send 14600
+      ${flight('0.100', 1, 4)}
+      0.110 < . 1:1(0) ack 1 win 65535
+      0.110 > . 5841:7301(1460) ack 1
+      0.111 < . 1:1(0) ack 1 win 65535
+      0.111 > . 7301:8761(1460) ack 1
+      0.112 < . 1:1(0) ack 1 win 65535
+      0.112 > . 1:1461(1460) ack 1
+    `);
+    expect(d.host.tcp.counters.fastRetransmits).toBe(1);
   });
 });
 
