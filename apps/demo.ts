@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { RealClock, VirtualClock, type Clock, type StackEvent } from '../src/core/index.js';
+import { RealClock, VirtualClock, type Clock, type DispatchPolicy, type StackEvent } from '../src/core/index.js';
 import { createHost, type Host } from '../src/host.js';
 import { DeviceWrapper, type Device } from '../src/layers/nic/device.js';
 import { SimLink } from '../src/layers/nic/sim-link.js';
@@ -58,6 +58,8 @@ export interface DemoOptions {
   piggyback: boolean;
   /** The server TCP's delayed-ACK timeout; default 200 with piggybacking, 0 without. */
   delayedAckMs: number | null;
+  /** How TCP reaches the Telnet server: procedure calls (upcalls) or messages to a mailbox. */
+  dispatch: DispatchPolicy;
   json: boolean;
   interactive: boolean;
   users: string;
@@ -71,6 +73,7 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   pcap: 'traces/remote-login.pcap',
   piggyback: true,
   delayedAckMs: null,
+  dispatch: 'direct',
   json: false,
   interactive: false,
   users: 'apps/data/users.json',
@@ -78,7 +81,7 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
 
 const USAGE =
   'usage: npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap] ' +
-  '[--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]\n' +
+  '[--no-piggyback] [--dispatch direct|queued] [--delayed-ack MS] [--json] [--interactive] [--users FILE]\n' +
   '       npm run demo -- server|client [--local HOST:PORT --remote HOST:PORT | --tap CIDR] [--ip CIDR] [--connect IP]   ' +
   '(one host on a real wire: see apps/tunnel-host.ts)';
 
@@ -149,6 +152,12 @@ export function parseArgs(argv: readonly string[]): DemoOptions | string {
       case '--no-piggyback':
         o.piggyback = false;
         break;
+      case '--dispatch': {
+        const v = value();
+        if (v !== 'direct' && v !== 'queued') return `--dispatch needs 'direct' or 'queued'`;
+        o.dispatch = v;
+        break;
+      }
       case '--json':
         o.json = true;
         break;
@@ -265,6 +274,8 @@ export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
     logNegotiations: true,
     onSessionEnd: (s) => endedSessions.push(s),
   });
+  // 'queued': the same server code behind a mailbox, as a process-per-layer system would run it.
+  server.dispatch = o.dispatch;
   server.start();
   const client = new TelnetClient(cli.rt, cliTcp);
   return { clock, link, srv, cli, srvTcp, cliTcp, server, client, wire, pcap, endedSessions };

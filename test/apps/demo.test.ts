@@ -93,6 +93,16 @@ describe('npm run demo', () => {
     expect(trace).toContain('the echo alone (the keystroke was acknowledged already)');
   });
 
+  it('with the server behind a mailbox (queued dispatch) the same code runs as messages: more tasks, and no piggybacking unless TCP delays its ACK', async () => {
+    const direct = (await piggybacked()).summary;
+    const queued = (await runDemo(options({ dispatch: 'queued' }))).summary;
+    expect(queued.sessionOk).toBe(true);
+    expect(queued.tasks).toBeGreaterThan(direct.tasks);
+    const eager = (await runDemo(options({ dispatch: 'queued', delayedAckMs: 0 }))).summary;
+    expect(eager.sessionOk).toBe(true);
+    expect(eager.packetsPerKeystroke).toBeGreaterThanOrEqual(2.9);
+  });
+
   it('is a function of its seed: the same seed gives the same summary, with loss too', async () => {
     const a = await runDemo(options({ seed: 3, loss: 0.05 }));
     const b = await runDemo(options({ seed: 3, loss: 0.05 }));
