@@ -25,7 +25,7 @@ import { Rng } from '../../src/core/random.js';
 import { runReplayCli } from '../replay.js';
 import { PcapWriter } from '../../src/trace/pcap.js';
 import { setIpv4Checksum } from '../../src/wire/ipv4.js';
-import { setTcpChecksum } from '../../src/wire/tcp.js';
+import { setTcpChecksum, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
 import type { FlowReport } from '../../src/trace/report.js';
 
 export interface ReplayBenchOptions {
@@ -89,10 +89,10 @@ interface GenFlow {
 const ETH = 14;
 const IPH = 20;
 const TCPH = 20;
-const SYN = 0x02;
-const ACK = 0x10;
-const PSH = 0x08;
-const FIN = 0x01;
+const SYN = TCP_SYN;
+const ACK = TCP_ACK;
+const PSH = TCP_PSH;
+const FIN = TCP_FIN;
 
 class CaptureGenerator {
   private readonly frame = new Uint8Array(ETH + IPH + TCPH + 1460);
