@@ -258,12 +258,13 @@ export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
   const cliLog = new WireLog(link.attach('client'), clock, 'client', wire);
   // Captured at the client: what it sent and what reached it.
   const cliPort: Device = pcap === null ? cliLog : new PcapDevice(cliLog, pcap, clock);
-  const srv = createHost({ name: 'server', device: srvPort, ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed });
-  const cli = createHost({ name: 'client', device: cliPort, ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1 });
   // Without piggybacking the server's TCP acknowledges at once, as a transport
   // must that cannot see whether the application is about to answer.
-  const srvTcp = new Tcp(srv.rt, srv.ip, { delayedAckMs: o.delayedAckMs ?? (o.piggyback ? 200 : 0) });
-  const cliTcp = new Tcp(cli.rt, cli.ip);
+  const srvTcpConfig = { delayedAckMs: o.delayedAckMs ?? (o.piggyback ? 200 : 0) };
+  const srv = createHost({ name: 'server', device: srvPort, ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed, tcp: srvTcpConfig });
+  const cli = createHost({ name: 'client', device: cliPort, ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1, tcp: true });
+  const srvTcp = srv.tcp!;
+  const cliTcp = cli.tcp!;
   let server: TelnetServer | undefined;
   const endedSessions: ServerSession[] = [];
   const names = { client: parseIp4(CLIENT_ADDRESS), server: parseIp4(SERVER_ADDRESS) };

@@ -196,9 +196,8 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
   if (o.loss > 0) device = new FaultDevice(device, clock, { loss: o.loss });
   const pcap = o.pcap !== undefined ? new PcapWriter(resolve(process.cwd(), o.pcap)) : null;
   if (pcap !== null) device = new PcapDevice(device, pcap, clock);
-  const host = createHost({ name: o.role, device, ip: ipText, clock });
-  const tcp = new Tcp(host.rt, host.ip);
-  host.tcp = tcp;
+  const host = createHost({ name: o.role, device, ip: ipText, clock, tcp: true });
+  const tcp = host.tcp!;
   let server: TelnetServer | null = null;
   let client: TelnetClient | null = null;
   let session: ClientSession | null = null;

@@ -356,9 +356,8 @@ export async function runInteropBench(opts: InteropBenchOptions = {}): Promise<I
       const stackIp = `${subnet}.2`;
       const link = await TapLink.create({ kernelAddress: `${kernelIp}/24`, stackMac: 0x0200_4d77_0b02 });
       try {
-        const host = createHost({ name: 'bench', device: link.device, ip: `${stackIp}/24`, clock: new RealClock(), seed: 1 });
-        const tcp = new Tcp(host.rt, host.ip);
-        host.tcp = tcp;
+        const host = createHost({ name: 'bench', device: link.device, ip: `${stackIp}/24`, clock: new RealClock(), seed: 1, tcp: true });
+        const tcp = host.tcp!;
         result.throughput.push(await stackReceives(link, tcp, host, file, sha256, stackIp, 5001));
         result.throughput.push(await stackSends(link, tcp, host, bytes, sha256, kernelIp, 5002, 'send'));
         result.throughput.push(await stackSends(link, tcp, host, bytes, sha256, kernelIp, 5003, 'armSend'));

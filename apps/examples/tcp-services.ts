@@ -78,10 +78,10 @@ export function runTcpServices(print: (line: string) => void = (l) => console.lo
   };
   const clock = new VirtualClock();
   const link = new SimLink(clock, { seed: 1, delayMs: 5 });
-  const client = createHost({ name: 'client', link, ip: '10.0.0.1/24', seed: 1 });
-  const server = createHost({ name: 'server', link, ip: '10.0.0.2/24', seed: 2 });
-  const ctcp = new Tcp(client.rt, client.ip);
-  const stcp = new Tcp(server.rt, server.ip);
+  const client = createHost({ name: 'client', link, ip: '10.0.0.1/24', seed: 1, tcp: true });
+  const server = createHost({ name: 'server', link, ip: '10.0.0.2/24', seed: 2, tcp: true });
+  const ctcp = client.tcp!;
+  const stcp = server.tcp!;
   const services = server.rt.app('services');
   const echo = echoService(stcp, services);
   const discard = discardService(stcp, services);
