@@ -7,6 +7,15 @@
  * for the packet's protocol number with the buffer advanced to the payload.
  * Nothing is copied except fragments, which must outlive their frames.
  *
+ * Promiscuous mode (replay) also takes datagrams as a capture shows them, as
+ * Wireshark does: an unfragmented datagram shorter than its total length is
+ * delivered with the bytes there are (`IpPacket.missing` says how many the wire
+ * had beyond them when the link reports the frame was cut by the snaplen), and
+ * a total length of 0 (captures taken with segmentation offload, where the NIC
+ * fills it in later) is taken to be the captured length. A cut fragment is
+ * still dropped: reassembly needs every byte. The captured bytes are never
+ * rewritten. Live IP accepts neither.
+ *
  * Send: a transport hands over a buffer holding its header and payload with
  * headroom in front; IP writes its header there, picks the next hop from the
  * routing table, and hands the buffer to the resolver (ARP) and the link. IP
@@ -19,7 +28,7 @@
  */
 import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import { BROADCAST_MAC, formatIp4, ip4InSubnet, IP4_BROADCAST, type Ip4, type Mac } from '../wire/addr.js';
-import { EMPTY_BYTES, type BufferPool, type PacketBuffer } from '../wire/buffer.js';
+import { EMPTY_BYTES, type BufferPool, type PacketBuffer, type ParseResult } from '../wire/buffer.js';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import {
   IPV4_FLAG_DF,
@@ -45,6 +54,11 @@ export interface IpPacket {
   readonly header: Ipv4Header;
   /** `buf.start` = first payload byte, `buf.end` = end of the IP payload. Handlers must not move them for others (taps). */
   readonly buf: PacketBuffer;
+  /**
+   * Bytes of this datagram the wire carried beyond `buf.end` but the capture
+   * did not keep (snaplen): promiscuous IP on a capture link only; 0 or absent otherwise.
+   */
+  readonly missing?: number;
   /** A copy for a mailbox (queued dispatch), valid after the upcall. */
   readonly [DETACH]?: () => IpPacket;
 }
@@ -119,6 +133,12 @@ export interface IpCounters {
   fragmentsHeld: number;
   reassembled: number;
   loopback: number;
+  /** Promiscuous only: unfragmented datagrams the snaplen cut, delivered as far as captured. */
+  snaplenCut: number;
+  /** Promiscuous only: unfragmented datagrams claiming more than their whole (uncut) frame holds, taken as they are. */
+  shortFrames: number;
+  /** Promiscuous only: datagrams with total length 0 (segmentation offload), taken at their captured length. */
+  offloadLength: number;
 }
 
 interface IpShared {
@@ -149,11 +169,14 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly headroom: number;
   readonly counters: IpCounters = {
     received: 0, delivered: 0, sent: 0, fragmentsSent: 0, fragmentsReceived: 0, fragmentsHeld: 0, reassembled: 0, loopback: 0,
+    snaplenCut: 0, shortFrames: 0, offloadLength: 0,
   };
   readonly binding: Binding<EthertypeSlots>;
   private readonly taps = new SlotTable<IpTapSlots>(this, 'taps', { onPacket: 'many', onSend: 'many' });
   private readonly errors = new SlotTable<IpErrorSlots>(this, 'errors', { onUndeliverable: 'one' });
   private readonly subnetBroadcast: Ip4;
+  /** A header whose total length reads 0 is parsed from a copy here (promiscuous only): the capture is not rewritten. */
+  private readonly offloadScratch = new Uint8Array(60);
   /** Reused for every header we write. */
   private readonly txHeader: Ipv4Header = {
     dscp: 0, ecn: 0, totalLength: 0, identification: 0, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 0, checksum: 0,
@@ -184,7 +207,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     if (this.prefixLength > 0 && this.prefixLength < 32) this.shared.routes.push({ network: (this.address & mask) >>> 0, prefixLength: this.prefixLength, gateway: 0 });
     if (opts.gateway !== undefined && opts.gateway !== 0) this.shared.routes.push({ network: 0, prefixLength: 0, gateway: opts.gateway });
     this.sortRoutes();
-    this.binding = link.bindEthertype(ETHERTYPE_IPV4, this, { onFrame: (buf) => this.input(buf, true) });
+    this.binding = link.bindEthertype(ETHERTYPE_IPV4, this, { onFrame: (buf, _eth, wireMissing) => this.input(buf, true, wireMissing) });
   }
 
   // ---- binding -------------------------------------------------------------
@@ -274,12 +297,16 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 
   // ---- receive -------------------------------------------------------------
 
-  /** A datagram from the link (or the loopback), `buf.start` at the IP header. */
-  private input(buf: PacketBuffer, fromLink: boolean): void {
+  /**
+   * A datagram from the link (or the loopback), `buf.start` at the IP header;
+   * `wireMissing`: bytes of the frame the link saw on the wire but not captured.
+   */
+  private input(buf: PacketBuffer, fromLink: boolean, wireMissing = 0): void {
     this.counters.received++;
     const bytes = buf.bytes;
     const off = buf.start;
-    const r = parseIpv4(bytes, off, buf.length);
+    const have = buf.length;
+    const r = this.promiscuous ? this.parseCaptured(bytes, off, have) : parseIpv4(bytes, off, have);
     if (!r.ok) {
       this.drop(r.reason);
       return;
@@ -302,13 +329,55 @@ export class Ip extends Module<IpShared, PartialDatagram> {
       this.drop('not-for-us', this.rt.observed ? formatIp4(dst) : undefined);
       return;
     }
-    buf.truncate(h.totalLength);
+    let missing = 0;
+    if (h.totalLength > have) {
+      // Only a promiscuous parse lets a datagram longer than its bytes through.
+      if (ipv4IsFragment(h)) {
+        this.drop('truncated', this.rt.observed ? `fragment of ${h.totalLength} bytes cut to ${have}` : undefined);
+        return;
+      }
+      if (wireMissing > 0) {
+        // The wire carried the rest: the layers above count it as sent and not captured.
+        missing = h.totalLength - have;
+        this.counters.snaplenCut++;
+        if (this.rt.observed) this.note(`snaplen cut ${missing} of the datagram's ${h.totalLength} bytes`);
+      } else {
+        // The whole frame is here and holds less than the header claims: what is there is all there was.
+        this.counters.shortFrames++;
+        if (this.rt.observed) this.note(`IP total length ${h.totalLength} exceeds the frame's ${have} bytes: taken as ${have}`);
+      }
+    } else {
+      buf.truncate(h.totalLength);
+    }
     if (ipv4IsFragment(h)) {
       this.fragment(buf, h, hl);
       return;
     }
     buf.advance(hl);
-    this.deliver(h, buf);
+    this.deliver(h, buf, missing);
+  }
+
+  /**
+   * The promiscuous parse: the datagram may be cut (its total length beyond
+   * `have`), and a total length of 0 (offload) reads as `have`.
+   */
+  private parseCaptured(bytes: Uint8Array, off: number, have: number): ParseResult<Ipv4Header> {
+    if (have < IPV4_MIN_HEADER_LENGTH || bytes[off + 2] !== 0 || bytes[off + 3] !== 0) return parseIpv4(bytes, off, have, false);
+    // Total length 0: the NIC was to fill it in. Parse a copy of the header with the captured length written in.
+    const hl = (bytes[off]! & 0x0f) * 4;
+    if (bytes[off]! >>> 4 !== 4 || hl < IPV4_MIN_HEADER_LENGTH || hl > have || have > 0xffff) return parseIpv4(bytes, off, have, false);
+    const scratch = this.offloadScratch;
+    scratch.set(bytes.subarray(off, off + hl));
+    scratch[2] = have >>> 8;
+    scratch[3] = have;
+    const r = parseIpv4(scratch, 0, hl, false);
+    if (r.ok) {
+      // The options must be the datagram's own bytes, not the scratch copy.
+      if (hl > IPV4_MIN_HEADER_LENGTH) r.header.options = bytes.subarray(off + IPV4_MIN_HEADER_LENGTH, off + hl);
+      this.counters.offloadLength++;
+      if (this.rt.observed) this.note(`ip total length 0 (offload): taken as the ${have} captured bytes`);
+    }
+    return r;
   }
 
   private fragment(buf: PacketBuffer, h: Ipv4Header, hl: number): void {
@@ -364,7 +433,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
         this.counters.reassembled++;
         this.releaseClient(d);
         try {
-          this.deliver(res.header, res.buf);
+          this.deliver(res.header, res.buf, 0);
         } finally {
           res.buf.release();
         }
@@ -379,8 +448,8 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     if (reason !== 'bad-fragment') this.drop(reason, this.rt.observed ? d.key : undefined);
   }
 
-  private deliver(h: Ipv4Header, buf: PacketBuffer): void {
-    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf, [DETACH]: detachPacket };
+  private deliver(h: Ipv4Header, buf: PacketBuffer, missing: number): void {
+    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf, missing, [DETACH]: detachPacket };
     if (this.taps.size > 0) {
       for (const b of this.taps.bindings) {
         if (b.has('onPacket') && this.upcall(b, 'onPacket', pkt) === FAILED) return;
@@ -526,5 +595,5 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 /** For a handler behind a mailbox: the packet and its bytes, detached from the frame. */
 function detachPacket(this: IpPacket): IpPacket {
   const header = { ...this.header, options: this.header.options.slice() };
-  return { src: this.src, dst: this.dst, protocol: this.protocol, ttl: this.ttl, header, buf: this.buf[DETACH]() };
+  return { src: this.src, dst: this.dst, protocol: this.protocol, ttl: this.ttl, header, buf: this.buf[DETACH](), missing: this.missing ?? 0 };
 }

@@ -34,7 +34,7 @@ export interface ReplayStackOptions {
   readonly transcripts?: boolean;
   /** Lines per transcript chunk (default 2000; a long session comes in several). */
   readonly transcriptChunkEntries?: number;
-  readonly observer?: Omit<TcpObserverOptions, 'snaplenMissing'>;
+  readonly observer?: TcpObserverOptions;
   /** Runtime name (events, logs). Default 'replay'. */
   readonly name?: string;
   /** Each flow's record, when it ends. */
@@ -152,8 +152,7 @@ export function createReplayStack(opts: ReplayStackOptions = {}): ReplayStack {
     reassemblyMaxBytes: 16 * 1024 * 1024,
     reassemblyMaxDatagrams: 4096,
   });
-  const cur = link.current;
-  const tcp = new TcpObserver(rt, ip, { ...opts.observer, snaplenMissing: () => cur.ipMissing });
+  const tcp = new TcpObserver(rt, ip, opts.observer ?? {});
   const time = new CaptureTime();
   const onFlow = opts.onFlow;
   const recorder = new FlowRecorder(tcp, rt.app('report'), {
@@ -339,6 +338,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   tracer?.stop();
   const elapsedMs = performance.now() - started;
   const c = stack.link.counters;
+  const ipc = stack.ip.counters;
   const firstNs = stack.epochNs;
   const iso = (ns: bigint | undefined): string | null => (ns === undefined ? null : new Date(Number(ns / 1_000_000n)).toISOString());
   const seconds = elapsedMs / 1000;
@@ -361,7 +361,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     drops: stack.drops(),
     dropTotal: stack.dropTotal(),
     maxLiveFlows: stack.tcp.counters.maxLiveFlows,
-    repaired: { snaplenCut: c.snaplenCut, shortFrames: c.shortFrames, offloadLength: c.offloadLength },
+    repaired: { snaplenCut: ipc.snaplenCut, shortFrames: ipc.shortFrames, offloadLength: ipc.offloadLength },
     afterFlowEnd: stack.tcp.counters.afterEnd,
     heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
     ...(error !== undefined ? { error: error.message } : {}),

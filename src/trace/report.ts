@@ -107,7 +107,7 @@ export interface ReplaySummary {
   readonly drops: DropCounts;
   readonly dropTotal: number;
   readonly maxLiveFlows: number;
-  /** IPv4 datagrams the capture link repaired (see CaptureLink): cut by the snaplen, longer than their frame, length 0 (offload). */
+  /** IPv4 datagrams promiscuous IP took at their captured length (see Ip): cut by the snaplen, longer than their frame, length 0 (offload). */
   readonly repaired: { readonly snaplenCut: number; readonly shortFrames: number; readonly offloadLength: number };
   /** Packets of flows already finished (stragglers after a close), counted and not followed. */
   readonly afterFlowEnd: number;

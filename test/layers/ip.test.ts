@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { Runtime, VirtualClock } from '../../src/core/index.js';
 import { createHost, type Host } from '../../src/host.js';
-import type { IpPacket } from '../../src/layers/ip.js';
+import { Ip, type IpPacket } from '../../src/layers/ip.js';
+import { CaptureLink } from '../../src/layers/nic/capture-link.js';
+import { BufferPool } from '../../src/wire/buffer.js';
 import { parseIp4 } from '../../src/wire/addr.js';
 import { IPV4_FLAG_DF, IPV4_FLAG_MF } from '../../src/wire/ipv4.js';
 import {
@@ -325,5 +328,68 @@ describe('Ip: reassembly limits', () => {
     expect(host.ip.stats.dropReasons.get('too-many-fragments')).toBeGreaterThan(0);
     expect(host.ip.reassemblyState().datagrams).toBeLessThanOrEqual(1);
     expect(host.ip.reassemblyState().bytes).toBeLessThanOrEqual(8 * 256);
+  });
+});
+
+describe('Ip: captured datagrams in promiscuous mode', () => {
+  /** Promiscuous IP on a capture link, as a replay builds it, with a sink recording what it is handed. */
+  function replayIp() {
+    const rt = new Runtime({ clock: new VirtualClock(0) });
+    const link = new CaptureLink(rt, new BufferPool());
+    const ip = new Ip(rt, link, null, new BufferPool(), { address: 0, prefixLength: 0, promiscuous: true, verifyChecksum: false });
+    const got: Array<{ data: number[]; missing: number | undefined; totalLength: number; options: number[] }> = [];
+    ip.bindProtocol(PROTO, rt.app('sink'), {
+      onPacket: (p) => void got.push({ data: [...p.buf.copyPayload()], missing: p.missing, totalLength: p.header.totalLength, options: [...p.header.options] }),
+    });
+    let index = 0;
+    /** A raw-IPv4 record (link type 228) of `data`, `originalLength` bytes on the wire. */
+    const feed = (data: Uint8Array, originalLength = data.length): void =>
+      link.input({ index: index++, timestampNs: 0n, linkType: 228, data, originalLength });
+    return { ip, got, feed };
+  }
+
+  it('delivers a datagram the snaplen cut as far as captured, saying how many bytes the wire had beyond', () => {
+    const { ip, got, feed } = replayIp();
+    const whole = ipv4(dgram({ payload: pattern(100) }));
+    feed(whole.slice(0, 60), whole.length);
+    expect(got).toEqual([{ data: [...pattern(40)], missing: 60, totalLength: 120, options: [] }]);
+    expect(ip.counters.snaplenCut).toBe(1);
+    expect(ip.stats.drops).toBe(0);
+  });
+
+  it('takes a whole frame holding less than its total length as it is, with nothing missing', () => {
+    const { ip, got, feed } = replayIp();
+    feed(ipv4(dgram({ payload: pattern(10), totalLength: 200 })));
+    expect(got).toEqual([{ data: [...pattern(10)], missing: 0, totalLength: 200, options: [] }]);
+    expect(ip.counters.shortFrames).toBe(1);
+  });
+
+  it('takes a total length of 0 (segmentation offload) as the captured length, leaving the captured bytes as they were', () => {
+    const { ip, got, feed } = replayIp();
+    const d = ipv4(dgram({ payload: pattern(3000), totalLength: 0, options: new Uint8Array([1, 1, 1, 0]) }));
+    const before = d.slice();
+    feed(d);
+    expect(got).toEqual([{ data: [...pattern(3000)], missing: 0, totalLength: 3024, options: [1, 1, 1, 0] }]);
+    expect(ip.counters.offloadLength).toBe(1);
+    expect(d).toEqual(before);
+  });
+
+  it('still drops a cut fragment, and a whole datagram has nothing missing', () => {
+    const { ip, got, feed } = replayIp();
+    const frag = ipv4(dgram({ payload: pattern(64), flags: IPV4_FLAG_MF }));
+    feed(frag.slice(0, 50), frag.length);
+    feed(ipv4(dgram({ payload: pattern(4) })));
+    expect(ip.stats.dropReasons.get('truncated')).toBe(1);
+    expect(got.map((g) => [g.data.length, g.missing])).toEqual([[4, 0]]);
+  });
+
+  it('leaves live IP as strict as ever: cut and zero-length datagrams are dropped', () => {
+    const { dev, host } = manualHost({ arp: { announce: false } });
+    const got = collect(host);
+    dev.inject(ethernet(MAC_B, MAC_A, 0x0800, ipv4(dgram({ totalLength: 200 }))));
+    dev.inject(ethernet(MAC_B, MAC_A, 0x0800, ipv4(dgram({ totalLength: 0 }))));
+    expect(got).toHaveLength(0);
+    expect(Object.fromEntries(host.ip.stats.dropReasons)).toEqual({ truncated: 1, 'bad-total-length': 1 });
+    expect(host.ip.counters).toMatchObject({ snaplenCut: 0, shortFrames: 0, offloadLength: 0 });
   });
 });

@@ -146,8 +146,8 @@ describe('replay of the real Telnet captures (digests from shared/traces/README.
     ]);
     expect(frames[3]!.steps.at(-1)!.text).toMatch(/a->b \[ACK\] seq=1 len=27: delivered$/);
     expect(frames.some((t) => t.steps.some((s) => s.text.endsWith(': retransmission')))).toBe(true);
-    // A datagram claiming more than its frame holds: the link says what it did.
-    expect(frames.some((t) => t.steps.some((s) => s.module === 'capture' && /exceeds the frame/.test(s.text)))).toBe(true);
+    // A datagram claiming more than its frame holds: IP says what it did.
+    expect(frames.some((t) => t.steps.some((s) => s.module === 'ip' && /exceeds the frame/.test(s.text)))).toBe(true);
     expect(frames.every((t) => t.outcome === 'ok')).toBe(true);
   });
 });

@@ -13,21 +13,10 @@
  * segmentation offload hold frames far above the MTU) and whatever their
  * destination address (a capture sees everybody's traffic).
  *
- * Two repairs, done here because IP (built for live traffic) would drop these
- * datagrams and Wireshark does not:
- *  - a datagram whose IP total length runs beyond the captured bytes: the
- *    total-length field is rewritten to what was captured. When the capture's
- *    snaplen cut the frame, `current.ipMissing` tells the layer above how many
- *    bytes the wire had beyond it, so TCP accounts for them as sent but not
- *    captured instead of losing the whole segment. When the whole frame is
- *    there and simply holds less than its header claims, what is there is
- *    taken as the datagram (as Wireshark does, with a warning). Fragments are
- *    left alone (IP drops a cut fragment).
- *  - an IP total length of 0, which segmentation-offload captures show (the
- *    NIC fills it in later): taken to be the captured length, as Wireshark's
- *    "TSO support" preference does.
- * The rewritten header checksum is not fixed up: a replay stack does not
- * verify IP checksums (Wireshark does not either).
+ * The bytes are handed up as captured. What only this layer knows, how many
+ * bytes the frame had on the wire beyond the capture (the record's original
+ * length, when the snaplen cut it), goes up with each frame as the slot's
+ * `wireMissing` argument; promiscuous IP makes of it what a cut datagram lost.
  *
  * No copies: the record's bytes are the buffer (one PacketBuffer per capture
  * chunk, moved from frame to frame by setting start/end), and nothing keeps it
@@ -83,13 +72,6 @@ export interface CurrentFrame {
   /** Bytes captured, and bytes the frame had on the wire. */
   capturedLength: number;
   originalLength: number;
-  /**
-   * Bytes of the (unfragmented) IPv4 datagram missing from the frame: its
-   * total length minus what was captured. 0 when the datagram is whole.
-   */
-  ipMissing: number;
-  /** Whether the IPv4 total length was 0 (segmentation offload) and was taken from the capture. */
-  ipLengthFromCapture: boolean;
 }
 
 export interface CaptureLinkCounters {
@@ -97,12 +79,6 @@ export interface CaptureLinkCounters {
   bytes: number;
   /** Frames handed to a bound ethertype handler. */
   delivered: number;
-  /** IPv4 datagrams cut by the snaplen whose length field was repaired. */
-  snaplenCut: number;
-  /** IPv4 datagrams claiming more bytes than their whole (uncut) frame holds, taken as cut too. */
-  shortFrames: number;
-  /** IPv4 datagrams with total length 0 (offload) taken at their captured length. */
-  offloadLength: number;
 }
 
 interface CaptureLinkShared {
@@ -112,24 +88,19 @@ interface CaptureLinkShared {
 export interface CaptureLinkOptions {
   /** The MTU IP is told (it only matters for sending, which a replay never does). Default 65535. */
   mtu?: number;
-  /** Repair snaplen-cut and offload-length IPv4 datagrams (see the module comment). Default true. */
-  repairIp?: boolean;
 }
 
 export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer {
   readonly mac: Mac = 0;
   readonly mtu: number;
-  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, snaplenCut: 0, shortFrames: 0, offloadLength: 0 };
+  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0 };
   readonly current: CurrentFrame = {
     index: -1,
     timestampNs: 0n,
     linkType: 0,
     capturedLength: 0,
     originalLength: 0,
-    ipMissing: 0,
-    ipLengthFromCapture: false,
   };
-  private readonly repairIp: boolean;
   /** One buffer over the memory the current records live in; frames move its start/end. */
   private rx: PacketBuffer | null = null;
   private rxMemory: ArrayBufferLike | null = null;
@@ -151,7 +122,6 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   ) {
     super(rt, name, { types: new EthertypeTable() });
     this.mtu = opts.mtu ?? 65535;
-    this.repairIp = opts.repairIp ?? true;
   }
 
   /** Bind the handler for one ethertype (0x0800 IPv4...), as on the NIC. */
@@ -170,7 +140,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
 
   /**
    * Replays one captured frame: a task starts here and climbs the stack. The
-   * record's bytes may be modified in place (IP length repair) and are not kept.
+   * record's bytes are not kept.
    */
   input(rec: CapturedFrame): void {
     const cur = this.current;
@@ -179,8 +149,6 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     cur.linkType = rec.linkType;
     cur.capturedLength = rec.data.length;
     cur.originalLength = rec.originalLength;
-    cur.ipMissing = 0;
-    cur.ipLengthFromCapture = false;
     const c = this.counters;
     c.frames++;
     c.bytes += rec.data.length;
@@ -335,44 +303,8 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
       return;
     }
     buf.start = start + hl;
-    if (type === ETHERTYPE_IPV4 && this.repairIp) this.repairIpv4(buf);
     this.counters.delivered++;
-    this.upcall(b, 'onFrame', buf, eth);
-  }
-
-  /** See the module comment: snaplen-cut and offload-length datagrams. */
-  private repairIpv4(buf: PacketBuffer): void {
-    const bytes = buf.bytes;
-    const o = buf.start;
-    const have = buf.end - o;
-    if (have < 20 || bytes[o]! >>> 4 !== 4) return;
-    const hl = (bytes[o]! & 0x0f) * 4;
-    const total = (bytes[o + 2]! << 8) | bytes[o + 3]!;
-    if (total === 0) {
-      // Offload: the length field was never filled in.
-      if (hl < 20 || have > 0xffff || have < hl) return;
-      bytes[o + 2] = have >>> 8;
-      bytes[o + 3] = have;
-      this.current.ipLengthFromCapture = true;
-      this.counters.offloadLength++;
-      if (this.rt.observed) this.note(`ip total length 0 (offload): taken as the ${have} captured bytes`);
-      return;
-    }
-    if (total <= have || hl < 20 || have < hl) return;
-    const frag = (bytes[o + 6]! << 8) | bytes[o + 7]!;
-    if ((frag & 0x3fff) !== 0) return;
     const cur = this.current;
-    bytes[o + 2] = have >>> 8;
-    bytes[o + 3] = have;
-    if (cur.originalLength > cur.capturedLength) {
-      // The wire carried the rest: the layers above count it as sent and not captured.
-      cur.ipMissing = total - have;
-      this.counters.snaplenCut++;
-      if (this.rt.observed) this.note(`snaplen cut ${total - have} of the datagram's ${total} bytes`);
-    } else {
-      // The whole frame is here and holds less than the header claims: what is there is all there was.
-      this.counters.shortFrames++;
-      if (this.rt.observed) this.note(`IP total length ${total} exceeds the frame's ${have} bytes: taken as ${have}`);
-    }
+    this.upcall(b, 'onFrame', buf, eth, cur.originalLength > cur.capturedLength ? cur.originalLength - cur.capturedLength : 0);
   }
 }

@@ -31,8 +31,11 @@ export interface EthertypeSlots {
    * after the Ethernet header (and tags); `buf.end` the end of the frame
    * (link padding included: the layer above trims by its own length field).
    * Valid during the upcall only (an async handler: until its first await).
+   * `wireMissing`: bytes the frame had on the wire beyond `buf.end` that were
+   * not captured (a capture's snaplen); only a capture link knows it, a live
+   * link leaves it out.
    */
-  onFrame(buf: PacketBuffer, eth: EthernetHeader): void;
+  onFrame(buf: PacketBuffer, eth: EthernetHeader, wireMissing?: number): void;
 }
 
 /** Fan-out observers of every frame the NIC accepts and sends. */

@@ -190,11 +190,6 @@ export interface TcpObserverOptions {
   maxHeldBytes?: number;
   /** Finished flows' tuples remembered to recognise late packets (default 16384). */
   maxTombstones?: number;
-  /**
-   * Bytes the link says the current datagram lost to the capture's snaplen
-   * (a CaptureLink's `current.ipMissing`); they count as sent but not captured.
-   */
-  snaplenMissing?: () => number;
 }
 
 export interface TcpObserverCounters {
@@ -293,7 +288,6 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   private readonly maxBuffered: number;
   private readonly maxHeldBytes: number;
   private readonly maxTombstones: number;
-  private readonly snaplenMissing: (() => number) | undefined;
   private readonly open = new ActivityList();
   private readonly closedList = new ActivityList();
   private readonly sweeper: ModuleTimer;
@@ -318,7 +312,6 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     this.maxBuffered = opts.maxBufferedBytesPerDirection ?? 1024 * 1024;
     this.maxHeldBytes = opts.maxHeldBytes ?? 128 * 1024 * 1024;
     this.maxTombstones = opts.maxTombstones ?? 16_384;
-    this.snaplenMissing = opts.snaplenMissing;
     this.sweeper = this.timer(null, 'sweep', () => this.sweep());
     this.binding = ip.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
   }
@@ -391,7 +384,8 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     const flags = bytes[o + 13]!;
     const payloadLength = len - doff;
     const payload = payloadLength === 0 ? EMPTY : bytes.subarray(o + doff, buf.end);
-    const missing = this.snaplenMissing !== undefined ? this.snaplenMissing() : 0;
+    // Bytes the capture's snaplen cut off this segment (promiscuous IP says): sent, not captured.
+    const missing = pkt.missing ?? 0;
     const now = this.rt.clock.now();
 
     const hash = tupleHash(src, sport, dst, dport);

@@ -32,7 +32,7 @@ function observerStack(opts: TcpObserverOptions = {}) {
   const pool = new BufferPool();
   const link = new CaptureLink(rt, pool);
   const ip = new Ip(rt, link, null, pool, { address: 0, prefixLength: 0, promiscuous: true, verifyChecksum: false });
-  const tcp = new TcpObserver(rt, ip, { ...opts, snaplenMissing: () => link.current.ipMissing });
+  const tcp = new TcpObserver(rt, ip, opts);
   const seen: Seen[] = [];
   const byFlow = new Map<ObservedFlow, Seen>();
   const app = rt.app('app');
