@@ -15,6 +15,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { CaptureFormatError, type CaptureRecord } from './capture.js';
 import { finishStream } from './sink.js';
+import { concatBytes } from '../wire/buffer.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
 export const PCAPNG_IDB = 0x00000001;
@@ -655,15 +656,7 @@ export function encodePcapng(records: Iterable<PcapngWriteRecord>, options: Pcap
   const ifaces = options.interfaces ?? [{ linkType: 1 }];
   for (const i of ifaces) parts.push(enc.interfaceDescription(i));
   for (const r of records) parts.push(enc.enhancedPacket(r));
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 const WRITE_BATCH = 64 * 1024;
@@ -739,27 +732,17 @@ export class PcapngWriter {
 
   #flush(): void {
     if (this.#batched === 0) return;
-    const out = this.#batch.length === 1 ? this.#batch[0]! : concat(this.#batch, this.#batched);
+    const out = this.#batch.length === 1 ? this.#batch[0]! : concatBytes(this.#batch, this.#batched);
     this.#batch = [];
     this.#batched = 0;
     this.#stream.write(out);
   }
 
   async #finish(): Promise<void> {
-    const data = this.#batch.length === 0 ? new Uint8Array(0) : concat(this.#batch, this.#batched);
+    const data = this.#batch.length === 0 ? new Uint8Array(0) : concatBytes(this.#batch, this.#batched);
     this.#batch = [];
     this.#batched = 0;
     await finishStream(this.#stream, data, this.#ownsStream, this.#error);
     if (this.#error !== undefined) throw this.#error;
   }
-}
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -58,6 +58,22 @@ export function inBounds(bytes: Uint8Array, offset: number, length: number): boo
 
 /** A zero-length array shared by records that have no options. Never write to it. */
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
+
+/** The parts one after another in a new array (`total`: their summed length, when the caller knows it). */
+export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8Array {
+  let n = total;
+  if (n === undefined) {
+    n = 0;
+    for (const p of parts) n += p.length;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
 /** A programmer error in buffer use (not a malformed packet). */

@@ -48,6 +48,8 @@
  *   (reported as gaps) instead of discarding it.
  */
 
+import { concatBytes } from '../../wire/buffer.js';
+
 export type FollowDirection = 0 | 1;
 
 /** TCP flag bits as on the wire (byte 13 of the header). */
@@ -476,27 +478,15 @@ export class FollowCollector {
 
   /** Captured bytes only, holes closed up. */
   bytes(dir: FollowDirection): Uint8Array {
-    return concat(this.parts[dir].filter((p): p is Uint8Array => p instanceof Uint8Array));
+    return concatBytes(this.parts[dir].filter((p): p is Uint8Array => p instanceof Uint8Array));
   }
 
   /** What `tshark -z follow,tcp,raw` prints for this direction: gap markers spliced in. */
   wiresharkBytes(dir: FollowDirection): Uint8Array {
-    return concat(this.parts[dir].map((p) => (p instanceof Uint8Array ? p : wiresharkGapMarker(p))));
+    return concatBytes(this.parts[dir].map((p) => (p instanceof Uint8Array ? p : wiresharkGapMarker(p))));
   }
 
   gaps(dir: FollowDirection): FollowGap[] {
     return this.parts[dir].filter((p): p is FollowGap => !(p instanceof Uint8Array));
   }
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
