@@ -11,9 +11,9 @@
  * header of the record that is cut or has an impossible length).
  */
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { CaptureFormatError, LINKTYPE_ETHERNET, type CaptureRecord } from './capture.js';
-import { finishStream } from './sink.js';
+import { CaptureSink } from './sink.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -351,29 +351,18 @@ function msToNs(ms: number): bigint {
  * once the bytes are written (rejects if the stream failed).
  */
 export class PcapWriter {
-  readonly #stream: NodeJS.WritableStream;
-  readonly #ownsStream: boolean;
+  readonly #sink: CaptureSink;
   readonly #options: PcapWriterOptions;
   #resolved: ResolvedWriterOptions | undefined;
   #chunk = new Uint8Array(CHUNK_SIZE);
   #dv = new DataView(this.#chunk.buffer);
   #used = 0;
-  #error: Error | undefined;
   #closed: Promise<void> | undefined;
   #count = 0;
 
   constructor(target: string | NodeJS.WritableStream, options: PcapWriterOptions = {}) {
     this.#options = options;
-    if (typeof target === 'string') {
-      this.#stream = createWriteStream(target);
-      this.#ownsStream = true;
-    } else {
-      this.#stream = target;
-      this.#ownsStream = options.endStream ?? true;
-    }
-    this.#stream.on('error', (err: Error) => {
-      this.#error ??= err;
-    });
+    this.#sink = new CaptureSink(target, options.endStream);
     if (options.linkType !== undefined) this.#begin(undefined);
   }
 
@@ -393,7 +382,7 @@ export class PcapWriter {
       ? { data: recordOrData, timestampNs: msToNs(wallTimeMs ?? 0) }
       : recordOrData;
     if (this.#closed !== undefined) throw new Error('PcapWriter: write after close');
-    if (this.#error !== undefined) throw this.#error;
+    this.#sink.check();
     const o = this.#resolved ?? this.#begin(record);
     checkLinkType(record, o);
     const need = PCAP_RECORD_HEADER_LENGTH + Math.min(record.data.length, o.snaplen);
@@ -425,7 +414,7 @@ export class PcapWriter {
   #flush(): void {
     if (this.#used === 0) return;
     // The stream may keep the chunk until written, so the next records go to a new one.
-    this.#stream.write(this.#chunk.subarray(0, this.#used));
+    this.#sink.write(this.#chunk.subarray(0, this.#used));
     this.#chunk = new Uint8Array(CHUNK_SIZE);
     this.#dv = new DataView(this.#chunk.buffer);
     this.#used = 0;
@@ -435,7 +424,6 @@ export class PcapWriter {
     if (this.#resolved === undefined) this.#begin(undefined);
     const data = this.#chunk.subarray(0, this.#used);
     this.#used = 0;
-    await finishStream(this.#stream, data, this.#ownsStream, this.#error);
-    if (this.#error !== undefined) throw this.#error;
+    await this.#sink.finish(data);
   }
 }

@@ -12,9 +12,9 @@
  * Corrupt input throws CaptureFormatError with the offset of the damaged block.
  */
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { CaptureFormatError, type CaptureRecord } from './capture.js';
-import { finishStream } from './sink.js';
+import { CaptureSink } from './sink.js';
 import { concatBytes } from '../wire/buffer.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
@@ -668,26 +668,15 @@ const WRITE_BATCH = 64 * 1024;
  * bytes are written (rejects if the stream failed).
  */
 export class PcapngWriter {
-  readonly #stream: NodeJS.WritableStream;
-  readonly #ownsStream: boolean;
+  readonly #sink: CaptureSink;
   readonly #encoder: PcapngEncoder;
   #batch: Uint8Array[] = [];
   #batched = 0;
-  #error: Error | undefined;
   #closed: Promise<void> | undefined;
   #count = 0;
 
   constructor(target: string | NodeJS.WritableStream, options: PcapngWriterOptions = {}) {
-    if (typeof target === 'string') {
-      this.#stream = createWriteStream(target);
-      this.#ownsStream = true;
-    } else {
-      this.#stream = target;
-      this.#ownsStream = options.endStream ?? true;
-    }
-    this.#stream.on('error', (err: Error) => {
-      this.#error ??= err;
-    });
+    this.#sink = new CaptureSink(target, options.endStream);
     this.#encoder = new PcapngEncoder(options.byteOrder);
     this.#push(this.#encoder.sectionHeader(options.application));
     for (const i of options.interfaces ?? []) this.addInterface(i);
@@ -721,7 +710,7 @@ export class PcapngWriter {
 
   #check(): void {
     if (this.#closed !== undefined) throw new Error('PcapngWriter: write after close');
-    if (this.#error !== undefined) throw this.#error;
+    this.#sink.check();
   }
 
   #push(block: Uint8Array): void {
@@ -735,14 +724,13 @@ export class PcapngWriter {
     const out = this.#batch.length === 1 ? this.#batch[0]! : concatBytes(this.#batch, this.#batched);
     this.#batch = [];
     this.#batched = 0;
-    this.#stream.write(out);
+    this.#sink.write(out);
   }
 
   async #finish(): Promise<void> {
     const data = this.#batch.length === 0 ? new Uint8Array(0) : concatBytes(this.#batch, this.#batched);
     this.#batch = [];
     this.#batched = 0;
-    await finishStream(this.#stream, data, this.#ownsStream, this.#error);
-    if (this.#error !== undefined) throw this.#error;
+    await this.#sink.finish(data);
   }
 }
