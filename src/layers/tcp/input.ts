@@ -73,14 +73,7 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
   const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true);
   c.noDelay = l.noDelay;
   c.listener = l;
-  c.irs = seg.seq;
-  c.rcvNxt = (seg.seq + 1) >>> 0;
-  c.rcvAdv = c.rcvNxt;
-  synOptions(tcp, c, seg);
-  // The window of a SYN is never scaled (RFC 7323 2.2).
-  c.sndWnd = seg.wnd;
-  c.maxSndWnd = seg.wnd;
-  c.sndWl1 = seg.seq;
+  takePeerSyn(tcp, c, seg);
   c.sndWl2 = c.iss;
   c.st = SYN_RECEIVED;
   if (!tcp.register(c)) return;
@@ -88,6 +81,20 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
   tcp.claimConn(c);
   // Data carried by the SYN is not acknowledged; the peer will send it again.
   output(tcp, c);
+}
+
+/**
+ * What every SYN from the peer tells us, in both opens: its ISN, its options,
+ * and its window (never scaled in a SYN, RFC 7323 2.2).
+ */
+function takePeerSyn(tcp: Tcp, c: TcpConnection, seg: Segment): void {
+  c.irs = seg.seq;
+  c.rcvNxt = (seg.seq + 1) >>> 0;
+  c.rcvAdv = c.rcvNxt;
+  synOptions(tcp, c, seg);
+  c.sndWnd = seg.wnd;
+  c.maxSndWnd = seg.wnd;
+  c.sndWl1 = seg.seq;
 }
 
 /** Options of a SYN or SYN-ACK: what both sides agreed to. */
@@ -144,13 +151,7 @@ function synSent(tcp: Tcp, c: TcpConnection, seg: Segment): void {
     tcp.drop('no-syn');
     return;
   }
-  c.irs = seg.seq;
-  c.rcvNxt = (seg.seq + 1) >>> 0;
-  c.rcvAdv = c.rcvNxt;
-  synOptions(tcp, c, seg);
-  c.sndWnd = seg.wnd;
-  c.maxSndWnd = seg.wnd;
-  c.sndWl1 = seg.seq;
+  takePeerSyn(tcp, c, seg);
   c.sndWl2 = seg.ack;
   if (hasAck) {
     // Our SYN is acknowledged: ESTABLISHED.
