@@ -571,7 +571,7 @@ export function report(r: DemoResult): string[] {
   }
   out.push(
     '  For reference: a Linux telnet/telnetd pair sends 3 per keystroke at this pace; the OpenBSD session in ' +
-      '../shared/traces/telnet-raw.pcap sends 4.',
+      'test/fixtures/traces/telnet-raw.pcap sends 4.',
   );
   if (!s.sessionOk) out.push(`  THE SESSION DID NOT COMPLETE: ${s.error ?? 'no logout seen'}`);
   return out;

@@ -8,8 +8,8 @@ import { runReplayCli, USAGE } from '../../apps/replay.js';
 import { classicPcap, tcpFrame, type TcpEndpoint } from '../trace/fixtures/frames.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const RAW = path.resolve(process.cwd(), '../shared/traces/telnet-raw.pcap');
-const COOKED = path.resolve(process.cwd(), '../shared/traces/telnet-cooked.pcap');
+const RAW = path.resolve(process.cwd(), 'test/fixtures/traces/telnet-raw.pcap');
+const COOKED = path.resolve(process.cwd(), 'test/fixtures/traces/telnet-cooked.pcap');
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'replay-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

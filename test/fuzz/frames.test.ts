@@ -26,7 +26,7 @@ const SERVER_IP = parseIp4('192.168.0.1');
 const CLIENT_IP = parseIp4('192.168.0.2');
 
 const seeds: Uint8Array[] = ['telnet-raw.pcap', 'telnet-cooked.pcap'].flatMap((f) =>
-  parsePcapBuffer(new Uint8Array(readFileSync(path.resolve(process.cwd(), '../shared/traces', f)))).map((r) => r.data),
+  parsePcapBuffer(new Uint8Array(readFileSync(path.resolve(process.cwd(), 'test/fixtures/traces', f)))).map((r) => r.data),
 );
 
 /** Counts what the host sends and forgets it. */

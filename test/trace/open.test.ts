@@ -11,8 +11,8 @@ import { buildSample } from './fixtures/pcapng-sample.js';
 const tmp = mkdtempSync(path.join(tmpdir(), 'open-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const RAW = path.resolve(process.cwd(), '../shared/traces/telnet-raw.pcap');
-const COOKED = path.resolve(process.cwd(), '../shared/traces/telnet-cooked.pcap');
+const RAW = path.resolve(process.cwd(), 'test/fixtures/traces/telnet-raw.pcap');
+const COOKED = path.resolve(process.cwd(), 'test/fixtures/traces/telnet-cooked.pcap');
 
 async function collect(it: AsyncIterable<CaptureRecord>): Promise<CaptureRecord[]> {
   const out: CaptureRecord[] = [];

@@ -12,7 +12,7 @@ import { emitEthernet, parseEthernet, ETHERTYPE_IPV4 } from '../../src/wire/ethe
 import { IP_PROTO_TCP, emitIpv4, ipv4ChecksumOk, parseIpv4 } from '../../src/wire/ipv4.js';
 import { computeTcpChecksum, emitTcp, parseTcp, tcpChecksumOk } from '../../src/wire/tcp.js';
 
-const TRACES = path.resolve(process.cwd(), '../shared/traces');
+const TRACES = path.resolve(process.cwd(), 'test/fixtures/traces');
 const RAW = path.join(TRACES, 'telnet-raw.pcap');
 const COOKED = path.join(TRACES, 'telnet-cooked.pcap');
 const rawBytes = new Uint8Array(readFileSync(RAW));

@@ -19,7 +19,7 @@ import { tsharkFollowRaw, tsharkPath } from './fixtures/tshark.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const traces = (name: string): string => path.resolve(process.cwd(), '../shared/traces', name);
+const traces = (name: string): string => path.resolve(process.cwd(), 'test/fixtures/traces', name);
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'replay-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -97,7 +97,7 @@ function faults(rng: Rng): (segs: TcpFrameSpec[]) => TcpFrameSpec[] {
   };
 }
 
-describe('replay of the real Telnet captures (digests from shared/traces/README.md, i.e. tshark)', () => {
+describe('replay of the real Telnet captures (digests from test/fixtures/traces/README.md, i.e. tshark)', () => {
   const cases = [
     {
       file: 'telnet-raw.pcap',

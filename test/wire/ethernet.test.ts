@@ -90,7 +90,7 @@ describe('Ethernet II', () => {
 
   it('round-trips every frame of the real captures', () => {
     for (const name of ['telnet-raw.pcap', 'telnet-cooked.pcap']) {
-      const file = readFileSync(path.resolve(process.cwd(), '../shared/traces', name));
+      const file = readFileSync(path.resolve(process.cwd(), 'test/fixtures/traces', name));
       for (const rec of parsePcapBuffer(file)) {
         const r = parseEthernet(rec.data, 0, rec.data.length);
         expect(r.ok).toBe(true);

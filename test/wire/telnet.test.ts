@@ -12,7 +12,7 @@ import {
 } from '../../src/wire/telnet.js';
 import type { TelnetDecodeError, TelnetHandlers } from '../../src/wire/telnet.js';
 
-const TRACES = path.resolve(process.cwd(), '../shared/traces');
+const TRACES = path.resolve(process.cwd(), 'test/fixtures/traces');
 
 // ---------------------------------------------------------------------------
 // A tiny pcap -> TCP byte stream extractor, local to this test so the decoder is

@@ -54,7 +54,7 @@ function followFrames(frames: readonly Uint8Array[], opts: Omit<FollowOptions, '
   return { f, out, verdicts };
 }
 
-describe('FlowFollower on the real Telnet captures (digests from shared/traces/README.md)', () => {
+describe('FlowFollower on the real Telnet captures (digests from test/fixtures/traces/README.md)', () => {
   const cases = [
     {
       file: 'telnet-raw.pcap',
@@ -69,7 +69,7 @@ describe('FlowFollower on the real Telnet captures (digests from shared/traces/R
   ] as const;
   for (const c of cases) {
     it(`reassembles ${c.file} byte for byte in both directions`, () => {
-      const file = path.resolve(process.cwd(), '../shared/traces', c.file);
+      const file = path.resolve(process.cwd(), 'test/fixtures/traces', c.file);
       const { f, out } = followFrames(classicPcapFrames(readFileSync(file)));
       const c2s = out.wiresharkBytes(0);
       const s2c = out.wiresharkBytes(1);

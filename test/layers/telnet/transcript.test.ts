@@ -5,7 +5,7 @@ import { createReplayStack, replayCapture, type ReplayStackOptions } from '../..
 import { TelnetOption } from '../../../src/wire/telnet.js';
 import { tcpFrame, type TcpEndpoint } from '../../trace/fixtures/frames.js';
 
-const traces = (name: string): string => path.resolve(process.cwd(), '../shared/traces', name);
+const traces = (name: string): string => path.resolve(process.cwd(), 'test/fixtures/traces', name);
 
 async function transcriptOf(file: string): Promise<TelnetTranscript> {
   const ts: TelnetTranscript[] = [];
