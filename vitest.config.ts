@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // the default output, then the count of skipped tests and why each was skipped
+    reporters: ['default', './test/support/skip-reporter.ts'],
   },
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,9 @@ import { SimLink, type SimLinkOptions } from '../src/layers/nic/sim-link.js';
 import { PcapDevice } from '../src/layers/nic/wrappers.js';
 import { PcapWriter } from '../src/trace/pcap.js';
 import { parseIp4 } from '../src/wire/addr.js';
+import { itNeeds } from './support/needs.js';
 
 const TSHARK = '/usr/bin/tshark';
-const haveTshark = existsSync(TSHARK);
 const dir = mkdtempSync(path.join(tmpdir(), 'host-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -113,7 +113,7 @@ describe('host', () => {
     expect(h.ip.route(parseIp4('1.1.1.1'))!.gateway).toBe(parseIp4('10.0.0.1'));
   });
 
-  it.skipIf(!haveTshark)('writes a pcap that tshark opens with no malformed packets and no checksum errors', async () => {
+  itNeeds(['tshark'], 'writes a pcap that tshark opens with no malformed packets and no checksum errors', async () => {
     const file = path.join(dir, 'traffic.pcap');
     const clock = new VirtualClock();
     const link = new SimLink(clock, { seed: 4, loss: 0.05 });

@@ -4,12 +4,13 @@
  * (checked with tshark when it is installed).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, main, parseArgs, runDemo, wantsRealWire, type DemoOptions, type DemoResult } from '../../apps/demo.js';
 import { negotiationName } from '../../src/wire/telnet.js';
+import { itNeeds } from '../support/needs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'demo-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -146,7 +147,7 @@ describe('npm run demo', () => {
     return runDemo(options({ seed: 5 })).then((r) => expect(json).toEqual(JSON.parse(JSON.stringify(r.summary))));
   });
 
-  it.skipIf(!existsSync('/usr/bin/tshark'))('writes a capture tshark reads without complaint, with the negotiation the stack logged', async () => {
+  itNeeds(['tshark'], 'writes a capture tshark reads without complaint, with the negotiation the stack logged', async () => {
     const r = await piggybacked();
     const run = (args: string[]) => spawnSync('/usr/bin/tshark', ['-r', pcapFile, ...args], { encoding: 'utf8' });
     expect(run(['-Y', '_ws.malformed || _ws.expert.severity >= error']).stdout.trim()).toBe('');

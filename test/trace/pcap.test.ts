@@ -11,6 +11,7 @@ import {
 import { emitEthernet, parseEthernet, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.js';
 import { IP_PROTO_TCP, emitIpv4, ipv4ChecksumOk, parseIpv4 } from '../../src/wire/ipv4.js';
 import { computeTcpChecksum, emitTcp, parseTcp, tcpChecksumOk } from '../../src/wire/tcp.js';
+import { itNeeds } from '../support/needs.js';
 
 const TRACES = path.resolve(process.cwd(), 'test/fixtures/traces');
 const RAW = path.join(TRACES, 'telnet-raw.pcap');
@@ -21,7 +22,6 @@ const cookedBytes = new Uint8Array(readFileSync(COOKED));
 const tmp = mkdtempSync(path.join(tmpdir(), 'pcap-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /**
  * Frames whose IPv4 total length claims more bytes than were captured: the
@@ -312,7 +312,7 @@ describe('writing', () => {
     await expect(w.close()).rejects.toThrow(/ENOENT/);
   });
 
-  it.skipIf(!hasTshark)('produces files tshark opens cleanly with the same frames and times', async () => {
+  itNeeds(['tshark'], 'produces files tshark opens cleanly with the same frames and times', async () => {
     const expected = tsharkFrames(RAW);
     const recs = parsePcapBuffer(rawBytes);
     for (const [name, options] of [

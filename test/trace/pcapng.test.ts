@@ -14,7 +14,8 @@ import {
   type PcapngInterface,
 } from '../../src/trace/pcapng.js';
 import { buildSample } from './fixtures/pcapng-sample.js';
-import { tsharkFields, tsharkPath } from './fixtures/tshark.js';
+import { tsharkFields } from './fixtures/tshark.js';
+import { describeNeeds } from '../support/needs.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pcapng-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -284,7 +285,7 @@ describe('PcapngWriter', () => {
   });
 });
 
-describe.skipIf(tsharkPath === undefined)('pcapng files against tshark', () => {
+describeNeeds(['tshark'], 'pcapng files against tshark', () => {
   for (const order of ['le', 'be'] as const) {
     it(`tshark reads the ${order} sample cleanly, with the same packets and timestamps`, async () => {
       const s = buildSample(order);

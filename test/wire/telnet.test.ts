@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   optionName, parseNaws, parseTerminalType,
 } from '../../src/wire/telnet.js';
 import type { TelnetDecodeError, TelnetHandlers } from '../../src/wire/telnet.js';
+import { itNeeds } from '../support/needs.js';
 
 const TRACES = path.resolve(process.cwd(), 'test/fixtures/traces');
 
@@ -207,7 +208,7 @@ describe('TelnetDecoder on the real captures', () => {
     expect(text).toContain('Password:');
   });
 
-  it.skipIf(!existsSync('/usr/bin/tshark'))('agrees with a live tshark run', () => {
+  itNeeds(['tshark'], 'agrees with a live tshark run', () => {
     for (const s of sessions) {
       const pdml = execFileSync('/usr/bin/tshark', ['-r', path.join(TRACES, s.file), '-Y', 'telnet && !tcp.analysis.retransmission', '-T', 'pdml'], {
         encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20,

@@ -24,7 +24,8 @@ import {
   tcpFrame,
   type TcpEndpoint,
 } from '../../trace/fixtures/frames.js';
-import { tsharkFollowRaw, tsharkPath } from '../../trace/fixtures/tshark.js';
+import { tsharkFollowRaw } from '../../trace/fixtures/tshark.js';
+import { describeNeeds } from '../../support/needs.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
@@ -621,7 +622,7 @@ function randomFlow(rng: Rng): Wire[] {
   return pkts.slice(skip);
 }
 
-describe.skipIf(tsharkPath === undefined)('FlowFollower against tshark -z follow,tcp,raw', () => {
+describeNeeds(['tshark'], 'FlowFollower against tshark -z follow,tcp,raw', () => {
   it('matches tshark on the hand-made flows', () => {
     const frames: { data: Uint8Array }[] = [];
     handCases.forEach((c, k) => {
