@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/fixtures/**', 'test/interop/**', 'node_modules/**'],
+    // test/package/pack.test.ts builds, packs and installs: `npm run test:package`
+    exclude: ['test/fixtures/**', 'test/interop/**', 'test/package/pack.test.ts', 'node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -4,6 +4,12 @@
  * The runtime and the host assembly are exported flat; each layer's module and
  * its upcall interface too; byte formats live under `wire` and capture files
  * under `trace`, so their many small names stay out of the way.
+ *
+ * The loop checker is a separate entry point (`upcall-stack/check`,
+ * src/check/index.ts): it loads the TypeScript compiler, which this entry must
+ * never do, so that importing the stack stays fast and needs no TypeScript.
+ *
+ * @module upcall-stack
  */
 export * from './core/index.js';
 export { createHost, parseCidr, formatStats, Host, type HostOptions, type StatsRow, type PoolStats } from './host.js';
@@ -24,8 +30,6 @@ export { TcpObserver, ObservedFlow, type TcpObserverSlots } from './layers/tcp/o
 export { FlowFollower, FollowCollector, type FollowVerdict, type FollowGap } from './layers/tcp/follow.js';
 export * from './layers/telnet/index.js';
 export { TelnetTranscriber, renderTranscript, type TelnetTranscript } from './layers/telnet/transcript.js';
-
-export { checkLoops, type CheckOptions, type CheckResult, type Cycle, type Hop } from './check/index.js';
 
 export * as wire from './wire/index.js';
 export * as trace from './trace/index.js';

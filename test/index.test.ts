@@ -3,7 +3,9 @@
  * link, an echo service as bound handlers, a client that sends and reads back.
  */
 import { describe, expect, it } from 'vitest';
-import { createHost, SimLink, VirtualClock, wire, trace, checkLoops, TelnetServer } from '../src/index.js';
+import { createHost, SimLink, VirtualClock, wire, trace, TelnetServer } from '../src/index.js';
+import * as api from '../src/index.js';
+import { checkLoops } from '../src/check/index.js';
 
 describe('public API', () => {
   it('assembles hosts with TCP and carries an echo end to end', () => {
@@ -25,6 +27,8 @@ describe('public API', () => {
     expect(server.stats().find((r) => r.module === 'tcp')!.upcalls).toBeGreaterThan(0);
     expect(typeof trace.openCapture).toBe('function');
     expect(typeof checkLoops).toBe('function');
+    // the checker is its own entry point ('upcall-stack/check'): the stack's must not carry it
+    expect('checkLoops' in api).toBe(false);
     expect(typeof TelnetServer).toBe('function');
   });
 });
