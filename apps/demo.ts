@@ -21,7 +21,6 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RealClock, VirtualClock, type Clock, type DispatchPolicy, type StackEvent } from '../src/core/index.js';
 import { createHost, type Host } from '../src/host.js';
 import { DeviceWrapper, type Device } from '../src/layers/nic/device.js';
@@ -41,9 +40,9 @@ import { parseIp4 } from '../src/wire/addr.js';
 import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
 import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
 import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
+import { checkInputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
+import { StoppableClock } from './stoppable-clock.js';
 import { main as tunnelHostMain } from './tunnel-host.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface DemoOptions {
   seed: number;
@@ -79,104 +78,76 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   users: 'apps/data/users.json',
 });
 
-const USAGE =
-  'usage: npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap] ' +
-  '[--no-piggyback] [--dispatch direct|queued] [--delayed-ack MS] [--json] [--interactive] [--users FILE]\n' +
-  '       npm run demo -- server|client [--local HOST:PORT --remote HOST:PORT | --tap CIDR] [--ip CIDR] [--connect IP]   ' +
-  '(one host on a real wire: see apps/tunnel-host.ts)';
+export const DEMO_COMMAND = {
+  prog: 'demo',
+  synopsis: "[options]\n   or: the same with server|client ...: one host on a real wire (a UDP tunnel or TAP; 'server --help' tells more)",
+  summary:
+    'Two hosts on a simulated link (virtual clock, seeded); a Telnet client logs in to the server, types a few\n' +
+    'commands and logs out. Prints the session, one keystroke\'s task through the layers, and a summary.',
+  options: options({
+    seed: SHARED.seed(DEFAULT_OPTIONS.seed),
+    loss: SHARED.loss(DEFAULT_OPTIONS.loss),
+    delay: SHARED.delay(DEFAULT_OPTIONS.delayMs),
+    pace: { kind: 'number', placeholder: 'MS', min: 1, max: 10_000, default: DEFAULT_OPTIONS.paceMs, rule: 'a pace in ms (1..10000)', help: 'time between keystrokes, ms' },
+    pcap: SHARED.pcap(`write the client's frames to this pcap file (default ${DEFAULT_OPTIONS.pcap}; an explicit FILE's folder must exist)`),
+    'no-pcap': { kind: 'flag', help: 'write no capture' },
+    'no-piggyback': { kind: 'flag', help: 'the server holds its echo 1 ms and sends it after the ACK, for comparison' },
+    dispatch: {
+      kind: 'string', placeholder: 'direct|queued', default: DEFAULT_OPTIONS.dispatch as DispatchPolicy,
+      parse: (v: string): DispatchPolicy => {
+        if (v !== 'direct' && v !== 'queued') throw new UsageError(`--dispatch needs 'direct' or 'queued', not ${JSON.stringify(v)}`);
+        return v;
+      },
+      help: 'how TCP reaches the Telnet server: upcalls, or messages to a mailbox',
+    },
+    'delayed-ack': { kind: 'number', placeholder: 'MS', min: 0, max: 500, rule: 'a timeout in ms (0..500)', help: "the server TCP's delayed-ACK timeout (default 200; 0 with --no-piggyback)" },
+    json: SHARED.json('print only the summary, as one JSON object'),
+    interactive: {
+      kind: 'flag',
+      help: 'real time: you type into the remote shell; Ctrl-] quits, Ctrl-C goes to the shell (it stops ping), as in telnet; stdin may be a pipe (a line a command)',
+    },
+    users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: `the accounts (default ${DEFAULT_OPTIONS.users})` },
+  }),
+  epilog:
+    'Exit status: 0 the session completed, 1 it did not, 2 bad arguments; --interactive: 0 on Ctrl-], exit or end of\n' +
+    'input, 130 on SIGINT, 143 on SIGTERM (the capture is closed and valid in every case).',
+} satisfies CommandSpec<OptionTable>;
 
 /** Whether the command line asks for one host on a real wire (UDP tunnel or TAP) instead of the simulation. */
 export function wantsRealWire(argv: readonly string[]): boolean {
   return argv[0] === 'server' || argv[0] === 'client' || argv.some((a) => /^--(local|remote|tap)(=|$)/.test(a));
 }
 
-/** Parses the command line; a string is the one-line error to print. */
+/** Parses the command line: the options, 'help', or throws UsageError. */
+export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
+  const p = parseCommand(DEMO_COMMAND, argv);
+  if (p === 'help') return p;
+  const v = p.values;
+  if (v.pcap !== undefined && v['no-pcap']) throw new UsageError('--pcap and --no-pcap do not go together');
+  if (v.interactive && v.json) throw new UsageError('--interactive and --json do not go together');
+  return {
+    seed: v.seed,
+    loss: v.loss,
+    delayMs: v.delay,
+    paceMs: v.pace,
+    pcap: v['no-pcap'] ? null : (v.pcap ?? DEFAULT_OPTIONS.pcap),
+    piggyback: !v['no-piggyback'],
+    delayedAckMs: v['delayed-ack'] ?? null,
+    dispatch: v.dispatch,
+    json: v.json,
+    interactive: v.interactive,
+    users: v.users ?? DEFAULT_OPTIONS.users,
+  };
+}
+
+/** Parses the command line; a string is the one-line error ('help' for --help). */
 export function parseArgs(argv: readonly string[]): DemoOptions | string {
-  const o: DemoOptions = { ...DEFAULT_OPTIONS };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string | null => {
-      if (inline !== undefined) return inline;
-      const v = argv[i + 1];
-      if (v === undefined) return null;
-      i++;
-      return v;
-    };
-    const num = (ok: (n: number) => boolean, rule: string): number | string => {
-      const v = value();
-      if (v === null) return `${name} needs a value (${rule})`;
-      const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) return `${name}: ${JSON.stringify(v)} is not ${rule}`;
-      return n;
-    };
-    let r: number | string | undefined;
-    switch (name) {
-      case '--seed':
-        r = num((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff, 'an integer in 0..4294967295');
-        if (typeof r === 'number') o.seed = r;
-        break;
-      case '--loss':
-        r = num((n) => n >= 0 && n < 1, 'a probability in [0, 1)');
-        if (typeof r === 'number') o.loss = r;
-        break;
-      case '--delay':
-        r = num((n) => n >= 0 && n <= 10_000, 'a delay in ms (0..10000)');
-        if (typeof r === 'number') o.delayMs = r;
-        break;
-      case '--pace':
-        r = num((n) => n >= 1 && n <= 10_000, 'a pace in ms (1..10000)');
-        if (typeof r === 'number') o.paceMs = r;
-        break;
-      case '--delayed-ack':
-        r = num((n) => n >= 0 && n <= 500, 'a timeout in ms (0..500)');
-        if (typeof r === 'number') o.delayedAckMs = r;
-        break;
-      case '--pcap': {
-        const v = value();
-        if (v === null || v === '') return `--pcap needs a file name`;
-        o.pcap = v;
-        break;
-      }
-      case '--users': {
-        const v = value();
-        if (v === null || v === '') return `--users needs a file name`;
-        o.users = v;
-        break;
-      }
-      case '--no-pcap':
-        o.pcap = null;
-        break;
-      case '--no-piggyback':
-        o.piggyback = false;
-        break;
-      case '--dispatch': {
-        const v = value();
-        if (v !== 'direct' && v !== 'queued') return `--dispatch needs 'direct' or 'queued'`;
-        o.dispatch = v;
-        break;
-      }
-      case '--json':
-        o.json = true;
-        break;
-      case '--interactive':
-        o.interactive = true;
-        break;
-      case '--help':
-      case '-h':
-        return 'help';
-      default:
-        return `unknown option ${JSON.stringify(arg)}`;
-    }
-    if (typeof r === 'string') return r;
-    if (inline !== undefined && !['--seed', '--loss', '--delay', '--pace', '--delayed-ack', '--pcap', '--users'].includes(name)) {
-      return `${name} takes no value`;
-    }
+  try {
+    return parseDemoArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return e.message;
+    throw e;
   }
-  if (o.interactive && o.json) return '--interactive and --json do not go together';
-  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -245,13 +216,15 @@ export const SERVER_ADDRESS = '10.0.0.1';
 export const CLIENT_ADDRESS = '10.0.0.2';
 
 export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
-  const users = await loadUsers(resolve(ROOT, o.users));
+  const users = await loadUsers(o.users === DEFAULT_OPTIONS.users ? packageFile(o.users) : resolve(o.users));
   const link = new SimLink(clock, { seed: o.seed, delayMs: o.delayMs, loss: o.loss });
   const wire: WireSegment[] = [];
   let pcap: PcapWriter | null = null;
   if (o.pcap !== null) {
-    const path = resolve(ROOT, o.pcap);
-    mkdirSync(dirname(path), { recursive: true });
+    // Relative to the current directory, as every CLI reads a path. Only the
+    // default's folder is made here; a folder the user named must exist (checked when parsing).
+    const path = resolve(o.pcap);
+    if (o.pcap === DEFAULT_OPTIONS.pcap) mkdirSync(dirname(path), { recursive: true });
     pcap = new PcapWriter(path);
   }
   const srvPort = new WireLog(link.attach('server'), clock, 'server', wire);
@@ -580,70 +553,104 @@ export function report(r: DemoResult): string[] {
 // ---------------------------------------------------------------------------
 // Interactive: a person types into the remote shell, in real time
 
-async function interactive(o: DemoOptions): Promise<number> {
-  const stdin = process.stdin;
-  if (!stdin.isTTY) {
-    process.stderr.write('demo: --interactive needs a terminal on stdin\n');
-    return 2;
-  }
-  const clock = new RealClock(true);
+/** How long a quitting session is given for its last FIN and ACKs before the link stops. */
+const QUIT_GRACE_MS = 200;
+
+/**
+ * Real time; stdin is a terminal (raw: each key goes as typed, Ctrl-C goes to
+ * the remote shell as in telnet) or a pipe (a line per command, end of input
+ * hangs up). Every way out ends the same: input detached, the session closed,
+ * a moment for its last segments, then the link and the clock stopped (no
+ * frame in flight can reach the capture after that), then the capture flushed
+ * and closed.
+ */
+/** Where the interactive demo reads keys, writes the screen and hears signals (the process by default; tests give their own). */
+export interface InteractiveIo {
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
+  write(text: string): void;
+  readonly signals: { on(signal: 'SIGINT' | 'SIGTERM', fn: () => void): unknown; off(signal: 'SIGINT' | 'SIGTERM', fn: () => void): unknown };
+}
+
+const processIo = (): InteractiveIo => ({ stdin: process.stdin, write: (t) => void process.stdout.write(t), signals: process });
+
+export async function interactive(o: DemoOptions, io: InteractiveIo = processIo()): Promise<number> {
+  const stdin = io.stdin;
+  const tty = stdin.isTTY === true && stdin.setRawMode !== undefined;
+  const clock = new StoppableClock(new RealClock(true));
   const lab = await buildLab(o, clock);
-  process.stdout.write(`Connected to ${SERVER_ADDRESS} over the simulated link. Log in as demo/demo. Ctrl-] quits.\r\n`);
-  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { onText: (t) => process.stdout.write(t.replace(/\n/g, '\r\n')) });
-  stdin.setRawMode(true);
-  stdin.resume();
-  stdin.setEncoding('utf8');
-  stdin.on('data', (text: string) => {
+  const nl = (t: string): string => (tty ? t.replace(/\n/g, '\r\n') : t);
+  io.write(nl(`Connected to ${SERVER_ADDRESS} over the simulated link. Log in as demo/demo. Ctrl-] quits.\n`));
+  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { onText: (t) => io.write(nl(t)) });
+  type Why = 'closed' | 'SIGINT' | 'SIGTERM';
+  let settle!: (why: Why) => void;
+  const ended = new Promise<Why>((r) => (settle = r));
+  void session.closed().then(() => settle('closed'));
+  const onSigint = (): void => settle('SIGINT');
+  const onSigterm = (): void => settle('SIGTERM');
+  io.signals.on('SIGINT', onSigint);
+  io.signals.on('SIGTERM', onSigterm);
+  const hangUp = (): void => {
+    if (session.state !== 'closed') lab.client.close(session);
+  };
+  const onData = (text: string): void => {
+    if (session.state === 'closed') return;
     const quit = text.indexOf('\x1d');
+    const keys = quit >= 0 ? text.slice(0, quit) : text;
+    // From a pipe a newline is Enter.
+    if (keys.length > 0) lab.client.input(session, tty ? keys : keys.replace(/\r?\n/g, '\r'));
     if (quit >= 0) {
-      if (quit > 0) lab.client.input(session, text.slice(0, quit));
-      process.stdout.write('\r\ntelnet> quit\r\n');
-      lab.client.close(session);
-      return;
+      io.write(nl('\ntelnet> quit\n'));
+      hangUp();
     }
-    lab.client.input(session, text);
-  });
-  await session.closed();
-  stdin.setRawMode(false);
+  };
+  if (tty) stdin.setRawMode!(true);
+  stdin.setEncoding('utf8');
+  stdin.on('data', onData);
+  stdin.on('end', hangUp);
+  stdin.resume();
+
+  const why = await ended;
+  stdin.off('data', onData);
+  stdin.off('end', hangUp);
+  if (tty) stdin.setRawMode!(false);
   stdin.pause();
+  hangUp();
+  await new Promise((r) => setTimeout(r, QUIT_GRACE_MS));
+  clock.stop();
+  io.signals.off('SIGINT', onSigint);
+  io.signals.off('SIGTERM', onSigterm);
   await lab.pcap?.close();
   const c = lab.srvTcp.counters;
-  process.stdout.write(
-    `\r\nSession over. Server TCP: ${c.segmentsOut} segments out, ${c.piggybackedAcks} piggybacked ACKs, ${c.pureAcksOut} pure ACKs.\r\n`,
+  io.write(
+    nl(`\n${why === 'closed' ? 'Session over' : `${why}: session closed`}. Server TCP: ${c.segmentsOut} segments out, ${c.piggybackedAcks} piggybacked ACKs, ${c.pureAcksOut} pure ACKs.\n`),
   );
-  if (o.pcap !== null) process.stdout.write(`Capture: ${o.pcap}\r\n`);
-  return 0;
+  if (o.pcap !== null) io.write(nl(`Capture: ${o.pcap} (${lab.pcap?.recordsWritten ?? 0} frames)\n`));
+  return why === 'closed' ? 0 : why === 'SIGINT' ? 130 : 143;
 }
 
 // ---------------------------------------------------------------------------
 
+/** The command: the simulated demo, or (server|client ...) one host on a real wire. */
 export async function main(argv: readonly string[]): Promise<number> {
   // On a real wire each host is a process of its own: the tunnel host runs it.
   if (wantsRealWire(argv)) return tunnelHostMain(argv);
-  const o = parseArgs(argv);
-  if (o === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (typeof o === 'string') {
-    process.stderr.write(`demo: ${o} (npm run demo -- --help)\n`);
+  let o: DemoOptions | 'help';
+  try {
+    o = parseDemoArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(usageLine('demo', e));
     return 2;
+  }
+  if (o === 'help') {
+    process.stdout.write(formatHelp(DEMO_COMMAND));
+    return 0;
   }
   if (o.interactive) return interactive(o);
   const r = await runDemo(o);
-  const lines = report(r);
-  process.stdout.write(lines.join('\n') + '\n');
   if (o.json) process.stdout.write(JSON.stringify(r.summary) + '\n');
+  else process.stdout.write(report(r).join('\n') + '\n');
   return r.summary.sessionOk ? 0 : 1;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
-
+if (isEntryPoint(import.meta.url)) runCommand('demo', main);

@@ -2,12 +2,13 @@
  * Two hosts on a simulated link; one pings the other.
  *
  *     npm run ping -- [--seed N] [--loss P] [--count N] [--interval MS] [--size BYTES]
- *                     [--delay MS] [--jitter MS] [--timeout MS] [--pcap FILE]
+ *                     [--delay MS] [--jitter MS] [--timeout MS] [--pcap FILE] [--json]
+ *
+ * --loss is a probability (0..1) as in every CLI of the project; `--loss 2` is refused.
  *
  * Everything runs on a virtual clock from the seed, so the same arguments print
  * the same lines, times included.
  */
-import { pathToFileURL } from 'node:url';
 import { VirtualClock } from '../src/core/index.js';
 import { createHost } from '../src/host.js';
 import { SimLink } from '../src/layers/nic/sim-link.js';
@@ -15,6 +16,7 @@ import { PcapDevice } from '../src/layers/nic/wrappers.js';
 import { PcapWriter } from '../src/trace/pcap.js';
 import { formatIp4 } from '../src/wire/addr.js';
 import type { PingResult } from '../src/layers/icmp.js';
+import { formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 
 export interface PingRunOptions {
   seed?: number;
@@ -79,44 +81,61 @@ export async function runPing(opts: PingRunOptions = {}): Promise<PingResult> {
   return r;
 }
 
-function parseArgs(argv: string[]): PingRunOptions {
-  const o: PingRunOptions = {};
-  const num = (i: number, flag: string): number => {
-    const v = Number(argv[i]);
-    if (argv[i] === undefined || !Number.isFinite(v)) throw new Error(`${flag} needs a number`);
-    return v;
+export const PING_COMMAND = {
+  prog: 'ping',
+  summary: 'Two hosts on a simulated link (virtual clock, seeded); host a pings host b and prints what ping(8) would.',
+  options: options({
+    seed: SHARED.seed(1),
+    loss: SHARED.loss(0),
+    count: integer('echo requests to send', { min: 1, max: 1_000_000, default: 5 }),
+    interval: { kind: 'number', placeholder: 'MS', min: 0, max: 3_600_000, default: 1000, help: 'time between requests, ms' },
+    timeout: { kind: 'number', placeholder: 'MS', min: 1, max: 3_600_000, default: 1000, help: 'how long to wait for each reply, ms' },
+    size: integer('data bytes in each request', { placeholder: 'BYTES', min: 0, max: 65_507, default: 56 }),
+    delay: SHARED.delay(1),
+    jitter: { kind: 'number', placeholder: 'MS', min: 0, max: 10_000, default: 0, help: 'extra delay drawn from [0, MS), each frame' },
+    pcap: SHARED.pcap("write host a's frames to this pcap file (its folder must exist)"),
+    json: SHARED.json('print only the statistics, as one JSON object'),
+  }),
+  epilog: 'Exit status: 0 some reply came back, 1 none did, 2 bad arguments.',
+} satisfies CommandSpec<OptionTable>;
+
+/** Parses the command line: the run's options, 'help', or throws UsageError. */
+export function parsePingArgs(argv: readonly string[]): (PingRunOptions & { json: boolean }) | 'help' {
+  const p = parseCommand(PING_COMMAND, argv);
+  if (p === 'help') return p;
+  const v = p.values;
+  return {
+    seed: v.seed,
+    loss: v.loss,
+    count: v.count ?? 5,
+    intervalMs: v.interval,
+    timeoutMs: v.timeout,
+    size: v.size ?? 56,
+    delayMs: v.delay,
+    jitterMs: v.jitter,
+    ...(v.pcap !== undefined ? { pcap: v.pcap } : {}),
+    json: v.json,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    switch (a) {
-      case '--seed': o.seed = num(++i, a); break;
-      case '--loss': o.loss = num(++i, a); break;
-      case '--count': o.count = num(++i, a); break;
-      case '--interval': o.intervalMs = num(++i, a); break;
-      case '--timeout': o.timeoutMs = num(++i, a); break;
-      case '--size': o.size = num(++i, a); break;
-      case '--delay': o.delayMs = num(++i, a); break;
-      case '--jitter': o.jitterMs = num(++i, a); break;
-      case '--pcap': o.pcap = argv[++i]; break;
-      case '-h':
-      case '--help':
-        console.log('usage: npm run ping -- [--seed N] [--loss P] [--count N] [--interval MS] [--timeout MS] [--size B] [--delay MS] [--jitter MS] [--pcap FILE]');
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown argument ${a}`);
-    }
-  }
-  if (o.loss !== undefined && o.loss > 1) o.loss /= 100; // accept percent as well
-  return o;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runPing(parseArgs(process.argv.slice(2))).then(
-    (r) => process.exit(r.received > 0 ? 0 : 1),
-    (e: unknown) => {
-      console.error(e instanceof Error ? e.message : e);
-      process.exit(2);
-    },
-  );
+/** The command: exit 0 when a reply came back, 1 when none did, 2 for bad arguments. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let o: ReturnType<typeof parsePingArgs>;
+  try {
+    o = parsePingArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(usageLine('ping', e));
+    return 2;
+  }
+  if (o === 'help') {
+    process.stdout.write(formatHelp(PING_COMMAND));
+    return 0;
+  }
+  const { json, ...run } = o;
+  const r = await runPing({ ...run, ...(json ? { print: () => {} } : {}) });
+  if (json) process.stdout.write(`${JSON.stringify({ ...r, dst: formatIp4(r.dst), replies: r.replies.map((x) => ({ ...x, from: formatIp4(x.from) })) })}\n`);
+  return r.received > 0 ? 0 : 1;
 }
+
+if (isEntryPoint(import.meta.url)) runCommand('ping', main);

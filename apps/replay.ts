@@ -11,28 +11,46 @@
  * reporting what could be replayed before the damage).
  */
 import { mkdirSync, statSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { CaptureFormatError } from '../src/trace/capture.js';
 import { CaptureOpenError } from '../src/trace/open.js';
 import { replayCapture, type ReplayProgress } from '../src/trace/replay.js';
+import { checkOutputDir, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
 
-export const USAGE = `usage: npm run replay -- FILE [options]
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`--telnet-port: not a port number: ${JSON.stringify(v)}`);
+  return n;
+};
 
-Replays a pcap or pcapng capture (Ethernet, raw IP, Linux cooked) through the
-stack's own layers and reports every TCP flow and every Telnet session.
+export const REPLAY_COMMAND = {
+  prog: 'replay',
+  synopsis: 'FILE [options]',
+  summary:
+    'Replays a pcap or pcapng capture (Ethernet, raw IP, Linux cooked) through the\n' +
+    "stack's own layers and reports every TCP flow and every Telnet session.",
+  positionals: { min: 1, max: 1, name: 'capture FILE' },
+  options: options({
+    json: SHARED.json('one JSON object per line: flow, telnet, frame (--trace) and summary records'),
+    'dump-streams': {
+      kind: 'string', placeholder: 'DIR', parse: (d: string) => checkOutputDir('--dump-streams', d),
+      help: 'write each direction of each TCP flow to DIR/tcp-N-A_port-to-B_port.bin (DIR or its parent must exist)',
+    },
+    trace: { kind: 'flag', help: 'per frame: the modules its task entered and what each decided' },
+    'telnet-port': { kind: 'string', placeholder: 'N', parse: port, multiple: true, help: 'decode port N as Telnet too (23 always is)' },
+    speed: {
+      kind: 'number', placeholder: 'X', min: Number.MIN_VALUE, rule: 'a positive number',
+      help: "pace on the capture's timestamps, X times as fast (default: as fast as possible)",
+    },
+    realtime: { kind: 'flag', help: 'same as --speed 1' },
+    'no-transcripts': { kind: 'flag', help: 'do not decode Telnet sessions' },
+    'max-flows': integer('TCP flows tracked at once before the quietest is finished early (default 100000)', { min: 1, rule: 'a positive integer' }),
+    progress: { kind: 'flag', help: 'show a progress bar on stderr even for small files' },
+  }),
+  epilog: 'Exit status: 0 done, 2 bad arguments or a capture that cannot be read (after reporting what could be replayed).',
+} satisfies CommandSpec<OptionTable>;
 
-options:
-  --json               one JSON object per line: flow, telnet, frame (--trace) and summary records
-  --dump-streams DIR   write each direction of each TCP flow to DIR/tcp-N-A_port-to-B_port.bin
-  --trace              per frame: the modules its task entered and what each decided
-  --telnet-port N      decode port N as Telnet too (repeatable; 23 always is)
-  --speed X            pace on the capture's timestamps, X times as fast (default: as fast as possible)
-  --realtime           same as --speed 1
-  --no-transcripts     do not decode Telnet sessions
-  --max-flows N        TCP flows tracked at once before the quietest is finished early (default 100000)
-  --progress           show a progress bar on stderr even for small files
-  -h, --help           this text`;
+export const USAGE = formatHelp(REPLAY_COMMAND).trimEnd();
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -53,97 +71,23 @@ interface CliOptions {
   progress: boolean;
 }
 
-class UsageError extends Error {}
-
-function parseArgs(argv: readonly string[]): CliOptions | 'help' {
-  const o: CliOptions = {
-    file: '',
-    json: false,
-    dumpStreams: undefined,
-    trace: false,
-    telnetPorts: [],
-    speed: undefined,
-    transcripts: true,
-    maxFlows: undefined,
-    progress: false,
+/** Parses the command line: the options, 'help', or throws UsageError. */
+export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
+  const p = parseCommand(REPLAY_COMMAND, argv);
+  if (p === 'help') return p;
+  const v = p.values;
+  if (v.realtime && v.speed !== undefined) throw new UsageError('--realtime and --speed do not go together');
+  return {
+    file: p.positionals[0]!,
+    json: v.json,
+    dumpStreams: v['dump-streams'],
+    trace: v.trace,
+    telnetPorts: v['telnet-port'] as number[],
+    speed: v.realtime ? 1 : v.speed,
+    transcripts: !v['no-transcripts'],
+    maxFlows: v['max-flows'],
+    progress: v.progress,
   };
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    let inline: string | undefined;
-    if (arg.startsWith('--') && arg.includes('=')) {
-      inline = arg.slice(arg.indexOf('=') + 1);
-      arg = arg.slice(0, arg.indexOf('='));
-    }
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
-    const flag = (): void => {
-      if (inline !== undefined) throw new UsageError(`${arg} takes no value`);
-    };
-    switch (arg) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--json':
-        flag();
-        o.json = true;
-        break;
-      case '--trace':
-        flag();
-        o.trace = true;
-        break;
-      case '--realtime':
-        flag();
-        o.speed = 1;
-        break;
-      case '--no-transcripts':
-        flag();
-        o.transcripts = false;
-        break;
-      case '--progress':
-        flag();
-        o.progress = true;
-        break;
-      case '--dump-streams': {
-        const v = value();
-        if (v === '') throw new UsageError('--dump-streams needs a directory');
-        o.dumpStreams = v;
-        break;
-      }
-      case '--telnet-port': {
-        const v = value();
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`--telnet-port: not a port number: ${JSON.stringify(v)}`);
-        o.telnetPorts.push(n);
-        break;
-      }
-      case '--speed': {
-        const v = value();
-        const x = Number(v);
-        if (v.trim() === '' || !Number.isFinite(x) || x <= 0) throw new UsageError(`--speed: not a positive number: ${JSON.stringify(v)}`);
-        o.speed = x;
-        break;
-      }
-      case '--max-flows': {
-        const v = value();
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 1) throw new UsageError(`--max-flows: not a positive integer: ${JSON.stringify(v)}`);
-        o.maxFlows = n;
-        break;
-      }
-      default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-        files.push(arg);
-    }
-  }
-  if (files.length === 0) throw new UsageError('no capture file given');
-  if (files.length > 1) throw new UsageError(`one capture file at a time (got ${files.length}: ${files.join(', ')})`);
-  o.file = files[0]!;
-  return o;
 }
 
 /** A one-line progress bar, redrawn at most ten times a second. */
@@ -185,7 +129,7 @@ const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<number> {
   let o: CliOptions;
   try {
-    const parsed = parseArgs(argv);
+    const parsed = parseReplayArgs(argv);
     if (parsed === 'help') {
       io.out(`${USAGE}\n`);
       return 0;
@@ -193,14 +137,14 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
     o = parsed;
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`replay: ${err.message} (see --help)\n`);
+      io.err(usageLine('replay', err));
       return 2;
     }
     throw err;
   }
   if (o.dumpStreams !== undefined) {
     try {
-      mkdirSync(o.dumpStreams, { recursive: true });
+      mkdirSync(o.dumpStreams, { recursive: true }); // its parent exists: checked when parsing
     } catch (err) {
       io.err(`replay: cannot create --dump-streams directory ${o.dumpStreams}: ${(err as Error).message}\n`);
       return 2;
@@ -265,16 +209,20 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** The command, with the process's stdout and stderr. */
+export function main(argv: readonly string[]): Promise<number> {
+  return runReplayCli(argv, {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    errIsTty: process.stderr.isTTY === true,
+  });
+}
+
+if (isEntryPoint(import.meta.url)) {
   // A reader that goes away (`| head`) ends the replay quietly.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;
   });
-  const code = await runReplayCli(process.argv.slice(2), {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
-    errIsTty: process.stderr.isTTY === true,
-  });
-  process.exitCode = code;
+  runCommand('replay', main);
 }

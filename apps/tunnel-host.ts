@@ -24,14 +24,16 @@
  *   --loss P                 drop this fraction of frames each way on this host's side
  *   --pcap FILE              write every frame this host sends and receives
  *   --ping IP                ping IP three times once the link is up, then go on
+ *   --connect-timeout S      client: a peer that answers neither ARP nor the SYN in S seconds
+ *                            (default 10) is reported, with the time waited, and the exit is 1
+ *   --wait-for-peer S        client: keep trying for S seconds (start the peer's telnetd after us)
  *
  * The client reads keystrokes from stdin (raw when it is a terminal; Ctrl-]
  * hangs up) and writes what the server sends to stdout; it exits when the
  * connection ends. The server runs until Ctrl-C. Everything made for a TAP
  * link (namespace, device, relay) is removed on exit, Ctrl-C and failure.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { RealClock } from '../src/core/index.js';
 import { createHost, parseCidr, type Host } from '../src/host.js';
 import type { Device } from '../src/layers/nic/device.js';
@@ -46,8 +48,10 @@ import { TelnetServer } from '../src/layers/telnet/server.js';
 import { loadUsers } from '../src/layers/telnet/users.js';
 import { PcapWriter } from '../src/trace/pcap.js';
 import { formatIp4, formatMac, parseIp4, parseMac, type Ip4, type Mac } from '../src/wire/addr.js';
+import { checkInputFile, formatHelp, integer, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
+import { StoppableClock } from './stoppable-clock.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_USERS = 'apps/data/users.json';
 
 export interface TunnelHostOptions {
   role: 'server' | 'client';
@@ -67,91 +71,95 @@ export interface TunnelHostOptions {
   loss: number;
   pcap?: string;
   ping?: Ip4;
+  /** Client: how long the peer has to answer (ARP, then the SYN) before the client gives up. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Client: keep trying to connect this long (the peer may not be up yet). */
+  waitForPeerMs?: number;
 }
 
-export const USAGE =
-  'usage: tsx apps/tunnel-host.ts [server|client] (--local HOST:PORT [--remote HOST:PORT] --ip CIDR | --tap CIDR [--ip CIDR])\n' +
-  '         [--mac MAC] [--connect IP[:PORT]] [--port N] [--users FILE] [--loss P] [--pcap FILE] [--ping IP]';
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+
+const ipText = (flag: string) => (v: string): string => {
+  parseCidr(v);
+  return v;
+};
+
+export const TUNNEL_HOST_COMMAND = {
+  prog: 'tunnel-host',
+  synopsis: '[server|client] (--local HOST:PORT [--remote HOST:PORT] --ip CIDR | --tap CIDR [--ip CIDR]) [options]',
+  summary:
+    'One stack host on a real wire, in a process of its own: a Telnet server (runs until Ctrl-C) or a Telnet client\n' +
+    '(stdin to the session; Ctrl-] hangs up), on a UDP tunnel or a Linux TAP link (root).',
+  positionals: { max: 1, name: 'server|client' },
+  options: options({
+    local: { kind: 'string', placeholder: 'HOST:PORT', parse: parseEndpoint, help: 'UDP tunnel: where this host listens (port 0: any)' },
+    remote: { kind: 'string', placeholder: 'HOST:PORT', parse: parseEndpoint, help: 'UDP tunnel: the other end (omitted: learned from the first datagram)' },
+    tap: { kind: 'string', placeholder: 'CIDR', parse: ipText('--tap'), help: "TAP link instead; CIDR is the KERNEL's address in the namespace" },
+    ip: { kind: 'string', placeholder: 'CIDR', parse: ipText('--ip'), help: "the stack's address (default .2 of the TAP subnet; required with --local)" },
+    mac: { kind: 'string', placeholder: 'MAC', parse: parseMac, help: "the stack's MAC (default 02:00:00:00:00:<last octet of --ip>)" },
+    connect: { kind: 'string', placeholder: 'IP[:PORT]', parse: parseConnect, help: "client: where to connect (default the TAP's kernel address, port 23)" },
+    port: integer('server: port to listen on', { placeholder: 'PORT', min: 1, max: 65535, default: 23, rule: 'a port number (1..65535)' }),
+    users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: 'server: the accounts (default apps/data/users.json)' },
+    loss: SHARED.loss(0),
+    pcap: SHARED.pcap('write every frame this host sends and receives to this pcap file (its folder must exist)'),
+    ping: { kind: 'string', placeholder: 'IP', parse: parseIp4, help: 'ping IP three times once the link is up, then go on' },
+    'connect-timeout': {
+      kind: 'number', placeholder: 'SECONDS', min: 0.1, max: 3600, default: DEFAULT_CONNECT_TIMEOUT_S,
+      help: 'client: give up (exit 1) when the peer has not answered ARP or the SYN in this time',
+    },
+    'wait-for-peer': {
+      kind: 'number', placeholder: 'SECONDS', min: 0, max: 86_400,
+      help: 'client: keep trying to connect for this long (a peer that is not up yet, or refuses), then give up',
+    },
+  }),
+  epilog: 'Exit status: 0 the session ended, 1 the peer never answered or the session failed, 2 bad arguments, 130/143 SIGINT/SIGTERM.',
+} satisfies CommandSpec<OptionTable>;
+
+/** @deprecated the --help text; kept for callers of the old export. */
+export const USAGE = formatHelp(TUNNEL_HOST_COMMAND).trimEnd();
+
+function parseConnect(text: string): { ip: Ip4; port: number } {
+  const [ip, port] = text.split(':');
+  const n = port === undefined ? 23 : Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--connect: bad port in ${text}`);
+  return { ip: parseIp4(ip!), port: n };
+}
+
+/** Parses the command line: the options, 'help', or throws UsageError. */
+export function parseTunnelHostArgs(argv: readonly string[]): TunnelHostOptions | 'help' {
+  const p = parseCommand(TUNNEL_HOST_COMMAND, argv);
+  if (p === 'help') return p;
+  const v = p.values;
+  const role = p.positionals[0] ?? 'server';
+  if (role !== 'server' && role !== 'client') throw new UsageError(`the role is server or client, not ${JSON.stringify(role)}`);
+  const o: TunnelHostOptions = { role, port: v.port ?? 23, users: v.users ?? DEFAULT_USERS, loss: v.loss, connectTimeoutMs: v['connect-timeout'] * 1000 };
+  if (v.local !== undefined) o.local = v.local;
+  if (v.remote !== undefined) o.remote = v.remote;
+  if (v.tap !== undefined) o.tap = v.tap;
+  if (v.ip !== undefined) o.ip = v.ip;
+  if (v.mac !== undefined) o.mac = v.mac;
+  if (v.connect !== undefined) o.connect = v.connect;
+  if (v.pcap !== undefined) o.pcap = v.pcap;
+  if (v.ping !== undefined) o.ping = v.ping;
+  if (v['wait-for-peer'] !== undefined) {
+    if (role !== 'client') throw new UsageError('--wait-for-peer is for the client');
+    o.waitForPeerMs = v['wait-for-peer'] * 1000;
+  }
+  if (o.tap === undefined && o.local === undefined) throw new UsageError('give --local HOST:PORT (UDP tunnel) or --tap CIDR (TAP link)');
+  if (o.tap !== undefined && (o.local !== undefined || o.remote !== undefined)) throw new UsageError('--tap and --local/--remote do not go together');
+  if (o.tap === undefined && o.ip === undefined) throw new UsageError('--ip CIDR is needed on a UDP tunnel');
+  if (o.role === 'client' && o.connect === undefined && o.tap === undefined) throw new UsageError('client: --connect IP[:PORT] is needed on a UDP tunnel');
+  return o;
+}
 
 /** Parses the command line; a string is the one-line error to print ('help' for --help). */
 export function parseTunnelArgs(argv: readonly string[]): TunnelHostOptions | string {
-  const o: TunnelHostOptions = { role: 'server', port: 23, users: 'apps/data/users.json', loss: 0 };
-  let connect: string | undefined;
   try {
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      const value = (): string => {
-        const v = argv[++i];
-        if (v === undefined || v === '') throw new Error(`${a} needs a value`);
-        return v;
-      };
-      switch (a) {
-        case 'server':
-        case 'client':
-          o.role = a;
-          break;
-        case '--local':
-          o.local = parseEndpoint(value());
-          break;
-        case '--remote':
-          o.remote = parseEndpoint(value());
-          break;
-        case '--tap':
-          o.tap = value();
-          parseCidr(o.tap);
-          break;
-        case '--ip':
-          o.ip = value();
-          parseCidr(o.ip);
-          break;
-        case '--mac':
-          o.mac = parseMac(value());
-          break;
-        case '--connect':
-          connect = value();
-          break;
-        case '--port': {
-          const n = Number(value());
-          if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error('--port needs a port number');
-          o.port = n;
-          break;
-        }
-        case '--users':
-          o.users = value();
-          break;
-        case '--loss': {
-          const p = Number(value());
-          if (!(p >= 0 && p < 1)) throw new Error('--loss needs a probability in [0, 1)');
-          o.loss = p;
-          break;
-        }
-        case '--pcap':
-          o.pcap = value();
-          break;
-        case '--ping':
-          o.ping = parseIp4(value());
-          break;
-        case '-h':
-        case '--help':
-          return 'help';
-        default:
-          return `unknown argument ${JSON.stringify(a)}`;
-      }
-    }
-    if (connect !== undefined) {
-      const [ip, port] = connect.split(':');
-      const n = port === undefined ? 23 : Number(port);
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--connect: bad port in ${connect}`);
-      o.connect = { ip: parseIp4(ip!), port: n };
-    }
+    return parseTunnelHostArgs(argv);
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError) return e.message;
+    throw e;
   }
-  if (o.tap === undefined && o.local === undefined) return 'give --local HOST:PORT (UDP tunnel) or --tap CIDR (TAP link)';
-  if (o.tap !== undefined && (o.local !== undefined || o.remote !== undefined)) return '--tap and --local/--remote do not go together';
-  if (o.tap === undefined && o.ip === undefined) return '--ip CIDR is needed on a UDP tunnel';
-  if (o.role === 'client' && o.connect === undefined && o.tap === undefined) return 'client: --connect IP[:PORT] is needed on a UDP tunnel';
-  return o;
 }
 
 /** The stack's address on a TAP subnet: .2 of the kernel's network (the kernel has its own). */
@@ -175,12 +183,22 @@ export interface RunningTunnelHost {
   close(): Promise<void>;
 }
 
+/** The client's peer never answered (or kept refusing) within the time allowed. */
+export class PeerTimeoutError extends Error {
+  override readonly name = 'PeerTimeoutError';
+}
+
 /** Bring the host up as `o` says. `log` gets the status lines (stderr by default). */
-export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunningTunnelHost> {
+export async function startTunnelHost(
+  o: TunnelHostOptions,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  signal?: AbortSignal,
+): Promise<RunningTunnelHost> {
   const ipText = o.ip ?? stackAddressFor(o.tap!);
   const { address } = parseCidr(ipText);
   const mac = o.mac ?? 0x0200_0000_0000 + (address & 0xff);
-  const clock = new RealClock();
+  // Stopped on close before the capture is: no timer can then write a frame to a closed file.
+  const clock = new StoppableClock(new RealClock());
   let tap: TapLink | null = null;
   let tunnel: UdpTunnelDevice;
   if (o.tap !== undefined) {
@@ -194,7 +212,7 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
   }
   let device: Device = tunnel;
   if (o.loss > 0) device = new FaultDevice(device, clock, { loss: o.loss });
-  const pcap = o.pcap !== undefined ? new PcapWriter(resolve(process.cwd(), o.pcap)) : null;
+  const pcap = o.pcap !== undefined ? new PcapWriter(resolve(o.pcap)) : null;
   if (pcap !== null) device = new PcapDevice(device, pcap, clock);
   const host = createHost({ name: o.role, device, ip: ipText, clock, tcp: true });
   const tcp = host.tcp!;
@@ -206,9 +224,11 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
     if (closed) return;
     closed = true;
     server?.stop();
-    if (pcap !== null) await pcap.close();
+    // Frames stop coming in, timers stop firing, then the capture is finished.
     if (tap !== null) await tap.destroy();
     else await tunnel.close();
+    clock.stop();
+    if (pcap !== null) await pcap.close();
   };
   try {
     if (o.ping !== undefined) {
@@ -216,7 +236,7 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
       log(`ping ${formatIp4(o.ping)}: ${r.received}/${r.sent} answered${r.received > 0 ? `, avg ${r.avgMs.toFixed(3)} ms` : ''}`);
     }
     if (o.role === 'server') {
-      const users = await loadUsers(resolve(ROOT, o.users));
+      const users = await loadUsers(o.users === DEFAULT_USERS ? packageFile(o.users) : resolve(o.users));
       let srv: TelnetServer | undefined;
       srv = new TelnetServer(host.rt, tcp, {
         port: o.port,
@@ -229,8 +249,8 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
     } else {
       const dst = o.connect ?? { ip: parseCidr(o.tap!).address, port: 23 };
       client = new TelnetClient(host.rt, tcp);
-      session = client.connect(dst.ip, dst.port, { onText: (t) => process.stdout.write(t) });
       log(`Telnet client connecting to ${formatIp4(dst.ip)}:${dst.port}`);
+      session = await connectClient(host, client, dst, o, log, signal);
     }
   } catch (e) {
     await close();
@@ -238,6 +258,75 @@ export async function startTunnelHost(o: TunnelHostOptions, log: (line: string) 
   }
   return { host, tcp, server, client, session, tap, device: tunnel, close };
 }
+
+/**
+ * Connects, and waits until the connection is up. A peer that does not answer
+ * within the connect timeout is named with what was missing (no ARP reply, or
+ * no answer to the SYN) and how long was waited. With `waitForPeerMs` the
+ * client tries again (a fresh connection every attempt, so a refusal or a
+ * timeout does not grow TCP's backoff) until the peer is up or the time is over.
+ */
+async function connectClient(
+  host: Host,
+  client: TelnetClient,
+  dst: { ip: Ip4; port: number },
+  o: TunnelHostOptions,
+  log: (line: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<ClientSession> {
+  const started = performance.now();
+  const waitMs = o.waitForPeerMs;
+  const timeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_S * 1000;
+  const peer = `${formatIp4(dst.ip)}:${dst.port}`;
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  let announced = false;
+  let lastWhy: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    let up = false;
+    // What a failed attempt says about itself is not shown; the server's first words are.
+    const s: ClientSession = client.connect(dst.ip, dst.port, { onText: (t) => (up || s.state === 'open') && process.stdout.write(t) });
+    const attemptStart = performance.now();
+    const deadline = waitMs !== undefined ? started + waitMs : attemptStart + timeoutMs;
+    // A retried attempt gets a few seconds, so a peer that comes up is found soon.
+    const attemptEnd = waitMs !== undefined ? Math.min(deadline, attemptStart + Math.min(timeoutMs, 3000)) : deadline;
+    while (s.state === 'connecting' && performance.now() < attemptEnd && signal?.aborted !== true) await sleep(20);
+    // Up, or was: a peer that says its piece and hangs up at once has answered too.
+    if (s.state === 'open' || (s.state !== 'connecting' && s.error === null)) {
+      up = true;
+      if (attempt > 1) log(`connected to ${peer} after ${seconds(performance.now() - started)}`);
+      return s;
+    }
+    if (signal?.aborted === true) {
+      client.close(s);
+      throw signal.reason instanceof Error ? signal.reason : new Error('interrupted');
+    }
+    let why: string;
+    if (s.state === 'connecting') {
+      client.close(s);
+      const arpOk = host.arp.entries().some((e) => e.ip === dst.ip && e.state !== 'pending');
+      // An attempt the deadline cut short says less than the one before it (a refusal, say).
+      const cutShort = performance.now() - attemptStart < Math.min(timeoutMs, 3000) - 1;
+      why = cutShort && lastWhy !== undefined
+        ? lastWhy
+        : arpOk
+          ? `${formatIp4(dst.ip)} answered ARP but not the SYN to port ${dst.port} (SYN timeout)`
+          : `no ARP reply from ${formatIp4(dst.ip)} (ARP timeout)`;
+    } else {
+      why = `${peer}: ${s.error ?? s.endReason ?? 'connection closed'}`;
+    }
+    lastWhy = why;
+    const now = performance.now();
+    if (waitMs === undefined) throw new PeerTimeoutError(`${why}; waited ${seconds(now - attemptStart)}`);
+    if (now >= deadline) throw new PeerTimeoutError(`${why}; waited ${seconds(now - started)} for the peer (--wait-for-peer)`);
+    if (!announced) {
+      log(`waiting for ${peer} (up to ${seconds(waitMs)}): ${why}`);
+      announced = true;
+    }
+    await sleep(Math.min(500, deadline - now));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** The client's keyboard: stdin to the session until it ends. */
 function attachKeyboard(client: TelnetClient, session: ClientSession): void {
@@ -260,41 +349,64 @@ function attachKeyboard(client: TelnetClient, session: ClientSession): void {
 
 /** The command line: one host on a real wire until it ends (client) or a signal (server). */
 export async function main(argv: readonly string[]): Promise<number> {
-  const o = parseTunnelArgs(argv);
-  if (o === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (typeof o === 'string') {
-    process.stderr.write(`tunnel-host: ${o}\n${USAGE}\n`);
+  let o: TunnelHostOptions | 'help';
+  try {
+    o = parseTunnelHostArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(usageLine('tunnel-host', e));
     return 2;
   }
-  const h = await startTunnelHost(o);
-  const stop = (): void => {
-    void h.close().then(() => process.exit(130));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  if (h.session !== null && h.client !== null) {
-    attachKeyboard(h.client, h.session);
-    await h.session.closed();
-    if (process.stdin.isTTY) process.stdin.setRawMode(false);
-    process.stdin.pause();
-    if (h.session.error !== null) process.stderr.write(`tunnel-host: ${h.session.error}\n`);
-    await h.close();
-    return h.session.error !== null ? 1 : 0;
+  if (o === 'help') {
+    process.stdout.write(formatHelp(TUNNEL_HOST_COMMAND));
+    return 0;
   }
-  // The server: keep the process alive until a signal.
-  setInterval(() => {}, 1 << 30);
-  return await new Promise<number>(() => {});
+  // Signals are caught from the start: a TAP link's namespace is removed even while connecting.
+  const interrupted = new AbortController();
+  let h: RunningTunnelHost | null = null;
+  let code: number | null = null;
+  const stop = (sig: NodeJS.Signals): void => {
+    code ??= sig === 'SIGINT' ? 130 : 143;
+    interrupted.abort(new Error(sig));
+    if (h !== null) void h.close().then(() => process.exit(code!));
+  };
+  const onInt = (): void => stop('SIGINT');
+  const onTerm = (): void => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    try {
+      h = await startTunnelHost(o, undefined, interrupted.signal);
+    } catch (e) {
+      if (code !== null) return code;
+      if (e instanceof PeerTimeoutError) {
+        process.stderr.write(`tunnel-host: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+    if (code !== null) {
+      await h.close();
+      return code;
+    }
+    if (h.session !== null && h.client !== null) {
+      attachKeyboard(h.client, h.session);
+      await h.session.closed();
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      if (h.session.error !== null) process.stderr.write(`tunnel-host: ${h.session.error}\n`);
+      await h.close();
+      return h.session.error !== null ? 1 : 0;
+    }
+    // The server: keep the process alive until a signal.
+    setInterval(() => {}, 1 << 30);
+    return await new Promise<number>(() => {});
+  } finally {
+    if (code === null) {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    }
+  }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`tunnel-host: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (isEntryPoint(import.meta.url)) runCommand('tunnel-host', main);

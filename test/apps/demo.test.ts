@@ -122,28 +122,33 @@ describe('npm run demo', () => {
       json: true,
       pcap: 'x.pcap',
     });
-    expect(parseArgs(['--loss', '1.5'])).toBe('--loss: "1.5" is not a probability in [0, 1)');
+    expect(parseArgs(['--loss', '1.5'])).toBe('--loss: "1.5" is not a probability in 0..1 (a probability, not a percent: for 1.5% write 0.015)');
+    expect(parseArgs(['--loss', '5'])).toBe('--loss: "5" is not a probability in 0..1 (a probability, not a percent: for 5% write 0.05)');
     expect(parseArgs(['--seed', '-1'])).toMatch(/^--seed: /);
-    expect(parseArgs(['--delay'])).toBe('--delay needs a value (a delay in ms (0..10000))');
-    expect(parseArgs(['--frobnicate'])).toBe('unknown option "--frobnicate"');
+    expect(parseArgs(['--delay'])).toBe('--delay needs a value (MS)');
+    expect(parseArgs(['--frobnicate'])).toBe('unknown option --frobnicate');
+    expect(parseArgs(['--pcap', join(dir, 'no-such-folder', 'x.pcap')])).toMatch(/^--pcap .*x\.pcap: folder .*no-such-folder does not exist \(create it first\)$/);
+    expect(parseArgs(['--pcap', dir])).toMatch(/is a folder; give a file name$/);
+    expect(parseArgs(['--users', join(dir, 'nobody.json')])).toMatch(/^--users .*nobody\.json: no such file$/);
+    expect(parseArgs(['--dispatch', 'sideways'])).toBe(`--dispatch needs 'direct' or 'queued', not "sideways"`);
+    expect(parseArgs(['--help'])).toBe('help');
     expect(parseArgs(['--json=yes'])).toBe('--json takes no value');
   });
 
-  it('on the command line: a bad argument is one line on stderr and exit 2; --json ends stdout with the summary (the same as in-process)', () => {
+  it('on the command line: a bad argument is one line on stderr and exit 2; --json prints the summary alone (the same as in-process)', () => {
     const bad = cli(['--loss', 'lots']);
     expect(bad.status).toBe(2);
     expect(bad.stdout).toBe('');
-    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toContain('--loss: "lots" is not a probability');
+    expect(bad.stderr).toBe('demo: --loss: "lots" is not a probability in 0..1 (try --help)\n');
     const ok = cli(['--json', '--no-pcap', '--seed', '5']);
     expect(ok.status).toBe(0);
     const lines = ok.stdout.trimEnd().split('\n');
-    const json = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    expect(lines).toHaveLength(1);
+    const json = JSON.parse(lines[0]!) as Record<string, unknown>;
     for (const key of ['keystrokes', 'packetsPerKeystroke', 'piggybackedAcks', 'upcalls', 'tasks', 'tasksExpended', 'echoLatencyMs', 'bytesDelivered']) {
       expect(json).toHaveProperty(key);
     }
     expect(json['seed']).toBe(5);
-    expect(ok.stdout).toContain('== The session, as the user saw it ==');
     return runDemo(options({ seed: 5 })).then((r) => expect(json).toEqual(JSON.parse(JSON.stringify(r.summary))));
   });
 

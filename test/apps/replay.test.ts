@@ -84,12 +84,12 @@ describe('npm run replay -- FILE', () => {
     expect(code).toBe(0);
     const frames = out.split('\n').filter((l) => l.startsWith('frame '));
     expect(frames).toHaveLength(92);
-    expect(frames[0]).toMatch(/^frame 0 \(task #\d+, 0\.000 ms\) capture > ip > tcp > report > telnet \| tcp: stream 0 .* new flow \| tcp: .* a->b \[SYN\] seq=0 len=0: empty$/);
+    expect(frames[0]).toMatch(/^frame 0 \(task #\d+, 0\.000 ms\) capture > ip > tcp-observer > report > telnet-transcriber \| tcp-observer: stream 0 .* new flow \| tcp-observer: .* a->b \[SYN\] seq=0 len=0: empty$/);
     expect(frames.filter((l) => l.endsWith(': retransmission'))).toHaveLength(1);
     const { out: jsonOut } = await cli(COOKED, '--trace', '--json');
     const traced = json(jsonOut).filter((r) => r['type'] === 'frame');
     expect(traced).toHaveLength(92);
-    expect(traced[3]).toMatchObject({ frame: 3, path: ['capture', 'ip', 'tcp', 'report', 'telnet'], outcome: 'ok' });
+    expect(traced[3]).toMatchObject({ frame: 3, path: ['capture', 'ip', 'tcp-observer', 'report', 'telnet-transcriber'], outcome: 'ok' });
   });
 
   it('--telnet-port decodes another port as Telnet', async () => {
@@ -114,14 +114,17 @@ describe('npm run replay -- FILE', () => {
 
   it('bad arguments: one line on stderr, exit 2', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [[], /^replay: no capture file given \(see --help\)\n$/],
-      [[RAW, '--bogus'], /^replay: unknown option --bogus \(see --help\)\n$/],
-      [[RAW, '--speed', 'fast'], /^replay: --speed: not a positive number: "fast" \(see --help\)\n$/],
-      [[RAW, '--speed', '0'], /^replay: --speed: not a positive number: "0"/],
+      [[], /^replay: missing capture FILE \(try --help\)\n$/],
+      [[RAW, '--bogus'], /^replay: unknown option --bogus \(try --help\)\n$/],
+      [[RAW, '--speed', 'fast'], /^replay: --speed: "fast" is not a positive number \(try --help\)\n$/],
+      [[RAW, '--speed', '0'], /^replay: --speed: "0" is not a positive number/],
       [[RAW, '--telnet-port', '70000'], /^replay: --telnet-port: not a port number: "70000"/],
       [[RAW, '--dump-streams'], /^replay: --dump-streams needs a value/],
-      [[RAW, COOKED], /^replay: one capture file at a time/],
+      [[RAW, '--dump-streams', path.join(tmp, 'no', 'such', 'dir')], /^replay: --dump-streams .*dir: folder .*such does not exist \(create it first\) \(try --help\)\n$/],
+      [[RAW, '--dump-streams', RAW], /^replay: --dump-streams .*: exists and is not a folder/],
+      [[RAW, COOKED], /^replay: too many arguments: /],
       [[RAW, '--json=yes'], /^replay: --json takes no value/],
+      [[RAW, '--max-flows', '0'], /^replay: --max-flows: "0" is not a positive integer/],
     ];
     for (const [argv, msg] of cases) {
       const { code, out, err } = await cli(...argv);

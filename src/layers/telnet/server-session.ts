@@ -42,6 +42,19 @@ export class ServerSession {
   flushTimer: ModuleTimer | null = null;
   /** Echo bytes among those armed inside the last receive upcall (for trace notes). */
   armedEcho = 0;
+  /** Clock time of the last input (before login: an idle session loses its slot first). */
+  lastInputAt = 0;
+  /** Before login: closes the session after a shorter idle time than the login timeout. */
+  idleTimer: ModuleTimer | null = null;
+  /** The password check waiting in the server's login queue, if any (withdrawn when the session ends). */
+  loginTicket: unknown = null;
+  /**
+   * Typeahead: keys that came while a command ran or the password was being
+   * checked, kept (copied, bounded) as a terminal keeps them and fed to the line
+   * editor when the prompt comes back.
+   */
+  typeahead: Uint8Array[] = [];
+  typeaheadBytes = 0;
 
   constructor(
     readonly id: number,
