@@ -9,23 +9,26 @@
  *  - rule 3: a handler that throws, rejects or overruns its deadline expends the
  *    task, and the lower layer gets FAILED back as a value;
  *  - rule 4: an entry point called while its module is already on the task's
- *    path is allowed, deferred or rejected, as the entry point declared.
+ *    path is allowed, deferred or rejected, as the entry point declared; work a
+ *    module must not do in the middle of its own (`afterUnwind`) waits until its
+ *    activation unwinds. Both use one queue per activation (Frame.deferred).
  */
 import type { Binding, SlotArgs, SlotReturn, SlotTable } from './binding.js';
 import type { ClockEntry } from './clock.js';
-import { detachArg } from './detach.js';
 import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
 import type { Logger } from './log.js';
+import { Mailbox } from './mailbox.js';
 import { Monitor } from './monitor.js';
 import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
-import { context, currentFrame, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+import { context, currentFrame, describeClient, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
 
 /**
  * What happens when an entry point is called while its module is already on the
  * current task's path (a handler calling back down into the layer that called it):
  *  - 'reentrant': allowed; the module declares it safe to run in the middle of its own work;
- *  - 'defer': queued, and run in order in the same task when the outermost upcall
- *    from that module returns (Swift's "arm": the module finishes its update first);
+ *  - 'defer': queued, and run in order in the same task when the module's outermost
+ *    activation on the path unwinds (Swift's "arm": the module finishes its update
+ *    first). The queue is afterUnwind's: there is one deferral in the runtime;
  *  - 'reject': a RecursionRejected error is thrown into the caller.
  * There is no default: every entry point states its policy.
  */
@@ -38,7 +41,7 @@ export interface ModuleStats {
   upcalls: number;
   /** Upcalls whose handler failed (task expended). */
   upcallsFailed: number;
-  /** Downcalls into this module that were deferred. */
+  /** Work queued to run when an activation of this module unwinds (afterUnwind, 'defer' entries). */
   deferrals: number;
   /** Cleanups this module ran. */
   cleanups: number;
@@ -62,6 +65,10 @@ export class Module<S = unknown, C = unknown> {
   };
   readonly log: Logger;
   private readonly clientTimers = new Map<unknown, ModuleTimer[]>();
+  /** Queued dispatch only: where upcalls into this module wait (created on first use). */
+  mailbox: Mailbox | null = null;
+  /** Depth of queries of this module running (they may not upcall or defer). */
+  private querying = 0;
 
   constructor(
     readonly rt: Runtime,
@@ -105,6 +112,14 @@ export class Module<S = unknown, C = unknown> {
    * Wrap `fn` as an entry point that modules above may call. See RecursionPolicy.
    * A call from outside any task (application code at top level) starts a task;
    * if that task is expended the call throws TaskExpended.
+   *
+   * Self-calls. A module calling its own entry point directly (its code is the
+   * current activation) makes an internal call: no policy, no new activation,
+   * not counted. A module re-entered through a handler chain (A upcalls B, B
+   * calls A's entry) is governed by A's policy for that entry, whoever B is.
+   * Work that must not run in the middle of the module's own (TCP output) is
+   * not an entry policy but `afterUnwind`: the entry changes its state at once
+   * and queues the rest for when the module's activation on that client unwinds.
    */
   protected entry<A extends unknown[]>(name: string, policy: 'defer', fn: (...args: A) => void): (...args: A) => void;
   protected entry<A extends unknown[], R>(name: string, policy: 'reentrant' | 'reject', fn: (...args: A) => R): (...args: A) => R;
@@ -128,15 +143,13 @@ export class Module<S = unknown, C = unknown> {
       if (top.module === mod) return fn.apply(mod, args);
       stats.entries++;
       let lowest: Frame | null = null;
-      for (let f = top.parent; f !== null; f = f.parent) if (f.active && f.module === mod) lowest = f;
+      // Only 'defer' and 'reject' care whether the module is already on the path.
+      if (policy !== 'reentrant') for (let f = top.parent; f !== null; f = f.parent) if (f.active && f.module === mod) lowest = f;
       if (lowest !== null) {
         if (policy === 'defer') {
-          (lowest.deferred ??= []).push({ module: mod, entry: name, fn: fn as (...a: unknown[]) => unknown, self: mod, args });
-          stats.deferrals++;
-          rt.stats.deferrals++;
-          if (rt.observed) {
-            rt.emit({ kind: 'deferral', host: rt.name, task: top.task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
-          }
+          // The same queue as afterUnwind: the call runs when the module's
+          // outermost activation on this path unwinds.
+          rt.enqueue(lowest, { module: mod, client: undefined, key: name, merge: false, fn: () => void fn.apply(mod, args) }, top);
           return undefined;
         }
         if (policy === 'reject') throw new RecursionRejected(mod.name, name, top.task.id, top.path());
@@ -149,7 +162,7 @@ export class Module<S = unknown, C = unknown> {
       }
       try {
         const r = context.run(frame, fn as (...a: unknown[]) => R, ...args);
-        if (frame.deferred !== null) mod.drainDeferred(frame);
+        if (frame.deferred !== null) rt.drain(frame);
         return r;
       } catch (error) {
         if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: name, error }, frame);
@@ -159,6 +172,100 @@ export class Module<S = unknown, C = unknown> {
         task.top = top;
       }
     };
+  }
+
+  /**
+   * Wrap `fn` as a read-only entry point: a query that changes nothing (a
+   * route lookup, a table listing). It needs no recursion policy, since it
+   * cannot disturb the work of an activation already on the path, so it is
+   * never deferred or rejected, and it runs without a task or an activation of
+   * its own. Like an entry it is counted in `stats.entries` and reported as an
+   * 'enter' event (marked `query`). The runtime holds it to its word: an upcall
+   * or an afterUnwind made inside a query throws.
+   */
+  protected query<A extends unknown[], R>(name: string, fn: (...args: A) => R): (...args: A) => R {
+    const mod = this as Module;
+    const rt = this.rt;
+    const stats = this.stats;
+    return function queryPoint(this: unknown, ...args: A): R {
+      const top = currentFrame();
+      if (top === undefined || top.module !== mod) {
+        stats.entries++;
+        if (rt.observed) {
+          rt.emit({ kind: 'enter', host: rt.name, task: top?.task.id ?? null, at: rt.clock.now(), module: mod.name, entry: name, from: top?.module.name ?? null, query: true });
+        }
+      }
+      mod.querying++;
+      try {
+        return fn.apply(mod, args);
+      } finally {
+        mod.querying--;
+      }
+    };
+  }
+
+  /**
+   * Run `fn` for `client` once this module's work for that client on the
+   * current path is done: the same task's outermost activation of this module
+   * working for `client` (a frame that claimed it) runs it when it unwinds,
+   * after its own code returned. This is Swift's "arm": a handler's request
+   * made in the middle of the module's work (an echo queued from onData) waits
+   * until the module has finished its update, then runs once.
+   *
+   * - Requests are queued in order; a request for (client, key) while one is
+   *   queued is merged into it. Each queued request counts in `stats.deferrals`
+   *   (module and runtime) and is reported as a 'deferral' event, its run as
+   *   'deferred-run'.
+   * - The deferred work runs in an activation of this module claiming `client`,
+   *   nested in the one it waited for; requests it makes in turn (a handler
+   *   arming again from an upcall of that work) queue again, and the queue is
+   *   drained until empty.
+   * - With no such activation on the path, `fn` runs now, in an activation of
+   *   this module claiming `client` (a task of its own if there is none).
+   * - If the task is expended, the work queued in it is dropped: cleanup deals
+   *   with the client. Asked for in a task already expended (a cleanup closing
+   *   a connection), it runs at once.
+   *
+   * The same queue serves entry points declared 'defer'. Write the call with
+   * the function literally at the call site (`this.afterUnwind(c, 'output',
+   * () => this.output(c))`): the loop checker reads the calls inside it as
+   * deferred.
+   */
+  protected afterUnwind(client: object, key: string, fn: () => void): void {
+    const mod = this as Module;
+    const rt = this.rt;
+    if (this.querying > 0) throw new Error(`'${this.name}': afterUnwind('${key}') inside a query`);
+    const top = currentFrame();
+    if (top === undefined) {
+      rt.startTask(mod, 'call', fn, { client, entry: key });
+      return;
+    }
+    const task = top.task;
+    let target: Frame | null = null;
+    // In a task already expended (a cleanup closing a connection) nothing is
+    // left to unwind normally: the work runs at once.
+    if (task.state === 'running') {
+      for (let f: Frame | null = top; f !== null; f = f.parent) if (f.active && f.module === mod && f.client === client) target = f;
+    }
+    if (target !== null) {
+      rt.enqueue(target, { module: mod, client, key, merge: true, fn }, top);
+      return;
+    }
+    // Nothing of ours works for `client` on this path: run it now, in an
+    // activation that does, so what it asks for in turn waits for it.
+    const frame = new Frame(task, mod, top, key);
+    frame.client = client;
+    task.top = frame;
+    try {
+      context.run(frame, fn);
+      if (frame.deferred !== null) rt.drain(frame);
+    } catch (error) {
+      if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: key, error }, frame);
+      throw error;
+    } finally {
+      frame.active = false;
+      task.top = top;
+    }
   }
 
   /**
@@ -174,6 +281,7 @@ export class Module<S = unknown, C = unknown> {
   ): SlotReturn<H, K> | undefined | Failed | Pending {
     const handler = binding.handlers[slot] as ((...a: unknown[]) => unknown) | undefined;
     if (handler === undefined || !binding.bound) return undefined;
+    if (this.querying > 0) throw new Error(`'${this.name}': upcall '${slot}' inside a query`);
     const caller = currentFrame();
     if (caller === undefined) {
       // An upcall with no task around it: it becomes a task of its own.
@@ -202,6 +310,7 @@ export class Module<S = unknown, C = unknown> {
     let result: unknown;
     try {
       result = context.run(frame, Reflect.apply, handler, binding.handlers, args);
+      if (frame.deferred !== null) rt.drain(frame);
     } catch (error) {
       frame.active = false;
       task.top = caller;
@@ -213,7 +322,6 @@ export class Module<S = unknown, C = unknown> {
     task.top = caller;
     if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
       this.followAsync(task, frame, slot, result as PromiseLike<unknown>);
-      if (caller.deferred !== null && task.state === 'running') this.drainDeferred(caller);
       return task.state === 'running' ? PENDING : FAILED;
     }
     if (task.state !== 'running') {
@@ -224,10 +332,6 @@ export class Module<S = unknown, C = unknown> {
       this.stats.upcallsFailed++;
       rt.expend(task, { kind: 'deadline', module: owner.name, where: slot }, frame);
       return FAILED;
-    }
-    if (caller.deferred !== null) {
-      this.drainDeferred(caller);
-      if (task.state !== 'running') return FAILED;
     }
     return result as SlotReturn<H, K>;
   }
@@ -319,43 +423,18 @@ export class Module<S = unknown, C = unknown> {
     if (client !== undefined) this.releaseClient(client as C);
   }
 
-  /** @internal run the downcalls that were deferred onto `frame`, in order. */
-  drainDeferred(frame: Frame): void {
-    const rt = this.rt;
-    const task = frame.task;
-    while (frame.deferred !== null && frame.deferred.length > 0) {
-      const d = frame.deferred.shift()!;
-      if (task.state !== 'running') break;
-      if (rt.observed) rt.emit({ kind: 'deferred-run', host: rt.name, task: task.id, at: rt.clock.now(), module: d.module.name, entry: d.entry });
-      try {
-        d.fn.apply(d.self, d.args);
-      } catch (error) {
-        if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.entry, error }, frame);
-      }
-    }
-    frame.deferred = null;
+  /** @internal queued dispatch: the upcall becomes a message in this module's mailbox (mailbox.ts). */
+  post(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[], from: Task): void {
+    (this.mailbox ??= new Mailbox(this as Module)).post(binding, slot, handler, args, from);
   }
 
-  /** @internal queued dispatch: deliver an upcall as a message on a later turn. */
-  post(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[], from: Task): void {
-    // A message system copies what crosses the boundary: the sender's buffer
-    // is only valid during the upcall.
-    const copied = args.map(detachArg);
-    const rt = this.rt;
-    rt.clock.schedule(rt.clock.now(), () => {
-      if (!binding.bound) return;
-      this.startTask(
-        'mailbox',
-        () => {
-          const r = Reflect.apply(handler, binding.handlers, copied);
-          if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
-            const f = context.getStore()!;
-            this.followAsync(f.task, f, slot, r as PromiseLike<unknown>);
-          }
-        },
-        { client: binding.client, entry: slot, parent: from },
-      );
-    });
+  /** @internal the mailbox delivers one message, inside the task it started for it. */
+  deliverMessage(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[]): void {
+    const r = Reflect.apply(handler, binding.handlers, args);
+    if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+      const f = context.getStore()!;
+      this.followAsync(f.task, f, slot, r as PromiseLike<unknown>);
+    }
   }
 
   /** @internal an upcall's handler returned a promise: the task lives until it settles. */
@@ -379,14 +458,6 @@ export class Module<S = unknown, C = unknown> {
       },
     );
   }
-}
-
-function describeClient(client: unknown): string {
-  if (typeof client === 'object' && client !== null) {
-    const d = (client as { describe?: () => string }).describe;
-    if (typeof d === 'function') return d.call(client);
-  }
-  return String(client);
 }
 
 /**

@@ -16,10 +16,12 @@ import { Rng } from './random.js';
 import {
   context,
   currentFrame,
+  describeClient,
   describeFailure,
   FAILED,
   Frame,
   Task,
+  type Deferred,
   type Failed,
   type TaskFailure,
   type TaskSource,
@@ -79,6 +81,7 @@ export class Runtime {
   readonly events: Observable<StackEvent>;
   private readonly observers = new Set<Subscriber<StackEvent>>();
   private readonly modules = new Map<string, Module>();
+  private readonly apps = new Set<Module>();
   private readonly liveTasks = new Set<Task>();
   private nextTaskId = 0;
 
@@ -100,7 +103,14 @@ export class Runtime {
 
   /** @internal called by the Module constructor. */
   register(m: Module): void {
-    if (this.modules.has(m.name)) throw new Error(`host '${this.name}' already has a module named '${m.name}'`);
+    const had = this.modules.get(m.name);
+    if (had !== undefined) {
+      // Names are what events, stats, traces and the checker report: one per host.
+      throw new Error(
+        `host '${this.name}' already has a module named '${m.name}' (${had.constructor.name}); ` +
+          `a ${m.constructor.name} needs another name (module names are unique per host)`,
+      );
+    }
     this.modules.set(m.name, m);
   }
 
@@ -117,7 +127,15 @@ export class Runtime {
    * layer of its own (a test, an example, a user's script). Created on first use.
    */
   app(name: string): Module {
-    return this.modules.get(name) ?? new Module(this, name);
+    const m = this.modules.get(name);
+    if (m === undefined) {
+      const created = new Module(this, name);
+      this.apps.add(created);
+      return created;
+    }
+    // A layer's name is not an application's: acting as that layer would fool its recursion guard.
+    if (!this.apps.has(m)) throw new Error(`host '${this.name}': '${name}' is the name of a ${m.constructor.name} module, not of an application`);
+    return m;
   }
 
   /** Tasks not yet ended (running, or waiting for async handlers). */
@@ -161,6 +179,7 @@ export class Runtime {
     let result: R | Failed;
     try {
       result = context.run(frame, fn);
+      if (frame.deferred !== null) this.drain(frame);
     } catch (error) {
       // The innermost wrapper already expended the task if a module saw the
       // error; anything reaching here unexpended is a fault of the origin itself.
@@ -203,6 +222,56 @@ export class Runtime {
     }
     task.fireAbort();
     if (!task.inCall && task.pending === 0) this.end(task);
+  }
+
+  /**
+   * @internal queue `d` on `frame`, to run when that activation unwinds; a
+   * request for the same (module, client, key) already queued there absorbs
+   * it (`d.merge`). `from` is the activation asking. Counted and reported.
+   */
+  enqueue(frame: Frame, d: Deferred, from: Frame): void {
+    const q = frame.deferred;
+    if (q === null) {
+      frame.deferred = [d];
+    } else {
+      if (d.merge) {
+        for (const x of q) if (x.merge && x.key === d.key && x.client === d.client && x.module === d.module) return;
+      }
+      q.push(d);
+    }
+    d.module.stats.deferrals++;
+    this.stats.deferrals++;
+    if (this.observed) {
+      this.emit({
+        kind: 'deferral',
+        host: this.name,
+        task: frame.task.id,
+        at: this.clock.now(),
+        module: d.module.name,
+        entry: d.key,
+        from: from.module.name,
+        client: d.client === undefined ? null : describeClient(d.client),
+      });
+    }
+  }
+
+  /**
+   * @internal `frame`'s own work is done: run what was deferred onto it, in
+   * order, before it ends. Work for the frame's own client runs in the frame
+   * itself, anything else (a deferred entry) in an activation of its own nested
+   * in it; either way work deferred while it runs queues on `frame` again, and
+   * this loops until the queue is empty. Stops if the task is expended; its
+   * queue is dropped.
+   */
+  drain(frame: Frame): void {
+    const task = frame.task;
+    const saved = task.top;
+    task.top = frame;
+    try {
+      context.run(frame, drainQueue, this, frame);
+    } finally {
+      task.top = saved;
+    }
   }
 
   /** Abort a task from outside (a user, a supervisor). Runs its cleanups now. */
@@ -259,4 +328,44 @@ export class Runtime {
     }
     task.notifyEnded();
   }
+}
+
+function drainQueue(rt: Runtime, frame: Frame): void {
+  const task = frame.task;
+  let q: Deferred[] | null;
+  while ((q = frame.deferred) !== null && q.length > 0 && task.state === 'running') {
+    const d = q.shift()!;
+    if (rt.observed) {
+      rt.emit({
+        kind: 'deferred-run',
+        host: rt.name,
+        task: task.id,
+        at: rt.clock.now(),
+        module: d.module.name,
+        entry: d.key,
+        client: d.client === undefined ? null : describeClient(d.client),
+      });
+    }
+    if (d.merge && d.module === frame.module && d.client === frame.client) {
+      try {
+        d.fn();
+      } catch (error) {
+        if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.key, error }, frame);
+      }
+      continue;
+    }
+    const child = new Frame(task, d.module, frame, d.key);
+    child.client = d.client;
+    task.top = child;
+    try {
+      context.run(child, d.fn);
+      if (child.deferred !== null) rt.drain(child);
+    } catch (error) {
+      if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.key, error }, child);
+    } finally {
+      child.active = false;
+      task.top = frame;
+    }
+  }
+  frame.deferred = null;
 }

@@ -45,13 +45,20 @@ export interface TaskResource {
   release(task: Task): void;
 }
 
-/** A deferred downcall: run when the upcall it was made inside returns. */
+/**
+ * Work queued on a frame, to run when that activation unwinds (Module.afterUnwind,
+ * or an entry point declared 'defer'). It runs in an activation of its own
+ * module, working for `client`, nested in the frame it was queued on.
+ */
 export interface Deferred {
   readonly module: Module;
-  readonly entry: string;
-  readonly fn: (...args: unknown[]) => unknown;
-  readonly self: unknown;
-  readonly args: unknown[];
+  /** The client it works for (cleanup gets it if the deferred work fails). */
+  readonly client: unknown;
+  /** afterUnwind's key, or the deferred entry point's name. */
+  readonly key: string;
+  /** Merged with a later request for the same (client, key) while queued (afterUnwind); not for deferred entries. */
+  readonly merge: boolean;
+  readonly fn: () => void;
 }
 
 /**
@@ -62,6 +69,7 @@ export interface Deferred {
 export class Frame {
   active = true;
   client: unknown = undefined;
+  /** Work to run when this activation unwinds, in order (see Module.afterUnwind). */
   deferred: Deferred[] | null = null;
   constructor(
     readonly task: Task,
@@ -130,6 +138,16 @@ export class Task {
     return this.top === null ? [] : this.top.path();
   }
 
+  /** Work queued to run when activations on the synchronous path unwind, as `module.key`, outermost first. */
+  get deferred(): string[] {
+    const out: string[] = [];
+    for (let f = this.top; f !== null; f = f.parent) {
+      if (f.deferred === null) continue;
+      for (let i = f.deferred.length - 1; i >= 0; i--) out.push(`${f.deferred[i]!.module.name}.${f.deferred[i]!.key}`);
+    }
+    return out.reverse();
+  }
+
   hold(r: TaskResource): void {
     (this.resources ??= new Set()).add(r);
   }
@@ -155,6 +173,15 @@ export class Task {
     this.endWaiters = null;
     if (w !== null) for (const f of w) f();
   }
+}
+
+/** A client state as events and traces show it: its `describe()` if it has one. */
+export function describeClient(client: unknown): string {
+  if (typeof client === 'object' && client !== null) {
+    const d = (client as { describe?: () => string }).describe;
+    if (typeof d === 'function') return d.call(client);
+  }
+  return String(client);
 }
 
 /** The single carrier of "where am I": the current frame. */

@@ -261,7 +261,7 @@ describe('rule 4: recursion guard', () => {
     expect(middle.log2).toEqual(['in a:1', 'send a:101', 'after-upcall a']);
   });
 
-  it('defer: the downcall is queued and runs in order, in the same task, when the upcall returns', () => {
+  it("defer: the downcall is queued and runs in order, in the same task, when the module's activation unwinds", () => {
     const { rt, bottom, middle, top } = chain();
     const tasks: number[] = [];
     middle.open('a', top, {
@@ -276,7 +276,8 @@ describe('rule 4: recursion guard', () => {
     const sub = rt.events.subscribe((e) => events.push(e));
     bottom.arrive('a', 10);
     sub.unsubscribe();
-    expect(middle.log2).toEqual(['in a:10', 'send a:11', 'send a:12', 'after-upcall a']);
+    // Middle finishes its own work first (Swift's "arm").
+    expect(middle.log2).toEqual(['in a:10', 'after-upcall a', 'send a:11', 'send a:12']);
     expect(middle.stats.deferrals).toBe(2);
     const runs = events.filter((e) => e.kind === 'deferred-run');
     expect(runs.map((e) => e.task)).toEqual([tasks[0], tasks[0]]);
