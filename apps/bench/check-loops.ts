@@ -1,13 +1,15 @@
 /**
- * The static loop checker's speed: on this project (src + apps), and on a
- * generated stack of 200 modules (each with slots, entries of every policy,
- * handlers bound on the module below, helpers, and a cycle with its neighbour
- * every few modules). Each target is checked several times in one process:
- * the first run parses the standard library and @types (cold), later runs
- * reuse them (warm), which is what a test suite or a watch loop sees.
+ * The static loop checker's speed, as `npm run check:loops` sees it: each run
+ * a fresh process (tsx, loading the checker, checking), cold with an empty
+ * cache and warm with the cache the run before left. On this project (src +
+ * apps) and on a generated stack of N modules (each with slots, entries of
+ * every policy, handlers bound on the module below, helpers, and a cycle with
+ * its neighbour every few modules; --modules 0 skips it). Prints the machine.
  *
+ *   npm run bench -- check-loops
  *   npx tsx apps/bench/check-loops.ts [--json] [--modules N] [--runs N]
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,14 +18,18 @@ import { runCheck } from '../../src/check/check.js';
 
 export interface CheckLoopsBenchRow {
   target: string;
+  /** 'cold': a fresh process, empty cache; 'warm': a fresh process, the cache filled by a previous run. */
+  mode: 'cold' | 'warm';
+  runs: number;
   files: number;
   modules: number;
   edges: number;
   cycles: { unsafe: number; deferred: number; reentrant: number };
-  /** First run in the process: parses the standard library and @types too. */
-  coldMs: number;
-  /** Best of the later runs, and its phases. */
-  warmMs: number;
+  /** Whole process (start of node to exit, tsx and module loading included), as seen by the parent. */
+  wallMs: { min: number; median: number };
+  /** User + system CPU of that process. */
+  cpuMs: { min: number; median: number };
+  /** Phases inside the checker, median run. */
   programMs: number;
   graphMs: number;
   cyclesMs: number;
@@ -118,66 +124,127 @@ export function generateStack(n: number, dir = fs.mkdtempSync(path.join(os.tmpdi
   return dir;
 }
 
-function measure(target: string, paths: string[], runs: number): CheckLoopsBenchRow {
-  let row: CheckLoopsBenchRow | undefined;
-  for (let r = 0; r < runs; r++) {
-    const { result } = runCheck({ cwd: projectRoot, paths });
-    const t = result.timings;
-    const count = (k: string): number => result.cycles.filter((c) => c.kind === k).length;
-    if (row === undefined) {
-      row = {
+interface WorkerReport {
+  cpuMs: number;
+  files: number;
+  modules: number;
+  edges: number;
+  cycles: { unsafe: number; deferred: number; reentrant: number };
+  timings: { programMs: number; graphMs: number; cyclesMs: number };
+  cache: string | undefined;
+}
+
+/** One check in a process of its own, as `npm run check:loops` runs it (tsx, the CLI's cache). */
+function runWorker(paths: string[], cacheDir: string): { wallMs: number; report: WorkerReport } {
+  const tsx = path.join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [tsx, fileURLToPath(import.meta.url), '--worker', cacheDir, ...paths], { cwd: projectRoot, encoding: 'utf8' });
+  const wallMs = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`check-loops bench worker failed: ${r.stderr}`);
+  const line = r.stdout.trim().split('\n').pop()!;
+  return { wallMs, report: JSON.parse(line) as WorkerReport };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function measure(target: string, paths: string[], runs: number): CheckLoopsBenchRow[] {
+  const rows: CheckLoopsBenchRow[] = [];
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'check-loops-cache-'));
+  try {
+    for (const mode of ['cold', 'warm'] as const) {
+      const samples: { wallMs: number; report: WorkerReport }[] = [];
+      for (let i = 0; i < runs; i++) {
+        // Cold: nothing cached; warm: the cache a run before this one left.
+        if (mode === 'cold') fs.rmSync(cacheDir, { recursive: true, force: true });
+        else if (i === 0) runWorker(paths, cacheDir);
+        samples.push(runWorker(paths, cacheDir));
+      }
+      const mid = samples.map((x) => x.report).sort((a, b) => a.timings.programMs + a.timings.graphMs - (b.timings.programMs + b.timings.graphMs))[Math.floor(samples.length / 2)]!;
+      const r0 = samples[0]!.report;
+      rows.push({
         target,
-        files: result.files,
-        modules: result.modules,
-        edges: result.edges,
-        cycles: { unsafe: count('unsafe'), deferred: count('deferred'), reentrant: count('reentrant') },
-        coldMs: t.totalMs,
-        warmMs: Infinity,
-        programMs: t.programMs,
-        graphMs: t.graphMs,
-        cyclesMs: t.cyclesMs,
-      };
-    } else if (t.totalMs < row.warmMs) {
-      Object.assign(row, { warmMs: t.totalMs, programMs: t.programMs, graphMs: t.graphMs, cyclesMs: t.cyclesMs });
+        mode,
+        runs,
+        files: r0.files,
+        modules: r0.modules,
+        edges: r0.edges,
+        cycles: r0.cycles,
+        wallMs: { min: Math.min(...samples.map((x) => x.wallMs)), median: median(samples.map((x) => x.wallMs)) },
+        cpuMs: { min: Math.min(...samples.map((x) => x.report.cpuMs)), median: median(samples.map((x) => x.report.cpuMs)) },
+        programMs: mid.timings.programMs,
+        graphMs: mid.timings.graphMs,
+        cyclesMs: mid.timings.cyclesMs,
+      });
     }
+  } finally {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
   }
-  if (row!.warmMs === Infinity) row!.warmMs = row!.coldMs;
-  return row!;
+  return rows;
 }
 
 export function runCheckLoopsBench(opts: { modules?: number; runs?: number } = {}): CheckLoopsBenchRow[] {
   const n = opts.modules ?? 200;
   const runs = Math.max(1, opts.runs ?? 3);
-  const rows = [measure('project (src + apps)', ['src', 'apps'], runs)];
-  const dir = generateStack(n);
-  try {
-    rows.push(measure(`generated stack (${n} modules)`, [path.relative(projectRoot, dir)], runs));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  const rows = measure('project (src + apps)', ['src', 'apps'], runs);
+  if (n > 0) {
+    const dir = generateStack(n);
+    try {
+      rows.push(...measure(`generated stack (${n} modules)`, [path.relative(projectRoot, dir)], runs));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
   return rows;
 }
 
+/** The machine the numbers come from. */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${os.platform()} ${os.release()}, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`;
+}
+
 function formatRows(rows: readonly CheckLoopsBenchRow[]): string {
-  const head = ['target', 'files', 'modules', 'edges', 'cycles u/d/r', 'cold ms', 'warm ms', 'program', 'graph', 'cycles'];
+  const head = ['target', 'mode', 'files', 'modules', 'edges', 'cycles u/d/r', 'wall min', 'wall med', 'cpu min', 'cpu med', 'program', 'graph', 'cycles'];
   const body = rows.map((r) => [
     r.target,
+    r.mode,
     String(r.files),
     String(r.modules),
     String(r.edges),
     `${r.cycles.unsafe}/${r.cycles.deferred}/${r.cycles.reentrant}`,
-    r.coldMs.toFixed(0),
-    r.warmMs.toFixed(0),
+    r.wallMs.min.toFixed(0),
+    r.wallMs.median.toFixed(0),
+    r.cpuMs.min.toFixed(0),
+    r.cpuMs.median.toFixed(0),
     r.programMs.toFixed(0),
     r.graphMs.toFixed(0),
     r.cyclesMs.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), ...body.map(line)].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[2] === '--worker') {
+  // A child of the bench: one check with the CLI's cache, then what it cost this process.
+  const [cacheDir, ...paths] = process.argv.slice(3);
+  const { result } = runCheck({ cwd: projectRoot, paths, cacheDir: cacheDir! });
+  const c = process.cpuUsage();
+  const count = (k: string): number => result.cycles.filter((x) => x.kind === k).length;
+  const report: WorkerReport = {
+    cpuMs: (c.user + c.system) / 1000,
+    files: result.files,
+    modules: result.modules,
+    edges: result.edges,
+    cycles: { unsafe: count('unsafe'), deferred: count('deferred'), reentrant: count('reentrant') },
+    timings: result.timings,
+    cache: result.cache,
+  };
+  console.log(JSON.stringify(report));
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
   const num = (flag: string): number | undefined => {
     const i = argv.indexOf(flag);
@@ -187,9 +254,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const runs = num('--runs');
   const rows = runCheckLoopsBench({ ...(modules !== undefined ? { modules } : {}), ...(runs !== undefined ? { runs } : {}) });
   if (argv.includes('--json')) {
-    console.log(JSON.stringify({ bench: 'check-loops', rows }));
+    console.log(JSON.stringify({ bench: 'check-loops', machine: machine(), rows }));
   } else {
+    console.log(`machine: ${machine()}`);
     console.log(formatRows(rows));
-    console.log('(cold: first run in the process, parsing lib and @types; warm: best later run and its phases, in ms)');
+    console.log(
+      '(each run a fresh process like `npm run check:loops`: tsx, loading, checking; cold = empty cache, warm = cache filled by the run before;\n' +
+        ' wall and cpu of the whole process in ms, min and median of the runs; program/graph/cycles: the checker\'s phases, median run, 0 on a cache hit)',
+    );
   }
 }

@@ -5,12 +5,16 @@
  * Going once round a cycle puts every module on it on the task's path, so
  * each downcall on the cycle meets its module already there, and its declared
  * policy decides (core's Module.entry):
- *  - a 'defer' entry queues the call until the upcall returns: the recursion is
- *    cut, the cycle is `deferred`;
+ *  - a 'defer' entry queues the call until the upcall returns, and a function
+ *    handed to `afterUnwind` runs when the activation unwinds: the recursion
+ *    is cut, the cycle is `deferred`;
  *  - otherwise, any call into another module's code that is not an entry point
  *    (a bypass) or into a 'reject' entry, or a cycle that comes back through
  *    upcalls alone, is `unsafe`: nothing allows the re-entry;
- *  - a cycle whose every downcall is 'reentrant' is `reentrant`: allowed.
+ *  - a cycle whose every downcall is 'reentrant' (or a read-only query) is
+ *    `reentrant`: allowed.
+ * An entry whose policy is a union type counts as its strictest member
+ * ('reject', then 'defer', then 'reentrant'), and the reason says so.
  */
 import type { Edge, Vertex } from './graph.js';
 import type { Cycle, CycleKind, Hop, Link } from './model.js';
@@ -21,6 +25,12 @@ function label(n: Vertex): string {
   return `${n.module}.${n.name}`;
 }
 
+/** `'reject'`, or `'reject' | 'reentrant' (taken as 'reject', the strictest)`. */
+function policyText(n: Vertex): string {
+  const e = n.entry!;
+  return e.declared !== undefined ? `${e.declared} (taken as '${e.policy}', the strictest)` : `'${e.policy}'`;
+}
+
 function before(a: Vertex, b: Vertex): boolean {
   if (a.file !== b.file) return a.file < b.file;
   if (a.line !== b.line) return a.line < b.line;
@@ -28,22 +38,40 @@ function before(a: Vertex, b: Vertex): boolean {
 }
 
 export function classifyCycle(edges: readonly Edge[]): { kind: CycleKind; reason: string } {
+  const query = edges.find((e) => e.kind === 'downcall' && e.to.entry?.policy === 'query');
+  if (query !== undefined) {
+    return {
+      kind: 'unsafe',
+      reason: `${label(query.to)} is a query, and this path calls up from it: the runtime refuses an upcall (or afterUnwind) inside a query`,
+    };
+  }
+  const unwind = edges.find((e) => e.kind === 'afterUnwind');
+  if (unwind !== undefined) {
+    return {
+      kind: 'deferred',
+      reason: `${label(unwind.from)} hands ${label(unwind.to)} to afterUnwind (key '${unwind.unwind!.key}', ${unwind.unwind!.at}): it runs when ${unwind.from.module}'s activation unwinds`,
+    };
+  }
   const defer = edges.find((e) => e.kind === 'downcall' && e.to.entry?.policy === 'defer');
   if (defer !== undefined) {
-    return { kind: 'deferred', reason: `${label(defer.to)} is declared 'defer': the call from ${label(defer.from)} waits until the upcall returns` };
+    return { kind: 'deferred', reason: `${label(defer.to)} is declared ${policyText(defer.to)}: the call from ${label(defer.from)} waits until the upcall returns` };
   }
   const bypass = edges.find((e) => e.kind === 'bypass');
   if (bypass !== undefined) {
+    const callback = bypass.to.fn.lexical !== undefined && bypass.to.fn.lexical.decl !== bypass.to.fn.decl.parent;
     return {
       kind: 'unsafe',
-      reason: `${label(bypass.from)} calls ${label(bypass.to)}, which is not an entry point: the recursion guard never sees the re-entry`,
+      reason: callback
+        ? `${label(bypass.from)} calls ${label(bypass.to)}, a callback of ${bypass.to.module} it keeps itself, directly instead of through an upcall: ` +
+          `${bypass.to.module} is never on the task's path, and the recursion guard never sees the re-entry`
+        : `${label(bypass.from)} calls ${label(bypass.to)}, which is not an entry point: the recursion guard never sees the re-entry`,
     };
   }
   const reject = edges.find((e) => e.kind === 'downcall' && e.to.entry?.policy === 'reject');
   if (reject !== undefined) {
     return {
       kind: 'unsafe',
-      reason: `${label(reject.to)} is declared 'reject': the call from ${label(reject.from)} throws RecursionRejected on this path`,
+      reason: `${label(reject.to)} is declared ${policyText(reject.to)}: the call from ${label(reject.from)} throws RecursionRejected on this path`,
     };
   }
   const downcalls = edges.filter((e) => e.kind === 'downcall');
@@ -51,12 +79,17 @@ export function classifyCycle(edges: readonly Edge[]): { kind: CycleKind; reason
     const up = edges.find((e) => e.crossing)!;
     return { kind: 'unsafe', reason: `${up.to.module} is re-entered through upcalls alone: no entry point declares the recursion` };
   }
-  const names = [...new Set(downcalls.map((e) => label(e.to)))].join(', ');
-  return { kind: 'reentrant', reason: `${names} ${downcalls.length > 1 ? 'are' : 'is'} declared 'reentrant'` };
+  const named = [...new Set(downcalls.map((e) => `${label(e.to)}${e.to.entry!.policy === 'query' ? ' (a read-only query)' : ''}`))];
+  const queries = downcalls.every((e) => e.to.entry!.policy === 'query');
+  const declared = downcalls.find((e) => e.to.entry!.declared !== undefined);
+  const verb = queries ? (named.length > 1 ? 'are declared queries' : 'is a declared query') : `${named.length > 1 ? 'are' : 'is'} declared 'reentrant'`;
+  const union = declared !== undefined ? ` (${label(declared.to)}: ${policyText(declared.to)})` : '';
+  return { kind: 'reentrant', reason: `${queries ? [...new Set(downcalls.map((e) => label(e.to)))].join(', ') : named.join(', ')} ${verb}${union}` };
 }
 
 function link(e: Edge): Link {
   if (e.kind === 'upcall') return { kind: 'upcall', slot: e.slot! };
+  if (e.kind === 'afterUnwind') return { kind: 'afterUnwind', key: e.unwind!.key, at: e.unwind!.at };
   if (e.kind === 'downcall') return { kind: 'downcall', entry: e.to.entry!.name, policy: e.to.entry!.policy };
   return { kind: e.kind };
 }
@@ -84,11 +117,17 @@ export function toCycle(nodes: readonly Vertex[], edgeOf: (from: Vertex, to: Ver
   for (let j = 0; j < k; j++) {
     const i = (start + j) % k;
     const n = nodes[i]!;
-    chain.push({ module: n.module, function: n.name, file: n.file, line: edges[i]!.line });
+    chain.push(hopOf(n, edges[i]!.line));
     links.push(link(edges[i]!));
   }
   const { kind, reason } = classifyCycle(edges);
   return { kind, chain, links, reason };
+}
+
+export function hopOf(n: Vertex, line: number): Hop {
+  return n.className !== undefined
+    ? { module: n.module, class: n.className, function: n.name, file: n.file, line }
+    : { module: n.module, function: n.name, file: n.file, line };
 }
 
 export function chainText(c: { chain: readonly Hop[] }): string {

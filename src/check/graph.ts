@@ -4,7 +4,7 @@
  * resolved to the handlers that can be bound to the slot.
  */
 import type ts from 'typescript';
-import type { EdgeCounts, LinkKind, Policy } from './model.js';
+import type { CallbackRegistry, EdgeCounts, EntrySummary, GuessedHandOver, LinkKind } from './model.js';
 
 /**
  * Which module: `name` is what the runtime calls it (and what reports show);
@@ -23,7 +23,7 @@ export interface ModuleInfo extends ModuleRef {
   readonly decl: ts.ClassLikeDeclaration;
   readonly file: string;
   readonly line: number;
-  readonly entries: { name: string; policy: Policy }[];
+  readonly entries: EntrySummary[];
 }
 
 /** A call made by a function, targets still as declarations until the walk is over. */
@@ -35,6 +35,8 @@ export interface CallSite {
   readonly pos: number;
   /** After an `await` of the same body: it runs on a later turn, not inside the caller's activation. */
   readonly async: boolean;
+  /** The function handed to `afterUnwind(client, key, fn)`: runs when the activation unwinds. */
+  readonly unwind?: { readonly key: string; readonly at: string };
   targets: FnNode[];
 }
 
@@ -57,7 +59,9 @@ export interface FnNode {
   readonly line: number;
   /** Module class the function is written in, if any. */
   readonly lexical: ModuleInfo | undefined;
-  entry: { name: string; policy: Policy } | undefined;
+  entry: EntrySummary | undefined;
+  /** The class it is written in, if any. */
+  readonly className: string | undefined;
   readonly calls: CallSite[];
   readonly upcalls: UpcallSite[];
   /**
@@ -88,6 +92,7 @@ export interface Vertex {
   readonly line: number;
   readonly entry: FnNode['entry'];
   readonly anchored: boolean;
+  readonly className: string | undefined;
 }
 
 export interface Edge {
@@ -97,6 +102,8 @@ export interface Edge {
   readonly pos: number;
   kind: LinkKind;
   readonly slot?: string;
+  /** For 'afterUnwind' edges: afterUnwind's key and its call site (file:line). */
+  readonly unwind?: { readonly key: string; readonly at: string };
   /** The edge enters another module. */
   crossing: boolean;
 }
@@ -122,10 +129,12 @@ export interface Graph {
   readonly regions: LockRegion[];
   readonly files: number;
   readonly notes: string[];
+  readonly registries: CallbackRegistry[];
+  readonly guessedHandOvers: GuessedHandOver[];
 }
 
 export function countEdges(edges: readonly Edge[]): EdgeCounts {
-  const c: EdgeCounts = { call: 0, downcall: 0, bypass: 0, upcall: 0 };
+  const c: EdgeCounts = { call: 0, downcall: 0, bypass: 0, upcall: 0, afterUnwind: 0 };
   for (const e of edges) c[e.kind]++;
   return c;
 }

@@ -3,11 +3,17 @@
  * compiler options of the project's tsconfig so imports resolve as they do for
  * `tsc`. The paths become the root files: a fixture excluded by tsconfig is
  * still checked when it is named.
+ *
+ * The checker needs the types of the analysed code and of the standard
+ * library (a Map's values, a Promise), not those of packages or of Node's
+ * built-in modules: imports of packages are left unresolved and no `types`
+ * are loaded, which halves the files the compiler parses and checks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
+import type * as ts from 'typescript';
 import { CheckInputError } from './model.js';
+import { loadTypeScript } from './ts.js';
 
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 
@@ -70,47 +76,75 @@ export function collectFiles(paths: readonly string[], cwd: string, optional = f
   return [...new Set(out)];
 }
 
-const FALLBACK_OPTIONS: ts.CompilerOptions = {
-  target: ts.ScriptTarget.ES2022,
-  module: ts.ModuleKind.NodeNext,
-  moduleResolution: ts.ModuleResolutionKind.NodeNext,
-  strict: true,
-  skipLibCheck: true,
-};
-
-/** Compiler options from the nearest tsconfig.json at or above `cwd` (or sensible defaults). */
-export function compilerOptions(cwd: string, tsconfig?: string): ts.CompilerOptions {
-  const file = tsconfig !== undefined ? path.resolve(cwd, tsconfig) : ts.findConfigFile(cwd, ts.sys.fileExists, 'tsconfig.json');
-  if (file === undefined) return { ...FALLBACK_OPTIONS };
-  const read = ts.readConfigFile(file, ts.sys.readFile);
-  if (read.error !== undefined) {
-    throw new CheckInputError(`cannot read ${file}: ${ts.flattenDiagnosticMessageText(read.error.messageText, ' ')}`);
+/** The tsconfig.json that applies: the one given, else the nearest at or above `cwd`. */
+export function findTsconfig(cwd: string, tsconfig?: string): string | undefined {
+  if (tsconfig !== undefined) return path.resolve(cwd, tsconfig);
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const f = path.join(dir, 'tsconfig.json');
+    if (fs.existsSync(f)) return f;
+    if (path.dirname(dir) === dir) return undefined;
   }
-  const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, path.dirname(file), undefined, file);
+}
+
+/** Compiler options from the tsconfig (or sensible defaults). */
+export function compilerOptions(cwd: string, tsconfig?: string): ts.CompilerOptions {
+  const TS = loadTypeScript();
+  const file = findTsconfig(cwd, tsconfig);
+  if (file === undefined) {
+    return {
+      target: TS.ScriptTarget.ES2022,
+      module: TS.ModuleKind.NodeNext,
+      moduleResolution: TS.ModuleResolutionKind.NodeNext,
+      strict: true,
+    };
+  }
+  const read = TS.readConfigFile(file, TS.sys.readFile);
+  if (read.error !== undefined) {
+    throw new CheckInputError(`cannot read ${file}: ${TS.flattenDiagnosticMessageText(read.error.messageText, ' ')}`);
+  }
+  const parsed = TS.parseJsonConfigFileContent(read.config, TS.sys, path.dirname(file), undefined, file);
   return parsed.options;
 }
 
 /**
- * Parsed declaration files (the standard library, @types, packages), kept for
- * the life of the process: they do not change under us, and parsing them is
- * most of the cost of a second run (tests, the benchmark).
+ * Parsed files kept for the life of the process, keyed by name and reused
+ * while their text is the same: the standard library and the runtime are
+ * parsed (and bound) once for all the checks a test suite or the benchmark
+ * runs in one process. The compiler reuses bound files the same way.
  */
-const declarationFiles = new Map<string, ts.SourceFile>();
+const parsed = new Map<string, { text: string; sf: ts.SourceFile }>();
+
+function isTheStack(spec: string): boolean {
+  return spec === 'upcall-stack' || spec.startsWith('upcall-stack/');
+}
+
+function isRelative(spec: string): boolean {
+  return spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec === '.' || spec === '..';
+}
 
 export function createProgram(files: readonly string[], options: ts.CompilerOptions): ts.Program {
-  const opts: ts.CompilerOptions = { ...options, noEmit: true, incremental: false, composite: false };
-  const host = ts.createCompilerHost(opts, true);
+  const TS = loadTypeScript();
+  const opts: ts.CompilerOptions = { ...options, noEmit: true, incremental: false, composite: false, skipLibCheck: true, types: [], declaration: false };
+  const host = TS.createCompilerHost(opts, true);
   const read = host.getSourceFile.bind(host);
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
-    if (!fileName.endsWith('.d.ts')) return read(fileName, languageVersion, onError, shouldCreate);
-    const v = typeof languageVersion === 'object' ? languageVersion.languageVersion : languageVersion;
+    const v = typeof languageVersion === 'object' ? `${languageVersion.languageVersion}/${languageVersion.impliedNodeFormat ?? ''}` : String(languageVersion);
     const key = `${v}:${fileName}`;
-    let sf = declarationFiles.get(key);
-    if (sf === undefined) {
-      sf = read(fileName, languageVersion, onError, shouldCreate);
-      if (sf !== undefined) declarationFiles.set(key, sf);
-    }
+    const text = host.readFile(fileName);
+    if (text === undefined) return read(fileName, languageVersion, onError, shouldCreate);
+    const known = parsed.get(key);
+    if (known !== undefined && known.text === text) return known.sf;
+    const sf = TS.createSourceFile(fileName, text, languageVersion, true);
+    parsed.set(key, { text, sf });
     return sf;
   };
-  return ts.createProgram({ rootNames: files, options: opts, host });
+  // Only the project's own files and the stack itself (a user's project imports the runtime as
+  // 'upcall-stack'): any other package or built-in module stays unresolved (its values are `any`).
+  host.resolveModuleNameLiterals = (literals, containingFile, redirected, compilerOptions, containingSourceFile) =>
+    literals.map((lit) => {
+      if (!isRelative(lit.text) && !isTheStack(lit.text)) return { resolvedModule: undefined };
+      const mode = TS.getModeForUsageLocation(containingSourceFile, lit, compilerOptions);
+      return TS.resolveModuleName(lit.text, containingFile, compilerOptions, host, undefined, redirected, mode);
+    });
+  return TS.createProgram({ rootNames: files, options: opts, host });
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/check/index.js';
+import { runCheck, runCli } from '../../src/check/index.js';
 
 const root = process.cwd();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'check-loops-cli-'));
@@ -26,15 +26,15 @@ describe('check-loops CLI', () => {
     const r = run('test/fixtures/check/direct', '--json');
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out) as Record<string, unknown>;
-    expect(Object.keys(j)).toEqual(['modules', 'edges', 'cycles', 'lockedUpcalls']);
+    expect(Object.keys(j)).toEqual(['modules', 'edges', 'cycles', 'lockedUpcalls', 'bypasses', 'registries', 'guessedHandOvers']);
     expect(j.modules).toBe(2);
     expect(typeof j.edges).toBe('number');
     const cycles = j.cycles as { kind: string; chain: Record<string, unknown>[] }[];
     expect(cycles).toHaveLength(1);
-    expect(Object.keys(cycles[0]!)).toEqual(['kind', 'chain']);
+    expect(Object.keys(cycles[0]!)).toEqual(['kind', 'reason', 'chain']);
     expect(cycles[0]!.kind).toBe('unsafe');
     for (const h of cycles[0]!.chain) {
-      expect(Object.keys(h)).toEqual(['module', 'function', 'file', 'line']);
+      expect(Object.keys(h)).toEqual(['module', 'class', 'function', 'file', 'line']);
       expect(typeof h.line).toBe('number');
     }
     expect(cycles[0]!.chain.map((h) => `${h.module}.${h.function}`)).toEqual(['lower.send', 'upper.onData']);
@@ -81,6 +81,39 @@ describe('check-loops CLI', () => {
       expect(r.err.trimEnd().split('\n')).toHaveLength(1);
       expect(r.err).toContain(reason);
     }
+  });
+
+  it('exits 1 on an undeclared cross-module call or a callback registry, and lists them', () => {
+    const r = run('test/fixtures/check/registry');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('undeclared cross-module calls (errors: the runtime does not see the boundary): 1');
+    expect(r.out).toContain("lower (Lower, test/fixtures/check/registry/lower.ts:14) keeps its clients' callbacks in 'subscribers'");
+    expect(r.out).toContain('FAIL: 1 unsafe cycle, 1 undeclared cross-module call, 1 callback registry');
+    const j = JSON.parse(run('test/fixtures/check/bypass', '--json').out) as { bypasses: { from: { function: string }; to: { module: string; class: string; function: string } }[] };
+    expect(j.bypasses.map((b) => `${b.from.function} -> ${b.to.module}.${b.to.function} (${b.to.class})`)).toEqual(['handle -> lower.flush (Lower)']);
+  });
+
+  it('keeps results in a cache keyed by content: a second run is a hit, an edit a miss', () => {
+    const cacheDir = path.join(tmp, 'cache');
+    const work = path.join(tmp, 'work');
+    fs.cpSync(path.join(root, 'test/fixtures/check/direct'), work, { recursive: true });
+    // The copy imports the runtime by a path relative to the fixture: point it back at the project's.
+    for (const f of fs.readdirSync(work)) {
+      const p = path.join(work, f);
+      fs.writeFileSync(p, fs.readFileSync(p, 'utf8').replaceAll('../../../../src/core/index.js', path.join(root, 'src/core/index.js')));
+    }
+    const first = runCheck({ cwd: root, paths: [work], cacheDir });
+    expect(first.result.cache).toBe('miss');
+    const second = runCheck({ cwd: root, paths: [work], cacheDir });
+    expect(second.result.cache).toBe('hit');
+    expect(second.graph).toBeUndefined();
+    expect(second.result.cycles).toEqual(first.result.cycles);
+    fs.appendFileSync(path.join(work, 'upper.ts'), '\n// an edit\n');
+    expect(runCheck({ cwd: root, paths: [work], cacheDir }).result.cache).toBe('miss');
+    expect(runCheck({ cwd: root, paths: [work], cacheDir: false }).result.cache).toBe('off');
+    const viaCli = run(work, '--cache-dir', cacheDir, '--json');
+    expect(viaCli.code).toBe(1);
+    expect(run(work, '--no-cache').code).toBe(1);
   });
 
   it('prints usage for --help', () => {
