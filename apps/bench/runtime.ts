@@ -2,7 +2,9 @@
  * Cost of the runtime itself: one task crossing three modules with two upcalls
  * and one re-entrant downcall, with nobody observing and with a subscriber.
  * Shows that an unobserved stack builds no events: bytes per task come only from
- * the frames and the task object.
+ * the frames and the task object. A third case makes the downcall an arm, as
+ * TCP's armSend: the middle module's work for its client runs deferred
+ * (afterUnwind) when its activation unwinds.
  *
  *   npx tsx apps/bench/runtime.ts [--json]
  */
@@ -27,14 +29,28 @@ class Lower extends Module {
 class Middle extends Module {
   readonly t = new SlotTable<Up>(this, 'up', { onValue: 'one' });
   b!: Binding<Up>;
+  /** The one client, like a connection. */
+  readonly client = { armed: false, flushed: 0 };
   constructor(rt: Runtime, lower: Lower) {
     super(rt, 'middle');
     lower.b = lower.t.bind(this, { onValue: (v) => this.input(v) });
   }
   private input(v: number): number {
+    this.claim(this.client);
     return this.upcall(this.b, 'onValue', v) as number;
   }
   readonly send = this.entry('send', 'reentrant', (v: number) => v + 1);
+  readonly arm = this.entry('arm', 'reentrant', (v: number) => {
+    const c = this.client;
+    this.claim(c);
+    c.armed = true;
+    this.afterUnwind(c, 'output', () => this.output(c));
+    return v;
+  });
+  private output(c: { armed: boolean; flushed: number }): void {
+    if (c.armed) c.flushed++;
+    c.armed = false;
+  }
 }
 
 export interface RuntimeBenchRow {
@@ -43,11 +59,11 @@ export interface RuntimeBenchRow {
   bytesPerTask: number;
 }
 
-function measure(observed: boolean, n: number): RuntimeBenchRow {
+function measure(observed: boolean, n: number, arm = false): RuntimeBenchRow {
   const rt = new Runtime({ clock: new VirtualClock() });
   const lower = new Lower(rt);
   const middle = new Middle(rt, lower);
-  middle.b = middle.t.bind(rt.app('app'), { onValue: (v) => middle.send(v) });
+  middle.b = middle.t.bind(rt.app('app'), { onValue: arm ? (v) => middle.arm(v) : (v) => middle.send(v) });
   let events = 0;
   const sub = observed ? rt.events.subscribe(() => events++) : undefined;
   for (let i = 0; i < 20_000; i++) lower.arrive(i);
@@ -59,7 +75,8 @@ function measure(observed: boolean, n: number): RuntimeBenchRow {
   for (let i = 0; i < n; i++) lower.arrive(i);
   const ns = Number(process.hrtime.bigint() - t0) / n;
   sub?.unsubscribe();
-  return { case: observed ? `observed (${(events / n).toFixed(0)} events/task)` : 'unobserved', nsPerTask: ns, bytesPerTask: bytes };
+  const label = observed ? `observed (${(events / n).toFixed(0)} events/task)` : 'unobserved';
+  return { case: arm ? `${label}, arm + deferral` : label, nsPerTask: ns, bytesPerTask: bytes };
 }
 
 /** Bytes allocated on the JS heap while fn runs: heap growth plus what each GC in between reclaimed. */
@@ -78,7 +95,7 @@ function allocatedBytes(fn: () => void): number {
 export function runRuntimeBench(n = 100_000): RuntimeBenchRow[] {
   // Run the unobserved case twice so the first measurement is not paying for JIT warm-up.
   measure(false, n);
-  return [measure(false, n), measure(true, n)];
+  return [measure(false, n), measure(true, n), measure(false, n, true)];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -87,8 +104,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(JSON.stringify({ bench: 'runtime', rows }));
   } else {
     console.log('one task: NIC-like source -> 2 upcalls -> 1 re-entrant downcall');
-    console.log('case                          ns/task   bytes/task');
-    for (const r of rows) console.log(`${r.case.padEnd(28)} ${r.nsPerTask.toFixed(0).padStart(8)} ${r.bytesPerTask.toFixed(0).padStart(11)}`);
+    console.log('case                               ns/task   bytes/task');
+    for (const r of rows) console.log(`${r.case.padEnd(33)} ${r.nsPerTask.toFixed(0).padStart(8)} ${r.bytesPerTask.toFixed(0).padStart(11)}`);
     console.log('(bytes/task: heap growth plus what the GCs in the window reclaimed, from v8.GCProfiler)');
   }
 }

@@ -87,22 +87,16 @@ class DirectIp extends Module {
   constructor(rt: Runtime, readonly address: number, private readonly queue: Array<[DirectIp, number, PacketBuffer]>, private readonly mtu: number) {
     super(rt, 'ip');
   }
-  bindProtocol(_protocol: number, owner: Module, h: Partial<IpSlots>): Binding<IpSlots> {
+  readonly bindProtocol = this.entry('bindProtocol', 'reject', (_protocol: number, owner: Module, h: Partial<IpSlots>): Binding<IpSlots> => {
     return (this.binding = new SlotTable<IpSlots>(this, 'protocols', { onPacket: 'one' }).bind(owner, h));
-  }
+  });
   readonly send = this.entry('send', 'reentrant', (_dst: number, _protocol: number, buf: PacketBuffer): SendResult => {
     this.queue.push([this.peer, this.address, buf]);
     return 'sent';
   });
-  alloc(n: number): PacketBuffer {
-    return this.pool.alloc(n);
-  }
-  sourceFor(): number {
-    return this.address;
-  }
-  pathMtu(): number {
-    return this.mtu;
-  }
+  readonly alloc = this.entry('alloc', 'reentrant', (n: number): PacketBuffer => this.pool.alloc(n));
+  readonly sourceFor = this.query('sourceFor', (): number => this.address);
+  readonly pathMtu = this.query('pathMtu', (): number => this.mtu);
   receive(src: number, buf: PacketBuffer): void {
     this.startTask('frame', () => {
       const pkt: IpPacket = { src, dst: this.address, protocol: 6, ttl: 64, header: HEADER, buf };

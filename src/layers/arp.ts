@@ -135,7 +135,8 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     this.address = ip;
   }
 
-  readonly lookup = this.entry('lookup', 'reentrant', (ip: Ip4): Mac | undefined => {
+  /** The MAC of `ip` if known and fresh (read-only: it starts no resolution). */
+  readonly lookup = this.query('lookup', (ip: Ip4): Mac | undefined => {
     const e = this.shared.cache.get(ip);
     if (e === undefined || e.state === 'pending') return undefined;
     if (e.state === 'resolved' && this.rt.clock.now() >= e.expiresAt) return undefined;

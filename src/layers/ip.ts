@@ -253,33 +253,33 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   });
 
   /** The routing table, longest prefix first. */
-  routes(): readonly Route[] {
-    return this.shared.routes;
-  }
+  readonly routes = this.query('routes', (): readonly Route[] => this.shared.routes);
 
   /** The route `dst` takes, or undefined. */
-  route(dst: Ip4): Route | undefined {
+  readonly route = this.query('route', (dst: Ip4): Route | undefined => {
     for (const r of this.shared.routes) if (ip4InSubnet(dst, r.network, r.prefixLength)) return r;
     return undefined;
-  }
+  });
 
   /** Source address a datagram to `dst` gets (undefined: no route). */
-  sourceFor(dst: Ip4): Ip4 | undefined {
+  readonly sourceFor = this.query('sourceFor', (dst: Ip4): Ip4 | undefined => {
     if (this.isLocal(dst) || this.isBroadcast(dst)) return this.address;
     return this.route(dst) !== undefined ? this.address : undefined;
-  }
+  });
 
   /** MTU toward `dst` (one interface: the link's). */
-  pathMtu(_dst: Ip4): number {
-    return this.mtu;
-  }
+  readonly pathMtu = this.query('pathMtu', (_dst: Ip4): number => this.mtu);
 
-  /** A buffer from the host's pool with room in front for every header below a transport. */
-  alloc(payloadLength: number, label = 'ip alloc'): PacketBuffer {
+  /**
+   * A buffer from the host's pool with room in front for every header below a
+   * transport. An entry, not a query: it takes a buffer from the pool. It
+   * calls nothing, so it is safe at any depth.
+   */
+  readonly alloc = this.entry('alloc', 'reentrant', (payloadLength: number, label: string = 'ip alloc'): PacketBuffer => {
     const buf = this.pool.alloc(payloadLength, label);
     if (buf.headroom < this.headroom) throw new RangeError(`pool headroom ${buf.headroom} < ${this.headroom}`);
     return buf;
-  }
+  });
 
   isLocal(ip: Ip4): boolean {
     return ip === this.address || ip >>> 24 === LOOPBACK_NET >>> 24;

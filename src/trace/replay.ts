@@ -25,6 +25,7 @@ import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js'
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
 import { openCapture, type CaptureFormat, type CaptureSource } from './open.js';
+import { formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
 
 export interface ReplayStackOptions {
@@ -274,6 +275,10 @@ export interface ReplayOptions extends ReplayStackOptions {
   readonly signal?: AbortSignal;
   /** Name for the summary (default: the path when the source is one). */
   readonly fileName?: string;
+  /** The stack, once built (a report observes its runtime). */
+  readonly onStack?: (stack: ReplayStack) => void;
+  /** Each record just before it is replayed (its bytes are valid during the call only). */
+  readonly onRecord?: (rec: CapturedFrame) => void;
 }
 
 export interface ReplayResult {
@@ -292,6 +297,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export async function replayCapture(source: CaptureSource, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const stack = createReplayStack(opts);
+  opts.onStack?.(stack);
+  const onRecord = opts.onRecord;
   if (stack.telnet !== null && opts.onTranscript !== undefined) {
     const onTranscript = opts.onTranscript;
     stack.telnet.bindTranscripts(stack.rt.app('report'), { onTranscript: (t) => onTranscript(t) });
@@ -322,6 +329,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         const wait = due - (performance.now() - started);
         if (wait > 1) await sleep(wait);
       }
+      if (onRecord !== undefined) onRecord(rec);
       stack.feed(rec);
       lastTs = rec.timestampNs;
       frames++;
@@ -340,7 +348,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   const c = stack.link.counters;
   const ipc = stack.ip.counters;
   const firstNs = stack.epochNs;
-  const iso = (ns: bigint | undefined): string | null => (ns === undefined ? null : new Date(Number(ns / 1_000_000n)).toISOString());
+  const iso = (ns: bigint | undefined): string | null => (ns === undefined ? null : formatCaptureNs(ns));
   const seconds = elapsedMs / 1000;
   const summary: ReplaySummary = {
     type: 'summary',

@@ -21,6 +21,7 @@ import type { Binding, Module } from '../core/index.js';
 import { wiresharkGapMarker, type FollowDirection, type FollowGap } from '../layers/tcp/follow.js';
 import type { ObservedFlow, TcpObserver, TcpObserverSlots } from '../layers/tcp/observer.js';
 import { renderTranscript, type TelnetTranscript, type TranscriptEntry } from '../layers/telnet/transcript.js';
+import { formatCaptureMs } from './time.js';
 
 export interface GapReport {
   /** Offset in this direction's reassembled bytes where the hole is. */
@@ -305,10 +306,7 @@ function flowReport(flow: ObservedFlow, sinks: [DirectionSink, DirectionSink], w
   if (flow.endReason === 'flow-limit' || flow.endReason === 'memory-limit' || flow.endReason === 'idle') {
     anomalies.push(`finished early (${flow.endReason}): later packets form a further part of this stream`);
   }
-  const iso = (ms: number): string => {
-    const t = wallTime(ms);
-    return Number.isFinite(t) ? new Date(t).toISOString() : '';
-  };
+  const iso = (ms: number): string => formatCaptureMs(wallTime(ms));
   return {
     type: 'flow',
     stream: flow.id,

@@ -140,7 +140,7 @@ describe('replay of the real Telnet captures (digests from test/fixtures/traces/
     await replayCapture(traces('telnet-cooked.pcap'), { onTrace: (t) => traced.push(t) });
     const frames = traced.filter((t) => t.type === 'frame');
     expect(frames).toHaveLength(92);
-    expect(frames[0]!.path).toEqual(['capture', 'ip', 'tcp', 'report', 'telnet']);
+    expect(frames[0]!.path).toEqual(['capture', 'ip', 'tcp-observer', 'report', 'telnet-transcriber']);
     expect(frames[0]!.steps.map((s) => s.text)).toEqual([
       'stream 0 192.168.0.2:1550 <-> 192.168.0.1:23: new flow',
       'stream 0 192.168.0.2:1550 <-> 192.168.0.1:23 a->b [SYN] seq=0 len=0: empty',
@@ -439,7 +439,7 @@ describe('createReplayStack', () => {
     expect(flows).toHaveLength(1);
     expect(flows[0]!.durationMs).toBe(2 * (frames.length - 1));
     expect(flows[0]!.start).toBe('1970-01-01T00:16:40.000Z');
-    expect(stack.rt.allModules().map((m) => m.name)).toEqual(['capture', 'ip', 'tcp', 'report', 'telnet']);
+    expect(stack.rt.allModules().map((m) => m.name)).toEqual(['capture', 'ip', 'tcp-observer', 'report', 'telnet-transcriber']);
     expect(() => stack.feed({ index: 99, timestampNs: 0n, linkType: 1, data: frames[0]!, originalLength: 60 })).toThrow(/after finish/);
   });
 });

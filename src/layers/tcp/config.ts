@@ -42,12 +42,30 @@ export interface TcpConfig {
   initialWindowSegments: number;
   /** A connection closed by the application gives up waiting for the peer's FIN after this long. Default 60 s. */
   finWait2TimeoutMs: number;
-  /** RFC 5961 challenge ACKs allowed per second, module-wide. Default 1000. */
+  /**
+   * RFC 5961 challenge ACKs allowed per second, module-wide, on average: each
+   * second's budget is drawn between half and one and a half times this
+   * (challenge.ts). Default 1000.
+   */
   challengeAckLimit: number;
+  /** Least time between two challenge ACKs of one connection (Linux's tcp_invalid_ratelimit). Default 500 ms. */
+  challengeAckIntervalMs: number;
+  /** Keepalive (off unless a connection asks): silence before the first probe when setKeepAlive gives no delay. Default 2 h (RFC 1122, Linux). */
+  keepaliveIdleMs: number;
+  /** Keepalive: time between unanswered probes. Default 75 s (Linux). */
+  keepaliveIntervalMs: number;
+  /** Keepalive: unanswered probes before the connection fails with ETIMEDOUT. Default 9 (Linux). */
+  keepaliveProbes: number;
   /** Default accept backlog (established connections not yet bound by the application). Default 128. */
   backlog: number;
   /** Default limit of half-open connections (SYN-RECEIVED) per listener. Default 256. */
   synBacklog: number;
+  /**
+   * When a SYN queue is full: make room by dropping the oldest half-open
+   * connection whose SYN-ACK went unanswered, else answer with a SYN cookie
+   * (RFC 4987; syn-cookies.ts). false: further SYNs are dropped. Default true.
+   */
+  synCookies: boolean;
   /** Range of local ports for active opens. */
   ephemeralLow: number;
   ephemeralHigh: number;
@@ -75,8 +93,13 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   initialWindowSegments: 0,
   finWait2TimeoutMs: 60_000,
   challengeAckLimit: 1_000,
+  challengeAckIntervalMs: 500,
+  keepaliveIdleMs: 7_200_000,
+  keepaliveIntervalMs: 75_000,
+  keepaliveProbes: 9,
   backlog: 128,
   synBacklog: 256,
+  synCookies: true,
   ephemeralLow: 49_152,
   ephemeralHigh: 65_535,
   verifyChecksums: true,

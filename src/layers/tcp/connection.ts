@@ -92,6 +92,8 @@ export class TcpConnection {
   finUpcallPending = false;
   /** @internal the application called close(): it reads no more */
   appClosed = false;
+  /** @internal clock time a segment of this connection last arrived (keepalive) */
+  lastHeardAt = 0;
 
   // --- acknowledgement state
   /** @internal when we last answered an unacceptable pure ACK (-1: never) */
@@ -107,8 +109,6 @@ export class TcpConnection {
   /** @internal */ tsOk = false;
   /** @internal */ tsRecent = 0;
   /** @internal */ tsOffset = 0;
-  /** @internal TSval when the last retransmission timeout fired: older echoes give no RTT sample */
-  tsFloor = 0;
   /** @internal */ lastAckSent = 0;
   /** @internal */ sackOk = false;
   /** @internal both sides sent the window-scale option */
@@ -150,10 +150,6 @@ export class TcpConnection {
   /** @internal TIME_WAIT 2MSL, FIN_WAIT_2 timeout, deferred connect errors */
   waitTimer!: ModuleTimer;
 
-  /** @internal depth of TCP activations working on this connection; output waits for 0 */
-  busy = 0;
-  /** @internal output was requested while busy */
-  outputPending = false;
   /** @internal set when onClose('closed') has been delivered */
   closeDelivered = false;
   /** @internal onClose('closed') waits for held data to reach a paused reader */
@@ -253,6 +249,15 @@ export class TcpConnection {
 
   setNoDelay(on = true): void {
     this.noDelay = on;
+  }
+
+  /**
+   * TCP keepalive, as Node's `socket.setKeepAlive(enable, initialDelay)`: after
+   * `initialDelayMs` of silence from the peer (0: the module's keepaliveIdleMs),
+   * probe it; no answer to keepaliveProbes probes fails the connection with ETIMEDOUT.
+   */
+  setKeepAlive(enable = false, initialDelayMs = 0): void {
+    this.tcp.connKeepAlive(this, enable, initialDelayMs);
   }
 
   /**

@@ -30,6 +30,16 @@ export interface TcpCounters {
   resetsIn: number;
   resetsOut: number;
   challengeAcks: number;
+  /** Keepalive probes sent (RFC 1122 4.2.3.6). */
+  keepaliveProbes: number;
+  /** SYNs answered with a SYN cookie because the SYN queue was full (RFC 4987). */
+  synCookiesSent: number;
+  /** Connections rebuilt from a returning cookie. */
+  synCookiesAccepted: number;
+  /** ACKs to a listener that carried no valid cookie while cookies were in use. */
+  synCookiesRejected: number;
+  /** Half-open connections whose SYN-ACK went unanswered, dropped to make room in a full SYN queue. */
+  halfOpenEvicted: number;
   zeroWindowProbes: number;
   windowUpdates: number;
 }
@@ -54,6 +64,11 @@ export function newCounters(): TcpCounters {
     resetsIn: 0,
     resetsOut: 0,
     challengeAcks: 0,
+    keepaliveProbes: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
+    synCookiesRejected: 0,
+    halfOpenEvicted: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,
   };

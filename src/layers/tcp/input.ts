@@ -8,15 +8,17 @@
  * sequence space moved, onClose after the FIN). After each upcall the code
  * checks whether the connection is still alive: the handler may have failed
  * (its task is then expended and cleanup already reset the connection) or
- * closed it. Output runs once, when the whole segment is done, so an answer the
- * handler queued rides on the ACK.
+ * closed it. Output runs once, when TCP's activation on the connection unwinds
+ * after the whole segment is done, so an answer the handler queued rides on
+ * the ACK.
  */
 import { seqGeq, seqGt, seqLeq, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
-import { armRetransmitTimer, output, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
+import { armRetransmitTimer, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
 import { ReassemblyQueue } from './reassembly.js';
+import { connectionFromCookie, evictHalfOpen, noteHalfOpen, sendCookieSynAck } from './syn-cookies.js';
 import { DUP_THRESH } from './scoreboard.js';
 import type { Segment } from './segment.js';
 import {
@@ -52,6 +54,22 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
     return;
   }
   if (flags & TCP_ACK) {
+    // The end of a handshake answered with a SYN cookie? (syn-cookies.ts)
+    if (!(flags & TCP_SYN) && tcp.config.synCookies && l.acceptCount >= l.backlog) {
+      // Maybe a cookie, but no room to accept it: the peer's next segment may find some.
+      l.overflows++;
+      tcp.drop('accept-queue-full');
+      return;
+    }
+    const cookie = !(flags & TCP_SYN) && tcp.config.synCookies ? connectionFromCookie(tcp, l, seg) : undefined;
+    if (cookie !== undefined) {
+      tcp.claimConn(cookie);
+      noteHalfOpen(l, cookie);
+      segmentArrives(tcp, cookie, seg);
+      // Not completed by this ACK after all: it lives on as any half-open connection.
+      if (!cookie.dead && cookie.st === SYN_RECEIVED && !cookie.rtoTimer.armed) cookie.rtoTimer.arm(cookie.rtt.rto);
+      return;
+    }
     tcp.drop('ack-to-listener');
     sendReset(tcp, seg);
     return;
@@ -60,15 +78,22 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
     tcp.drop('no-syn');
     return;
   }
-  if (l.synCount >= l.synBacklog) {
-    l.overflows++;
-    tcp.drop('syn-queue-full');
-    return;
-  }
   if (l.acceptCount >= l.backlog) {
     l.overflows++;
     tcp.drop('accept-queue-full');
     return;
+  }
+  if (l.synCount >= l.synBacklog) {
+    l.overflows++;
+    if (!tcp.config.synCookies) {
+      tcp.drop('syn-queue-full');
+      return;
+    }
+    if (!evictHalfOpen(tcp, l)) {
+      tcp.drop('syn-queue-full'); // not queued: answered with a cookie instead
+      sendCookieSynAck(tcp, l, seg);
+      return;
+    }
   }
   const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true);
   c.noDelay = l.noDelay;
@@ -78,9 +103,10 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
   c.st = SYN_RECEIVED;
   if (!tcp.register(c)) return;
   l.synCount++;
+  if (tcp.config.synCookies) noteHalfOpen(l, c);
   tcp.claimConn(c);
   // Data carried by the SYN is not acknowledged; the peer will send it again.
-  output(tcp, c);
+  tcp.requestOutput(c);
 }
 
 /**
@@ -117,16 +143,16 @@ function synOptions(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   c.cc.setMss(c.sndMss, cfg.initialWindowSegments);
 }
 
-/** Processes a segment for an existing connection, then runs output once. */
+/**
+ * Processes a segment for an existing connection (the caller's activation has
+ * claimed it), then asks for output: it runs once, when that activation
+ * unwinds, together with whatever the upcalls asked for.
+ */
 export function segmentArrives(tcp: Tcp, c: TcpConnection, seg: Segment): void {
-  c.busy++;
+  c.lastHeardAt = tcp.rt.clock.now();
   if (c.st === SYN_SENT) synSent(tcp, c, seg);
   else otherStates(tcp, c, seg);
-  c.busy--;
-  if (!c.dead && c.busy === 0) {
-    c.outputPending = false;
-    output(tcp, c);
-  }
+  if (!c.dead) tcp.requestOutput(c);
 }
 
 /** RFC 9293 3.10.7.3. */
@@ -416,9 +442,12 @@ function otherStates(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   if (dataLen > 0) {
     if (acceptsText(c.st)) {
       if (c.appClosed) {
-        // Nobody will read this (RFC 9293 3.10.4 / RFC 2525 2.17): reset.
+        // Nobody will read this (RFC 9293 3.10.4 / RFC 2525 2.17): reset, and
+        // tell the application, whose handlers wait for the end of the close:
+        // every connection ends with one final upcall.
         tcp.drop('data-after-close');
-        tcp.abortConn(c);
+        if (c.closeDelivered) tcp.abortConn(c);
+        else tcp.fail(c, 'ECONNABORTED', 'data arrived after close(): connection reset', true);
         return;
       }
       if (!receiveData(tcp, c, seq, seg.bytes, dataOff, dataLen)) return;
@@ -543,7 +572,7 @@ function oowAckAllowed(tcp: Tcp, c: TcpConnection): boolean {
 
 /** RFC 5961 challenge ACK, within the module's budget. */
 function challenge(tcp: Tcp, c: TcpConnection): void {
-  if (!tcp.challengeAllowed()) return;
+  if (!tcp.challengeAllowed(c)) return;
   c.stats.challengeAcks++;
   tcp.counters.challengeAcks++;
   sendChallengeAck(tcp, c);
@@ -557,12 +586,11 @@ function countRstIn(tcp: Tcp, c: TcpConnection): void {
 /** An RTT sample from an ACK that advances snd.una (timestamps, else the one timed segment). */
 function rttSampleOnAck(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   if (c.tsOk && seg.hasTs && seg.tsEcr !== 0) {
-    // Karn's rule for timestamps: an echo of a time before the last timeout
-    // may measure the wait for that timeout, not the path.
-    if (((seg.tsEcr - c.tsFloor) | 0) >= 0) {
-      const r = (tsNow(tcp, c) - seg.tsEcr) | 0;
-      if (r >= 0 && r < 600_000) c.rtt.sample(r);
-    }
+    // An echoed timestamp names the transmission it measures, so it is a valid
+    // sample even for retransmitted data (RFC 7323 4.1, as Linux takes it):
+    // refusing it (Karn's rule) would keep a backed-off RTO after the path recovered.
+    const r = (tsNow(tcp, c) - seg.tsEcr) | 0;
+    if (r >= 0 && r < 600_000) c.rtt.sample(r);
     c.rttTiming = false;
   } else if (c.rttTiming && seqGt(seg.ack, c.rttSeq)) {
     c.rtt.sample(tcp.rt.clock.now() - c.rttTime);
@@ -585,6 +613,8 @@ function newAck(tcp: Tcp, c: TcpConnection, seg: Segment): boolean {
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   c.retries = 0;
+  // New data acknowledged: the path works again, the timeout backoff ends (as Linux does with timestamps on).
+  if (c.tsOk && acked > 0) c.rtt.backoff = 0;
   const flight = (c.sndMax - c.sndUna) >>> 0;
   const r = c.cc.onAck(acked, ack, flight);
   if (c.sndUna === c.sndMax) {

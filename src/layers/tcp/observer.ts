@@ -302,7 +302,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     rt: Runtime,
     readonly ip: Ip,
     opts: TcpObserverOptions = {},
-    name = 'tcp',
+    name = 'tcp-observer',
   ) {
     super(rt, name, { flows: new Map(), live: 0, nextId: 0, filters: new Map(), tombstones: new Map() });
     this.maxFlows = Math.max(1, opts.maxFlows ?? 100_000);

@@ -6,8 +6,11 @@
  * copied once from the send buffer (or written by the client through the
  * SegmentWriter), checksum, hand-off to IP.
  *
- * Output never runs while the connection is busy in TCP (see tcp.ts): all the
- * data and the acknowledgement owed leave together when the work is done.
+ * Output runs when TCP's outermost activation working on the connection
+ * unwinds (`Tcp.requestOutput`, on the runtime's afterUnwind), never in the
+ * middle of that work: all the data and the acknowledgement owed leave
+ * together when the work is done. Timers, which are that outermost activation
+ * themselves, call `output` directly.
  */
 import { FAILED } from '../../core/index.js';
 import { EMPTY_BYTES, type PacketBuffer } from '../../wire/buffer.js';
@@ -34,20 +37,11 @@ export function tsNow(tcp: Tcp, c: TcpConnection): number {
  */
 export function output(tcp: Tcp, c: TcpConnection): void {
   if (c.dead) return;
-  if (c.busy > 0) {
-    c.outputPending = true;
-    return;
+  for (;;) {
+    const r = outputOnce(tcp, c);
+    if (c.dead) return;
+    if (!r) break;
   }
-  c.busy++;
-  do {
-    c.outputPending = false;
-    for (;;) {
-      const r = outputOnce(tcp, c);
-      if (c.dead) return;
-      if (!r) break;
-    }
-  } while (c.outputPending);
-  c.busy--;
   if (c.sentNewData) {
     c.sentNewData = false;
     if (c.rtoTimer.armed && !c.persisting) armRetransmitTimer(tcp, c, false);
@@ -407,6 +401,11 @@ function sendSyn(tcp: Tcp, c: TcpConnection): void {
   c.sndNxt = (c.iss + 1) >>> 0;
   if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
   if (!c.rtoTimer.armed) c.rtoTimer.arm(c.rtt.rto);
+}
+
+/** RFC 1122 4.2.3.6: a keepalive probe, an ACK for snd.una - 1 that the peer must answer. */
+export function sendKeepaliveProbe(tcp: Tcp, c: TcpConnection): void {
+  sendSegment(tcp, c, TCP_ACK, (c.sndUna - 1) >>> 0, 0, 0);
 }
 
 /** RFC 5961: an ACK telling a possibly blind sender where we really are. */

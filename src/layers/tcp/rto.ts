@@ -47,7 +47,10 @@ export class RttEstimator {
     // RFC 6298 2.3 with Linux's floor on the variance term (see TcpConfig.minRtoMs).
     let k = 4 * this.rttvar;
     if (k < this.granularity) k = this.granularity;
-    if (k < this.minRto) k = this.minRto;
+    // Strictly above the floor: a peer's delayed ACK is up to minRto (200 ms)
+    // late, and with SRTT equal to the path's RTT (a clean link) an ACK held
+    // that long would otherwise tie with the timer and lose the race.
+    if (k <= this.minRto) k = this.minRto + this.granularity;
     let rto = this.srtt + k;
     if (rto > this.maxRto) rto = this.maxRto;
     this.base = rto;

@@ -2,7 +2,7 @@
  * A Node `Duplex` over a TCP connection, shaped like `net.Socket`, so existing
  * npm libraries (HTTP clients and servers, WebSocket, MQTT...) run over this
  * stack unchanged: `createConnection`/`connect`, `createServer`, `write`,
- * `end`, `'data'`, `'end'`, `'close'`, `'error'`, `setNoDelay`, backpressure.
+ * `end`, `'data'`, `'end'`, `'close'`, `'error'`, `setNoDelay`, `setKeepAlive`, backpressure.
  *
  * It lives with TCP because it is one more client of TCP's slots (onData
  * pushes, onDrain releases write callbacks, onClose ends the readable side),
@@ -130,13 +130,21 @@ export class TcpSocket extends Duplex {
         client: this,
       }),
     );
+    this.applyKeepAlive();
     return this;
+  }
+
+  private applyKeepAlive(): void {
+    const k = this.keepAlive;
+    const c = this.conn;
+    if (k !== null && c !== null) call(() => c.setKeepAlive(k[0], k[1]));
   }
 
   /** @internal an accepted connection becomes this socket's */
   adopt(conn: TcpConnection): this {
     this.conn = conn;
     call(() => conn.bind(this.handlers(), this.owner, this));
+    this.applyKeepAlive();
     return this;
   }
 
@@ -180,9 +188,16 @@ export class TcpSocket extends Duplex {
     return this;
   }
 
-  setKeepAlive(_enable?: boolean, _delay?: number): this {
+  /** TCP keepalive as Node's: `initialDelay` ms of silence before the first probe (0: the stack's default, 2 h). */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.keepAlive = [enable, initialDelay];
+    const c = this.conn;
+    if (c !== null) call(() => c.setKeepAlive(enable, initialDelay));
     return this;
   }
+
+  /** Asked before the connection existed: applied once it does. */
+  private keepAlive: [boolean, number] | null = null;
 
   /** Emit 'timeout' after `ms` of inactivity (0 disables), on the stack's clock. */
   setTimeout(ms: number, cb?: () => void): this {

@@ -9,12 +9,16 @@
  * Recursion policy of the entry points. The connection operations (send,
  * armSend, shutdown, close, abort, pause, resume, bind) are 'reentrant': a
  * handler calls them from inside TCP's own upcalls (an echo from onData). They
- * only update the control block and ask for output; output itself never runs
- * re-entrantly: while TCP is working on a connection (`conn.busy`), a request
- * for output is remembered and served once, when that activation unwinds. So
- * an echo queued in onData leaves in the same segment as the ACK of the data
- * that caused it. `listen` and `connect` are 'reentrant' too (a proxy connects
- * onward from onAccept); `unlisten` likewise.
+ * claim the connection, update its control block at once, and ask for output
+ * through the runtime (`requestOutput`: afterUnwind(conn, 'output')). Output
+ * never runs in the middle of TCP's work on that connection: it runs once,
+ * when TCP's outermost activation working on the connection unwinds (the
+ * segment's arrival, a timer, or the entry itself when called from outside).
+ * So an echo queued in onData leaves in the same segment as the ACK of the
+ * data that caused it, and a handler arming again from onSendReady gets its
+ * turn after the segment is out. `listen` and `connect` are 'reentrant' too (a
+ * proxy connects onward from onAccept); `unlisten` likewise. Read-only
+ * `connections` is a query.
  */
 import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
 import { formatIp4, type Ip4 } from '../../wire/addr.js';
@@ -24,7 +28,10 @@ import { resolveConfig, type TcpConfig } from './config.js';
 import { TcpConnection } from './connection.js';
 import { newCounters, type TcpCounters } from './counters.js';
 import { deliverHeld, listenerReceives, noConnection, segmentArrives } from './input.js';
+import { ChallengeBudget } from './challenge.js';
 import { IsnGenerator } from './isn.js';
+import { setKeepalive } from './keepalive.js';
+import { SynCookies } from './syn-cookies.js';
 import { TcpListener } from './listener.js';
 import type { IpPacket, TcpLower } from './lower.js';
 import { output, sendRstForConn, windowUpdateMatters } from './output.js';
@@ -76,10 +83,10 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   readonly config: TcpConfig;
   readonly counters: TcpCounters = newCounters();
   /** @internal */ readonly isn: IsnGenerator;
+  /** @internal */ readonly cookies: SynCookies;
   private readonly listenTable = new SlotTable<TcpListenSlots>(this, 'listeners', { onAccept: 'many' });
-  private challengeWindowStart = -1;
   private scratch: Segment | null = new Segment(new Uint8Array(0));
-  private challengeCount = 0;
+  private readonly challenges: ChallengeBudget;
 
   constructor(
     rt: Runtime,
@@ -88,7 +95,10 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   ) {
     super(rt, 'tcp', { table: new ConnectionTable(), listeners: new Map(), nextEphemeral: 0 });
     this.config = resolveConfig(config);
-    this.isn = new IsnGenerator(this.config.isnSecret ?? rt.rng.bytes(16));
+    const secret = this.config.isnSecret ?? rt.rng.bytes(16);
+    this.isn = new IsnGenerator(secret);
+    this.cookies = new SynCookies(secret);
+    this.challenges = new ChallengeBudget(this.config.challengeAckLimit, this.config.challengeAckIntervalMs, rt.rng);
     const span = this.config.ephemeralHigh - this.config.ephemeralLow + 1;
     this.shared.nextEphemeral = this.config.ephemeralLow + rt.rng.int(span);
     lower.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
@@ -133,7 +143,10 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
 
   /**
    * Open a connection to `dst`:`port`. The SYN leaves now; `onConnect` follows
-   * the handshake, or `onError` (ECONNREFUSED, ETIMEDOUT) its failure.
+   * the handshake, or `onError` (ECONNREFUSED, ETIMEDOUT) its failure. No route
+   * (ENETUNREACH) and no free ephemeral port (EADDRNOTAVAIL) are reported the
+   * same way, by onError on a later clock turn, as a socket reports them: the
+   * caller's task goes on. An explicit `localPort` already in use throws.
    */
   readonly connect = this.entry(
     'connect',
@@ -144,6 +157,13 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
       const localIp = src ?? this.lower.address;
       const conn = this.lock.locked(() => {
         const lport = opts.localPort ?? this.pickPort(localIp, dst, port);
+        if (lport === 0) {
+          // Every ephemeral port is taken: a connection that is never entered
+          // in the table, failed by its wait timer (onWaitTimer).
+          const c = this.newConnection(localIp, 0, dst, port, false);
+          c.binding = this.bindConn(c, owner, handlers, opts.client);
+          return c;
+        }
         if (this.shared.table.get(localIp, lport, dst, port) !== undefined) {
           throw new Error(`tcp ${formatIp4(localIp)}:${lport} -> ${formatIp4(dst)}:${port} is in use`);
         }
@@ -154,20 +174,20 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
         return c;
       }) as TcpConnection;
       this.claim(conn);
-      if (src === undefined) {
+      if (src === undefined || conn.localPort === 0) {
         // Like a socket: the failure is reported by an upcall, not thrown.
         conn.st = SYN_SENT;
         conn.waitTimer.arm(0);
         return conn;
       }
       conn.st = SYN_SENT;
-      output(this, conn);
+      this.requestOutput(conn);
       return conn;
     },
   );
 
   /** Connections and listeners, for `netstat`. */
-  connections(): TcpConnectionRow[] {
+  readonly connections = this.query('connections', (): TcpConnectionRow[] => {
     const rows: TcpConnectionRow[] = [];
     for (const l of this.shared.listeners.values()) {
       rows.push({ local: `0.0.0.0:${l.port}`, remote: '0.0.0.0:*', state: 'LISTEN' });
@@ -180,7 +200,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
       });
     }
     return rows;
-  }
+  });
 
   /** Live connections (any state but CLOSED, TIME_WAIT included). */
   get connectionCount(): number {
@@ -241,13 +261,22 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   });
 
   /** @internal */
+  readonly connKeepAlive = this.entry('setKeepAlive', 'reentrant', (conn: TcpConnection, enable: boolean, initialDelayMs: number): void => {
+    if (conn.dead) return;
+    this.claim(conn);
+    setKeepalive(this, conn, enable, initialDelayMs);
+  });
+
+  /** @internal */
   readonly connAbort = this.entry('abort', 'reentrant', (conn: TcpConnection): void => {
     if (conn.dead) return;
+    this.claim(conn);
     this.abortConn(conn);
   });
 
   /** @internal */
   readonly connPause = this.entry('pause', 'reentrant', (conn: TcpConnection): void => {
+    this.claim(conn);
     conn.paused = true;
   });
 
@@ -277,10 +306,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
         conn.awaitingBind = false;
         if (conn.listener !== null) conn.listener.acceptCount--;
         conn.listener = null;
-        conn.busy++;
-        const ok = this.upConnect(conn);
-        conn.busy--;
-        if (!ok) return;
+        if (!this.upConnect(conn)) return;
       }
       this.drainHeld(conn);
     },
@@ -295,12 +321,12 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     c.delackTimer = this.timer(c, 'delack', () => onDelackTimer(this, c));
     c.waitTimer = this.timer(c, 'wait', () => onWaitTimer(this, c));
     const now = this.rt.clock.now();
+    c.lastHeardAt = now;
     c.iss = this.isn.isn(now, localIp, localPort, remoteIp, remotePort);
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
     c.tsOffset = this.isn.timestampOffset(localIp, localPort, remoteIp, remotePort);
-    c.tsFloor = (Math.floor(now) + c.tsOffset) >>> 0;
     const mtu = this.lower.pathMtu(remoteIp);
     c.rcvMss = Math.max(64, Math.min(65_495, mtu - 40));
     c.sndMss = Math.min(536, c.rcvMss);
@@ -388,25 +414,24 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.requestOutput(c);
   }
 
-  /** @internal run output now, or when the current activation on `c` unwinds */
+  /**
+   * @internal output for `c`, when TCP's outermost activation working on `c`
+   * unwinds (at once, in an activation of its own, if none is on the path).
+   * Requests made meanwhile are merged into one.
+   */
   requestOutput(c: TcpConnection): void {
-    if (c.busy > 0) c.outputPending = true;
-    else output(this, c);
+    this.afterUnwind(c, 'output', () => output(this, c));
   }
 
   /** @internal deliver held data (after resume or bind), then reopen the window */
   drainHeld(c: TcpConnection): void {
     const zombie = c.dead;
-    c.busy++;
     const ok = deliverHeld(this, c);
-    c.busy--;
     if (!ok || (c.dead && !zombie)) return;
     if (c.heldBytes > 0) return;
     if (c.finUpcallPending) {
       c.finUpcallPending = false;
-      c.busy++;
       const r = this.upClose(c, 'peer-fin');
-      c.busy--;
       if (!r && !zombie) return;
     }
     if (c.closedPending) {
@@ -423,16 +448,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.requestOutput(c);
   }
 
-  /** @internal RFC 5961 section 7: a module-wide budget of challenge ACKs per second */
-  challengeAllowed(): boolean {
-    const now = this.rt.clock.now();
-    if (this.challengeWindowStart < 0 || now - this.challengeWindowStart >= 1000) {
-      this.challengeWindowStart = now;
-      this.challengeCount = 0;
-    }
-    if (this.challengeCount >= this.config.challengeAckLimit) return false;
-    this.challengeCount++;
-    return true;
+  /** @internal RFC 5961 section 7: challenge ACKs, limited per connection and by a randomised module-wide budget (challenge.ts) */
+  challengeAllowed(c: TcpConnection): boolean {
+    return this.challenges.allow(c, this.rt.clock.now());
   }
 
   /** @internal record that this activation of TCP works for `c` (cleanup gets it if the task fails) */
@@ -455,7 +473,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
       this.shared.nextEphemeral = lo + ((p - lo + 1) % span);
       return p;
     }
-    throw new Error('no free ephemeral port');
+    return 0;
   }
 
   // ---- upcall sites ----------------------------------------------------------

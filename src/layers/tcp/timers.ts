@@ -10,10 +10,15 @@
  *  - delack: the delayed ACK is due (RFC 9293 3.8.6.3);
  *  - wait: TIME-WAIT's 2 MSL, the FIN-WAIT-2 timeout of a closed connection, or
  *    the deferred report of a connect that had no route.
+ *
+ * A firing is the root of its task and works for its connection (the timer's
+ * client): it is TCP's outermost activation on it, so it runs output directly
+ * (and reads what output did, as the loss probe does); whatever a handler asks
+ * for meanwhile (armSend from onSendReady) waits for the firing to unwind.
  */
 import { seqLt } from '../../wire/seq.js';
 import type { TcpConnection } from './connection.js';
-import { output, sendWindowProbe, tsNow } from './output.js';
+import { output, sendWindowProbe } from './output.js';
 import { FIN_WAIT_2, SYN_RECEIVED, SYN_SENT, TIME_WAIT, synchronized } from './states.js';
 import type { Tcp } from './tcp.js';
 
@@ -91,7 +96,6 @@ export function onRtoTimer(tcp: Tcp, c: TcpConnection): void {
   }
   c.rtt.timedOut();
   c.rttTiming = false;
-  c.tsFloor = tsNow(tcp, c);
   c.rtoTimer.arm(c.rtt.rto);
   output(tcp, c);
 }
@@ -117,7 +121,8 @@ export function onWaitTimer(tcp: Tcp, c: TcpConnection): void {
       tcp.reportClosed(c);
       return;
     case SYN_SENT:
-      if (c.sndMax === c.iss) tcp.fail(c, 'ENETUNREACH', 'no route to host', false);
+      if (c.localPort === 0) tcp.fail(c, 'EADDRNOTAVAIL', 'no free ephemeral port', false);
+      else if (c.sndMax === c.iss) tcp.fail(c, 'ENETUNREACH', 'no route to host', false);
       return;
     default:
       return;

@@ -47,7 +47,8 @@ export interface TcpListenSlots {
   onAccept(conn: TcpConnection): Partial<TcpSlots> | undefined;
 }
 
-export type TcpErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT' | 'ECONNABORTED' | 'ENETUNREACH';
+/** EADDRNOTAVAIL: connect found no free ephemeral port (reported by onError, like the other failures to connect). */
+export type TcpErrorCode = 'ECONNRESET' | 'ECONNREFUSED' | 'ETIMEDOUT' | 'ECONNABORTED' | 'ENETUNREACH' | 'EADDRNOTAVAIL';
 
 export class TcpError extends Error {
   constructor(

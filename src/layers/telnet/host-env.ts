@@ -55,16 +55,21 @@ export function netstatTable(tcp: Tcp, server?: TelnetServer): Table {
 export function psTable(rt: Runtime): Table {
   const now = rt.clock.now();
   return {
-    columns: ['TASK', 'SOURCE', 'ORIGIN', 'PATH', 'AGE', 'STATE'],
-    rows: rt.tasks().map((t) => [
-      t.id,
-      t.source,
-      t.origin,
-      t.top !== null ? t.path.join('>') : t.pending > 0 ? '(async)' : '-',
-      `${(now - t.startedAt).toFixed(1)}ms`,
-      t.state,
-    ]),
-    align: ['right', 'left', 'left', 'left', 'right', 'left'],
+    columns: ['TASK', 'SOURCE', 'ORIGIN', 'PATH', 'DEFERRED', 'AGE', 'STATE'],
+    rows: rt.tasks().map((t) => {
+      // What waits for an activation on the path to unwind (TCP's output waiting for its segment's work).
+      const deferred = t.deferred;
+      return [
+        t.id,
+        t.source,
+        t.origin,
+        t.top !== null ? t.path.join('>') : t.pending > 0 ? '(async)' : '-',
+        deferred.length > 0 ? deferred.join(',') : '-',
+        `${(now - t.startedAt).toFixed(1)}ms`,
+        t.state,
+      ];
+    }),
+    align: ['right', 'left', 'left', 'left', 'left', 'right', 'left'],
   };
 }
 

@@ -38,12 +38,25 @@ export type LineEvent =
   /** Ctrl-C: the partial line was discarded. */
   | { kind: 'interrupt' }
   /** Ctrl-D on an empty line. */
-  | { kind: 'eof' };
+  | { kind: 'eof' }
+  /**
+   * With `rejectBadLines`: a line ended that was longer than maxLength, or held
+   * bytes that are not UTF-8 text (8-bit input without the BINARY option). It
+   * is not a line: say so to the user. `text` is what was kept of it.
+   */
+  | { kind: 'rejected'; reason: 'too-long' | '8-bit'; text: string };
 
 export interface LineEditorOptions {
   echo?: EchoMode;
   /** Longest line in characters; further characters are refused with a bell. Default 1024. */
   maxLength?: number;
+  /**
+   * A line that overflowed maxLength, or in which bytes that are not UTF-8 were
+   * dropped, ends with a 'rejected' event instead of a 'line' (a server must not
+   * run a command cut short or with characters missing). Default false: such a
+   * line is given as what was kept of it (a transcript of another server).
+   */
+  rejectBadLines?: boolean;
 }
 
 export const ERASE_ECHO = '\b \b';
@@ -72,9 +85,15 @@ export class LineEditor {
   private utf8Need = 0; // continuation bytes still expected
   private utf8Cp = 0;
   private utf8Min = 0;
+  private readonly rejectBad: boolean;
+  /** The line being typed overflowed maxLength. */
+  private overflow = false;
+  /** The line being typed lost bytes that are not UTF-8. */
+  private bad8bit = false;
 
   constructor(options: LineEditorOptions = {}) {
     this.echo = options.echo ?? 'on';
+    this.rejectBad = options.rejectBadLines ?? false;
     const max = options.maxLength ?? 1024;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxLength must be a positive integer, got ${max}`);
     this.maxLength = max;
@@ -92,6 +111,8 @@ export class LineEditor {
     this.afterCr = false;
     this.esc = ESC_NONE;
     this.utf8Need = 0;
+    this.overflow = false;
+    this.bad8bit = false;
   }
 
   /** Feeds typed bytes; returns, in order, what to echo and what happened. */
@@ -117,10 +138,12 @@ export class LineEditor {
           if (--this.utf8Need === 0) {
             const cp = this.utf8Cp;
             if (cp >= this.utf8Min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff)) echo += this.insert(String.fromCodePoint(cp));
+            else this.bad8bit = true;
           }
           continue;
         }
         this.utf8Need = 0; // malformed: drop the partial character, read this byte afresh
+        this.bad8bit = true;
       }
       if (b >= 0x20 && b < DEL) {
         echo += this.insert(String.fromCharCode(b));
@@ -132,9 +155,15 @@ export class LineEditor {
         this.afterCr = b === CR;
         if (this.echo !== 'off') echo += '\r\n';
         flush();
-        events.push({ kind: 'line', text: this.line });
+        if (this.rejectBad && (this.overflow || this.bad8bit)) {
+          events.push({ kind: 'rejected', reason: this.overflow ? 'too-long' : '8-bit', text: this.line });
+        } else {
+          events.push({ kind: 'line', text: this.line });
+        }
         this.line = '';
         this.chars = 0;
+        this.overflow = false;
+        this.bad8bit = false;
       } else if (b === BS || b === DEL) {
         if (this.chars > 0) {
           this.dropLast();
@@ -144,12 +173,16 @@ export class LineEditor {
         if (this.echo === 'on') echo += ERASE_ECHO.repeat(this.chars);
         this.line = '';
         this.chars = 0;
+        this.overflow = false;
+        this.bad8bit = false;
       } else if (b === ETX) {
         if (this.echo !== 'off') echo += INTERRUPT_ECHO;
         flush();
         events.push({ kind: 'interrupt' });
         this.line = '';
         this.chars = 0;
+        this.overflow = false;
+        this.bad8bit = false;
       } else if (b === EOT) {
         if (this.chars === 0) {
           flush();
@@ -157,6 +190,9 @@ export class LineEditor {
         }
       } else if (b === ESC) {
         this.esc = ESC_START;
+      } else if (b >= 0x80) {
+        // Not UTF-8 (a stray continuation byte, 0xc0, 0xc1, 0xf5..0xff): 8-bit input.
+        this.bad8bit = true;
       }
       // Anything else (NUL, tab, other controls, bytes that cannot start UTF-8) is dropped.
     }
@@ -176,7 +212,10 @@ export class LineEditor {
 
   /** Appends one character; returns its echo. */
   private insert(ch: string): string {
-    if (this.chars >= this.maxLength) return this.echo === 'on' ? BELL : '';
+    if (this.chars >= this.maxLength) {
+      this.overflow = true;
+      return this.echo === 'on' ? BELL : '';
+    }
     this.line += ch;
     this.chars++;
     return this.echo === 'on' ? ch : '';

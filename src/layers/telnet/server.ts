@@ -30,15 +30,17 @@
  * holds the clock while such external work is in flight, so a run stays a
  * function of its seed. Long commands (ping) finish the same way.
  */
-import { context, currentTask, Module, type Runtime, type Task } from '../../core/index.js';
+import { context, currentTask, Module, type ModuleTimer, type Runtime, type Task } from '../../core/index.js';
 import { parseNaws, parseTerminalType, TelnetOption, AYT, BRK, EC, EL, EOF, GA, IP, type TelnetDecodeError } from '../../wire/telnet.js';
-import { AsyncWork } from './async-work.js';
+import { admit } from './admission.js';
+import { AsyncWork, type WorkKind } from './async-work.js';
 import { TelnetEndpoint } from './endpoint.js';
 import { LineEditor, type EchoMode, type LineEvent } from './nvt-line.js';
 import type { OptionSide } from './options.js';
 import { ServerSession } from './server-session.js';
 import { createShell, type ShellEnv, type ShellResult } from './shell.js';
 import type { StreamConnection, StreamListener, StreamSlots, StreamTransport, StreamWriter } from './transport.js';
+import { LoginQueue, type LoginQueueOptions, type LoginTicket } from './login-queue.js';
 import { LoginLimiter, type LoginLimiterOptions, type UserDb } from './users.js';
 
 const { ECHO, SGA, TERMINAL_TYPE, NAWS } = TelnetOption;
@@ -67,12 +69,27 @@ export interface TelnetServerOptions {
   login?: LoginLimiterOptions;
   /** Sessions at once; more are told so and closed. Default 256. */
   maxSessions?: number;
+  /** Sessions not logged in that one source address may hold. Default 8. */
+  maxPreAuthPerSource?: number;
+  /** Slots that sessions not logged in cannot take (see admission.ts). Default maxSessions / 8. */
+  reservedSessions?: number;
+  /** A session not logged in that sends nothing for this long is closed (the login timeout bounds the whole login). Default 20 000 ms. */
+  preAuthIdleMs?: number;
+  /**
+   * The password checks' queue: fair across source addresses, bounded, with
+   * back-off per address and per account (login-queue.ts). `workKind` says how
+   * a check is waited for on a virtual clock: 'external' (scrypt, the default)
+   * or 'clock' (a check that takes clock time, as a simulated cost in tests).
+   */
+  loginQueue?: LoginQueueOptions & { workKind?: WorkKind };
   /** Negotiations a session may receive before it is judged hostile and closed. Default 256. */
   maxNegotiations?: number;
   /** Bound of one subnegotiation (TelnetDecoder). Default 256. */
   maxSubnegotiation?: number;
   /** Longest input line. Default 1024. */
   maxLineLength?: number;
+  /** Bytes of typeahead kept while a command runs or a login is checked; more are dropped. Default 4096 (a Linux tty's input buffer). */
+  maxTypeahead?: number;
   /** Keep each session's negotiation log (for traces and tests). Default false. */
   logNegotiations?: boolean;
   /** Told when a session is over (normally or by cleanup), after it left the table. */
@@ -90,6 +107,14 @@ export interface TelnetServerCounters {
   /** Sessions ended by cleanup after a task working for them failed. */
   sessionsFailed: number;
   negotiationFloods: number;
+  /** Sessions not logged in closed to give their slot to a newcomer. */
+  evicted: number;
+  /** Connections refused: their address held too many sessions not logged in. */
+  refusedFromSource: number;
+  /** Sessions closed for being idle before logging in. */
+  preAuthIdle: number;
+  /** Password checks refused because the login queue was full. */
+  loginsShed: number;
   /** Replies armed inside the transport's receive upcall (they ride on its ACK). */
   repliesInUpcall: number;
   /** Writes a receive upcall produced that were held for later (piggyback off). */
@@ -109,6 +134,9 @@ export interface TelnetServerCounters {
 interface Verification {
   readonly session: ServerSession;
   readonly parent: Task | null;
+  readonly user: string;
+  readonly password: string;
+  ticket: LoginTicket<Verification> | null;
   settled: boolean;
   ok: boolean;
 }
@@ -116,8 +144,10 @@ interface Verification {
 interface ServerShared {
   readonly sessions: Map<number, ServerSession>;
   nextId: number;
-  /** Logins being verified, in the order they were asked: results are delivered in this order. */
+  /** Logins being verified, in the order they were started: results are delivered in this order. */
   readonly verifying: Verification[];
+  /** Logins waiting for their turn (fair across source addresses). */
+  readonly logins: LoginQueue<Verification>;
 }
 
 export const DEFAULT_BANNER = 'Telnet login on an upcall-structured stack.';
@@ -134,6 +164,10 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     sessionsEnded: 0,
     sessionsFailed: 0,
     negotiationFloods: 0,
+    evicted: 0,
+    refusedFromSource: 0,
+    preAuthIdle: 0,
+    loginsShed: 0,
     repliesInUpcall: 0,
     repliesDeferred: 0,
     segmentWrites: 0,
@@ -158,7 +192,7 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     readonly options: TelnetServerOptions,
     name = 'telnetd',
   ) {
-    super(rt, name, { sessions: new Map(), nextId: 1, verifying: [] });
+    super(rt, name, { sessions: new Map(), nextId: 1, verifying: [], logins: new LoginQueue(options.loginQueue) });
     this.port = options.port ?? 23;
     this.piggyback = options.piggyback ?? true;
     this.echoDelayMs = options.echoDelayMs ?? 1;
@@ -186,13 +220,25 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
 
   private accept(conn: StreamConnection): undefined {
     const max = this.options.maxSessions ?? 256;
-    if (this.shared.sessions.size >= max) {
+    const a = admit(this.shared.sessions.values(), conn.remoteAddress, {
+      maxSessions: max,
+      maxPreAuthPerSource: this.options.maxPreAuthPerSource ?? 8,
+      reservedSessions: this.options.reservedSessions ?? Math.floor(max / 8),
+    });
+    if (a.kind === 'refuse') {
       this.counters.refused++;
-      this.drop('too-many-sessions', conn.describe());
+      if (a.reason === 'too-many-from-source') this.counters.refusedFromSource++;
+      this.drop(a.reason, conn.describe());
       conn.bind({}, this);
-      conn.send('Too many sessions; try again later.\r\n');
+      conn.send(a.message);
       conn.close();
       return undefined;
+    }
+    if (a.kind === 'evict') {
+      this.counters.evicted++;
+      this.drop('evicted-for-newcomer', a.victim.describe());
+      a.victim.endpoint.writeText('\r\nToo many connections: this one, idle and not logged in, is closed to make room.\r\n');
+      this.end(a.victim, 'evicted for a new connection', false);
     }
     const s = this.lock.locked(() => {
       const id = this.shared.nextId++;
@@ -233,11 +279,17 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
         ...(this.options.logNegotiations === true ? { now: () => this.rt.clock.now() } : {}),
       },
     );
-    const editor = new LineEditor({ echo: 'off', maxLength: this.options.maxLineLength ?? 1024 });
+    const editor = new LineEditor({ echo: 'off', maxLength: this.options.maxLineLength ?? 1024, rejectBadLines: true });
     s = new ServerSession(id, conn, endpoint, editor, new LoginLimiter(now, this.options.login), now);
     if (Number.isFinite(this.loginTimeoutMs)) {
       s.loginTimer = this.timer(s, 'login-timeout', () => this.loginTimedOut(s));
       s.loginTimer.arm(this.loginTimeoutMs);
+    }
+    s.lastInputAt = now;
+    const idle = this.options.preAuthIdleMs ?? 20_000;
+    if (Number.isFinite(idle) && idle < this.loginTimeoutMs) {
+      s.idleTimer = this.timer(s, 'pre-auth-idle', () => this.preAuthIdle(s, idle));
+      s.idleTimer.arm(idle);
     }
     return s;
   }
@@ -260,6 +312,7 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     if (s.stage === 'closed') return;
     s.bytesIn += data.length;
     this.counters.bytesIn += data.length;
+    s.lastInputAt = this.rt.clock.now();
     if (this.rt.observed) this.note(`session #${s.id} (${s.stage}) got ${describeBytes(data)}`);
     this.echoing = 0;
     s.endpoint.push(data);
@@ -304,13 +357,29 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
         this.editorEvents(s, s.editor.feed(data.subarray(i, end)));
         i = end;
       } else if (stage === 'running') {
-        if (data.subarray(i).includes(ETX)) this.interrupt(s);
-        else this.drop('input-while-running');
+        // Ctrl-C interrupts the command and flushes what was typed before it, as
+        // a terminal does; what follows it is input at the new prompt.
+        const etx = data.indexOf(ETX, i);
+        if (etx < 0) {
+          // The second half of the CR LF (CR NUL) that started the command is no input.
+          if (i > 0 && data[i - 1] === CR && (data[i] === LF || data[i] === NUL)) i++;
+          if (i < n) this.keepTypeahead(s, data.subarray(i));
+          return;
+        }
+        this.interrupt(s);
+        i = etx + 1;
+      } else if (stage === 'verifying') {
+        // The line end's second half is no input; the rest waits for the shell
+        // (a Ctrl-C flushes it).
+        for (; i < n; i++) if (data[i] !== LF && data[i] !== NUL) break;
+        if (i === n) return;
+        if (data.indexOf(ETX, i) >= 0) this.discardTypeahead(s, 'typeahead-interrupted');
+        else this.keepTypeahead(s, data.subarray(i));
         return;
       } else {
-        // verifying or delay: the line end's second half is no input
+        // delay, after a failed login: nothing typed now is kept (login(1) flushes too)
         for (; i < n; i++) if (data[i] !== LF && data[i] !== NUL) break;
-        if (i < n) this.drop(stage === 'verifying' ? 'input-while-verifying' : 'input-during-login-delay');
+        if (i < n) this.drop('input-during-login-delay');
         return;
       }
     }
@@ -332,6 +401,9 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
         case 'interrupt':
           this.interrupt(s, true);
           break;
+        case 'rejected':
+          this.rejectedLine(s, e.reason);
+          break;
         case 'eof':
           if (s.stage === 'shell') {
             s.endpoint.writeText('logout\r\n');
@@ -342,6 +414,17 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
           break;
       }
     }
+  }
+
+  /** A line too long, or with 8-bit bytes that are not UTF-8: not run; the user is told why. */
+  private rejectedLine(s: ServerSession, reason: 'too-long' | '8-bit'): void {
+    this.drop(`line-${reason}`, s.describe());
+    s.endpoint.writeText(
+      reason === 'too-long'
+        ? `Line too long (more than ${this.options.maxLineLength ?? 1024} characters): ignored.\r\n`
+        : 'Line ignored: it holds 8-bit bytes that are not UTF-8 (this server does not negotiate BINARY).\r\n',
+    );
+    this.prompt(s, s.stage === 'shell' ? s.shell!.prompt() : s.stage === 'password' ? 'Password: ' : 'login: ');
   }
 
   private line(s: ServerSession, text: string): void {
@@ -426,8 +509,39 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     if (s.endpoint.options.stateOf('local', SGA) === 'no') s.endpoint.writeCommand(GA);
   }
 
+  /** Keeps keys typed while the session is busy, up to the bound. */
+  private keepTypeahead(s: ServerSession, bytes: Uint8Array): void {
+    const room = (this.options.maxTypeahead ?? 4096) - s.typeaheadBytes;
+    const kept = Math.min(room, bytes.length);
+    if (kept > 0) {
+      // A copy: the bytes are a view of a segment whose buffer goes back to the pool.
+      s.typeahead.push(bytes.slice(0, kept));
+      s.typeaheadBytes += kept;
+    }
+    if (kept < bytes.length) this.drop('typeahead-full', `session #${s.id} ${bytes.length - kept} bytes`);
+  }
+
+  private discardTypeahead(s: ServerSession, reason: string): void {
+    if (s.typeaheadBytes > 0) this.drop(reason, `session #${s.id} ${s.typeaheadBytes} bytes`);
+    s.typeahead = [];
+    s.typeaheadBytes = 0;
+  }
+
+  /** The prompt is back: what was typed ahead is input now (and may start another command, which keeps the rest). */
+  private replayTypeahead(s: ServerSession): void {
+    if (s.typeaheadBytes === 0) return;
+    const chunks = s.typeahead;
+    s.typeahead = [];
+    s.typeaheadBytes = 0;
+    for (const c of chunks) {
+      if (!s.open) return;
+      this.input(s, c);
+    }
+  }
+
   private interrupt(s: ServerSession, echoed = false): void {
     if (s.stage === 'running') {
+      this.discardTypeahead(s, 'typeahead-interrupted');
       s.command?.abort();
       s.command = null;
       s.stage = 'shell';
@@ -446,24 +560,83 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
   // ---- login -----------------------------------------------------------------
 
   private verify(s: ServerSession, user: string, password: string): void {
-    const v: Verification = { session: s, parent: currentTask() ?? null, settled: false, ok: false };
-    this.shared.verifying.push(v);
-    if (this.rt.observed) this.note(`session #${s.id} verifies '${user}' off the stack (scrypt); this task ends now`);
-    const settle = (ok: boolean): void => {
-      v.settled = true;
-      v.ok = ok;
-      this.deliverVerified();
-    };
-    this.work.track(this.options.users.authenticate(user, password), 'external').then(settle, () => settle(false));
+    const v: Verification = { session: s, parent: currentTask() ?? null, user, password, ticket: null, settled: false, ok: false };
+    const r = this.shared.logins.offer(s.conn.remoteAddress, user, v);
+    if (!r.ok) {
+      this.counters.loginsShed++;
+      this.drop(`login-${r.reason}`, s.describe());
+      s.endpoint.writeText('\r\nToo many login attempts are waiting; try again later.\r\n');
+      this.end(s, 'login queue full', true);
+      return;
+    }
+    v.ticket = r.ticket;
+    s.loginTicket = r.ticket;
+    if (this.rt.observed) this.note(`session #${s.id} verifies '${user}' off the stack (scrypt, queued fairly by address); this task ends now`);
+    this.pumpLogins();
   }
 
-  /** Results go out in the order the logins were asked, each as a task of its own. */
+  /** Starts the password checks whose turn it is; arms the queue's timer for checks held back by a back-off. */
+  private pumpLogins(): void {
+    const q = this.shared.logins;
+    const now = this.rt.clock.now();
+    const kind = this.options.loginQueue?.workKind ?? 'external';
+    for (let t = q.next(now); t !== undefined; t = q.next(now)) {
+      const v = t.payload;
+      v.session.loginTicket = null;
+      this.shared.verifying.push(v);
+      const settle = (ok: boolean): void => {
+        v.settled = true;
+        v.ok = ok;
+        this.deliverVerified();
+      };
+      let p: Promise<boolean>;
+      try {
+        p = this.options.users.authenticate(v.user, v.password);
+      } catch {
+        p = Promise.resolve(false);
+      }
+      this.work.track(p, kind).then(settle, () => settle(false));
+    }
+    const at = q.wakeAt(now);
+    if (at !== undefined) {
+      this.loginWake ??= this.timer(null, 'login-queue', () => this.pumpLogins());
+      this.loginWake.armAt(at);
+    }
+  }
+
+  private loginWake: ModuleTimer | null = null;
+
+  /**
+   * Results go out in the order the checks were started, each as a task of its
+   * own (so a run on the virtual clock does not depend on which thread finished
+   * first); each frees a place in the queue for the next.
+   */
   private deliverVerified(): void {
     const q = this.shared.verifying;
+    const now = this.rt.clock.now();
+    let freed = false;
     while (q.length > 0 && q[0]!.settled) {
       const v = q.shift()!;
+      if (v.ticket !== null) this.shared.logins.finished(v.ticket, v.ok, now);
+      freed = true;
       this.later(v.parent, v.session, 'login-verified', () => this.verified(v));
     }
+    if (freed) this.pumpLogins();
+  }
+
+  /** Closes a session that has not logged in and has sent nothing for `idleMs`. */
+  private preAuthIdle(s: ServerSession, idleMs: number): void {
+    if (!s.open || s.loggedIn) return;
+    const now = this.rt.clock.now();
+    const quietFor = now - s.lastInputAt;
+    if (s.stage === 'verifying' || s.stage === 'delay' || quietFor < idleMs) {
+      // Waiting on us, or input came since the timer was armed.
+      s.idleTimer?.armAt(s.stage === 'verifying' || s.stage === 'delay' ? now + idleMs : s.lastInputAt + idleMs);
+      return;
+    }
+    this.counters.preAuthIdle++;
+    s.endpoint.writeText(`\r\nLogin timed out after ${Math.round(idleMs / 1000)} seconds without input.\r\n`);
+    this.end(s, 'idle before login', false);
   }
 
   /** Run fn as a new task at this module on the next clock turn, outside any task's context. */
@@ -483,13 +656,16 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     if (v.ok) {
       this.counters.loginsOk++;
       s.loginTimer?.cancel();
+      s.idleTimer?.cancel();
       s.stage = 'shell';
       s.editor.echo = this.echoMode(s);
       s.shell = createShell(this.options.shellEnv(s.user!, s));
       if (this.rt.observed) this.note(`session #${s.id} logged in as '${s.user}'`);
       s.endpoint.writeText(`Welcome, ${s.user}. Type 'help' for the commands.\r\n`);
       this.prompt(s, s.shell.prompt());
+      this.replayTypeahead(s);
     } else {
+      this.discardTypeahead(s, 'typeahead-after-failed-login');
       this.counters.loginsFailed++;
       const d = s.limiter.fail(now);
       if (d.kind === 'close') {
@@ -568,6 +744,7 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     }
     s.stage = 'shell';
     this.prompt(s, s.shell!.prompt());
+    this.replayTypeahead(s);
     if (!inUpcall) this.flush(s, false);
   }
 
@@ -696,6 +873,10 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
     s.command?.abort();
     s.command = null;
     s.endpoint.discard();
+    if (s.loginTicket !== null) {
+      this.shared.logins.cancel(s.loginTicket as LoginTicket<Verification>);
+      s.loginTicket = null;
+    }
     this.lock.locked(() => this.shared.sessions.delete(s.id));
     this.releaseClient(s);
     this.counters.sessionsEnded++;

@@ -643,7 +643,7 @@ export class TelnetTranscriber extends Module<TranscriberShared, TelnetSession> 
     rt: Runtime,
     readonly observer: TcpObserver,
     opts: TelnetTranscriberOptions = {},
-    name = 'telnet',
+    name = 'telnet-transcriber',
   ) {
     super(rt, name, { sessions: new Map() });
     this.ports = new Set([23, ...(opts.ports ?? [])]);

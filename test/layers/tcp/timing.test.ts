@@ -13,8 +13,8 @@ describe('RttEstimator (RFC 6298)', () => {
     r.sample(400); // RTTVAR 150 -> 400 + 600
     expect(r.rto).toBe(1000);
     const fast = new RttEstimator(1000, 200, 60_000);
-    fast.sample(10); // 4 RTTVAR = 20 < 200: SRTT + 200
-    expect(fast.rto).toBe(210);
+    fast.sample(10); // 4 RTTVAR = 20 < 200: SRTT + 200 + G (strictly above the floor, so a 200 ms delayed ACK never ties)
+    expect(fast.rto).toBe(211);
   });
 
   it('doubles on each timeout up to the maximum; a sample ends the backoff', () => {
@@ -26,7 +26,7 @@ describe('RttEstimator (RFC 6298)', () => {
     r.timedOut();
     expect(r.rto).toBe(5000);
     r.sample(10);
-    expect(r.rto).toBe(210);
+    expect(r.rto).toBe(211);
   });
 });
 

@@ -20,7 +20,8 @@ class FaultyServer extends TelnetServer {
 
 describe('100 concurrent sessions', () => {
   it('all log in and work; the one whose handler fails is reset alone', async () => {
-    const n = makeNet({ seed: 11, link: { mode: 'switch' }, serverClass: FaultyServer });
+    // 25 logins at once from each client host: above the default per-address limit of sessions not logged in.
+    const n = makeNet({ seed: 11, link: { mode: 'switch' }, serverClass: FaultyServer, server: { maxPreAuthPerSource: 32 } });
     // Four client hosts, 25 sessions each, starting a few ms apart.
     const clients: TelnetClient[] = [];
     for (let h = 0; h < 4; h++) {
