@@ -48,7 +48,7 @@
 export { checkLoops, runCheck, findCycles, findBypasses, DEFAULT_PATHS, type CheckOptions, type CheckRun } from './check.js';
 export { findReentries } from './reentry.js';
 export { ResultCache } from './cache.js';
-export { runCli, USAGE, type CliIo } from './cli.js';
+export { runCli, type CliIo, type CliOptions } from './cli.js';
 export { elementaryCycles, stronglyConnected, type CycleLimits, type CycleSearch } from './cycles.js';
 export { classifyCycle, chainText } from './classify.js';
 export { formatText, toJson, unsafeCount, failureCount, type JsonReport } from './report.js';

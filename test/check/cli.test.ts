@@ -1,6 +1,6 @@
 /**
  * The command: exit status, the JSON shape, the SARIF shape, and refusals of
- * bad arguments. Most runs are in-process (runCli); two go through the real
+ * bad arguments. Most runs are in-process (checkLoopsCommand); two go through the real
  * `apps/check-loops.ts` with tsx, as `npm run check:loops` does.
  */
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCheck, runCli } from '../../src/check/index.js';
+import { runCheck } from '../../src/check/index.js';
+import { checkLoopsCommand } from '../../apps/check-loops.js';
 
 const root = process.cwd();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'check-loops-cli-'));
@@ -17,7 +18,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function run(...argv: string[]): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
-  const code = runCli(argv, { cwd: root, out: (t) => (out += t), err: (t) => (err += t) });
+  const code = checkLoopsCommand(argv, { cwd: root, out: (t) => (out += t), err: (t) => (err += t) });
   return { code, out, err };
 }
 
@@ -66,12 +67,13 @@ describe('check-loops CLI', () => {
     fs.mkdirSync(empty);
     fs.writeFileSync(path.join(empty, 'notes.txt'), 'no TypeScript here');
     const cases: [string[], string][] = [
-      [['--frobnicate'], "unknown option '--frobnicate'"],
+      [['--frobnicate'], 'unknown option --frobnicate'],
       [['no/such/dir'], "no such file or directory: 'no/such/dir'"],
       [[empty], 'no TypeScript files under'],
       [['package.json'], 'not a TypeScript file'],
-      [['test/fixtures/check/direct', '--sarif'], '--sarif needs a FILE'],
-      [['test/fixtures/check/direct', '--sarif', path.join(tmp, 'missing-dir', 'x.sarif')], 'cannot write SARIF'],
+      [['test/fixtures/check/direct', '--sarif'], '--sarif needs a value (FILE)'],
+      [['src', '--no-cache', '--cache-dir', tmp], '--cache-dir and --no-cache exclude each other'],
+      [['test/fixtures/check/direct', '--sarif', path.join(tmp, 'missing-dir', 'x.sarif')], 'does not exist (create it first)'],
     ];
     for (const [argv, reason] of cases) {
       const r = run(...argv);
@@ -119,7 +121,7 @@ describe('check-loops CLI', () => {
   it('prints usage for --help', () => {
     const r = run('--help');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('usage: check-loops');
+    expect(r.out).toContain('usage: npm run check:loops -- [PATH...]');
   });
 
   it('writes SARIF 2.1.0 with a result per finding and the chain as related locations and a code flow', () => {
@@ -190,6 +192,6 @@ describe('npm run check:loops (apps/check-loops.ts through tsx)', () => {
   it('exits 2 for an unknown option', () => {
     const r = cli('--nope');
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe("check-loops: unknown option '--nope' (try --help)");
+    expect(r.stderr.trim()).toBe('check-loops: unknown option --nope (try --help)');
   });
 });
