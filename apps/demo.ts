@@ -18,11 +18,18 @@
  *
  *   npm run demo -- [--seed N] [--loss P] [--delay MS] [--pace MS] [--pcap FILE | --no-pcap]
  *                   [--no-piggyback] [--delayed-ack MS] [--json] [--interactive] [--users FILE]
+ *                   [--dispatch direct|queued|threaded]
+ *
+ * After the summary it logs in once more in real time under the --dispatch
+ * structure and prints what a keystroke cost there (echo latency, CPU of every
+ * thread, tasks, upcalls, messages): the counts above are virtual time.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { RealClock, VirtualClock, type Clock, type DispatchPolicy, type StackEvent } from '../src/core/index.js';
+import { RealClock, VirtualClock, type Clock, type StackEvent } from '../src/core/index.js';
 import { createHost, type Host } from '../src/host.js';
+import type { StackStructure } from '../src/structures/app.js';
+import { formatKeystrokeCosts, measureLogin } from '../src/structures/login-costs.js';
 import { DeviceWrapper, type Device } from '../src/layers/nic/device.js';
 import { SimLink } from '../src/layers/nic/sim-link.js';
 import { PcapDevice } from '../src/layers/nic/wrappers.js';
@@ -40,8 +47,9 @@ import { parseIp4 } from '../src/wire/addr.js';
 import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
 import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
 import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
-import { checkInputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
+import { checkInputFile, checkOutputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
 import { StoppableClock } from './stoppable-clock.js';
+import { formatBytes, loadReportData, ReportCollector, summaryRows, writeReport, type ReportData } from '../src/report/index.js';
 import { main as tunnelHostMain } from './tunnel-host.js';
 
 export interface DemoOptions {
@@ -57,11 +65,19 @@ export interface DemoOptions {
   piggyback: boolean;
   /** The server TCP's delayed-ACK timeout; default 200 with piggybacking, 0 without. */
   delayedAckMs: number | null;
-  /** How TCP reaches the Telnet server: procedure calls (upcalls) or messages to a mailbox. */
-  dispatch: DispatchPolicy;
+  /**
+   * The structure of both stacks: upcalls ('direct'), every module behind a
+   * mailbox ('queued'), or layer groups in threads ('threaded': real time only,
+   * so the virtual-time session runs direct and the real-time figures threaded).
+   */
+  dispatch: StackStructure;
   json: boolean;
   interactive: boolean;
   users: string;
+  /** Write the visual report (one HTML file) here. */
+  report?: string;
+  /** With `report`: an earlier report whose run is drawn beside this one. */
+  compare?: string;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
@@ -78,6 +94,17 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   users: 'apps/data/users.json',
 });
 
+/** An earlier report page, read now so that a wrong file is a usage error before the run. */
+function reportFile(flag: string, f: string): string {
+  checkInputFile(flag, f);
+  try {
+    loadReportData(f);
+  } catch (e) {
+    throw new UsageError(`${flag} ${f}: ${(e as Error).message}`);
+  }
+  return f;
+}
+
 export const DEMO_COMMAND = {
   prog: 'demo',
   synopsis: "[options]\n   or: the same with server|client ...: one host on a real wire (a UDP tunnel or TAP; 'server --help' tells more)",
@@ -93,12 +120,12 @@ export const DEMO_COMMAND = {
     'no-pcap': { kind: 'flag', help: 'write no capture' },
     'no-piggyback': { kind: 'flag', help: 'the server holds its echo 1 ms and sends it after the ACK, for comparison' },
     dispatch: {
-      kind: 'string', placeholder: 'direct|queued', default: DEFAULT_OPTIONS.dispatch as DispatchPolicy,
-      parse: (v: string): DispatchPolicy => {
-        if (v !== 'direct' && v !== 'queued') throw new UsageError(`--dispatch needs 'direct' or 'queued', not ${JSON.stringify(v)}`);
+      kind: 'string', placeholder: 'direct|queued|threaded', default: DEFAULT_OPTIONS.dispatch as StackStructure,
+      parse: (v: string): StackStructure => {
+        if (v !== 'direct' && v !== 'queued' && v !== 'threaded') throw new UsageError(`--dispatch needs 'direct', 'queued' or 'threaded', not ${JSON.stringify(v)}`);
         return v;
       },
-      help: 'how TCP reaches the Telnet server: upcalls, or messages to a mailbox',
+      help: 'the structure of both stacks: upcalls, every module behind a mailbox, or layer groups in threads (real time only: the session runs direct, the real-time figures threaded)',
     },
     'delayed-ack': { kind: 'number', placeholder: 'MS', min: 0, max: 500, rule: 'a timeout in ms (0..500)', help: "the server TCP's delayed-ACK timeout (default 200; 0 with --no-piggyback)" },
     json: SHARED.json('print only the summary, as one JSON object'),
@@ -107,6 +134,8 @@ export const DEMO_COMMAND = {
       help: 'real time: you type into the remote shell; Ctrl-] quits, Ctrl-C goes to the shell (it stops ping), as in telnet; stdin may be a pipe (a line a command)',
     },
     users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: `the accounts (default ${DEFAULT_OPTIONS.users})` },
+    report: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkOutputFile('--report', f), help: 'write a visual report of the run: one self-contained HTML file (timeline of tasks, TCP graphs, counters)' },
+    compare: { kind: 'string', placeholder: 'FILE', parse: (f: string) => reportFile('--compare', f), help: 'with --report: draw the run of this earlier report beside this one, on one time axis' },
   }),
   epilog:
     'Exit status: 0 the session completed, 1 it did not, 2 bad arguments; --interactive: 0 on Ctrl-], exit or end of\n' +
@@ -125,6 +154,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
   const v = p.values;
   if (v.pcap !== undefined && v['no-pcap']) throw new UsageError('--pcap and --no-pcap do not go together');
   if (v.interactive && v.json) throw new UsageError('--interactive and --json do not go together');
+  if (v.compare !== undefined && v.report === undefined) throw new UsageError('--compare goes with --report FILE');
+  if (v.report !== undefined && v.interactive) throw new UsageError('--report goes with the simulated run, not --interactive');
   return {
     seed: v.seed,
     loss: v.loss,
@@ -137,6 +168,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
     json: v.json,
     interactive: v.interactive,
     users: v.users ?? DEFAULT_OPTIONS.users,
+    ...(v.report !== undefined ? { report: v.report } : {}),
+    ...(v.compare !== undefined ? { compare: v.compare } : {}),
   };
 }
 
@@ -215,7 +248,7 @@ export interface Lab {
 export const SERVER_ADDRESS = '10.0.0.1';
 export const CLIENT_ADDRESS = '10.0.0.2';
 
-export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
+export async function buildLab(o: DemoOptions, clock: Clock, report: ReportCollector | null = null): Promise<Lab> {
   const users = await loadUsers(o.users === DEFAULT_OPTIONS.users ? packageFile(o.users) : resolve(o.users));
   const link = new SimLink(clock, { seed: o.seed, delayMs: o.delayMs, loss: o.loss });
   const wire: WireSegment[] = [];
@@ -234,9 +267,10 @@ export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
   // Without piggybacking the server's TCP acknowledges at once, as a transport
   // must that cannot see whether the application is about to answer.
   const srvTcpConfig = { delayedAckMs: o.delayedAckMs ?? (o.piggyback ? 200 : 0) };
-  const srv = createHost({ name: 'server', device: srvPort, ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed, tcp: srvTcpConfig });
-  const cli = createHost({ name: 'client', device: cliPort, ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1, tcp: true });
+  const srv = createHost({ name: 'server', device: report === null ? srvPort : report.tap(srvPort, 'server', clock), ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed, tcp: srvTcpConfig });
+  const cli = createHost({ name: 'client', device: report === null ? cliPort : report.tap(cliPort, 'client', clock), ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1, tcp: true });
   const srvTcp = srv.tcp!;
+  report?.observe(srv.rt, { tcp: srv.tcp }).observe(cli.rt, { tcp: cli.tcp });
   const cliTcp = cli.tcp!;
   let server: TelnetServer | undefined;
   const endedSessions: ServerSession[] = [];
@@ -248,8 +282,9 @@ export async function buildLab(o: DemoOptions, clock: Clock): Promise<Lab> {
     logNegotiations: true,
     onSessionEnd: (s) => endedSessions.push(s),
   });
-  // 'queued': the same server code behind a mailbox, as a process-per-layer system would run it.
-  server.dispatch = o.dispatch;
+  // 'queued': every module of both stacks behind a mailbox (asynchronous daemons). Threads cannot
+  // share this virtual clock: with 'threaded' the session runs direct, and main measures threads in real time.
+  srv.rt.dispatch = cli.rt.dispatch = o.dispatch === 'queued' ? 'queued' : 'direct';
   server.start();
   const client = new TelnetClient(cli.rt, cliTcp);
   return { clock, link, srv, cli, srvTcp, cliTcp, server, client, wire, pcap, endedSessions };
@@ -325,9 +360,10 @@ export const PACKETS_PER_KEYSTROKE =
   'TCP segments on the wire in both directions (retransmissions included) from the first keystroke of the first ' +
   'shell command to the first keystroke of `exit`, divided by the keystrokes typed in that time whose echo came back';
 
-export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+/** Runs the session; with `report`, everything the visual report needs is gathered into it. */
+export async function runDemo(o: DemoOptions, report: ReportCollector | null = null): Promise<DemoResult> {
   const clock = new VirtualClock();
-  const lab = await buildLab(o, clock);
+  const lab = await buildLab(o, clock, report);
   const events: StackEvent[] = [];
   const sub = lab.srv.rt.events.subscribe((e) => {
     if (events.length < 500_000) events.push(e);
@@ -630,6 +666,18 @@ export async function interactive(o: DemoOptions, io: InteractiveIo = processIo(
 
 // ---------------------------------------------------------------------------
 
+/** The visual report's data of a run made with a collector (runDemo(o, collector)). */
+export function demoReportData(r: DemoResult, c: ReportCollector, command = 'npm run demo'): ReportData {
+  const s = r.summary;
+  return c.build({
+    title: `Remote login over the upcall stack (${s.piggyback ? 'piggybacked echo' : '--no-piggyback'}, seed ${s.seed}, loss ${s.loss})`,
+    kind: 'demo',
+    command,
+    summary: summaryRows({ ...s }),
+    transcript: r.transcript,
+  });
+}
+
 /** The command: the simulated demo, or (server|client ...) one host on a real wire. */
 export async function main(argv: readonly string[]): Promise<number> {
   // On a real wire each host is a process of its own: the tunnel host runs it.
@@ -647,9 +695,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (o.interactive) return interactive(o);
-  const r = await runDemo(o);
+  const collector = o.report !== undefined ? new ReportCollector() : null;
+  const r = await runDemo(o, collector);
+  if (collector !== null) {
+    const size = writeReport(o.report!, demoReportData(r, collector, `npm run demo -- ${argv.join(' ')}`), { compare: o.compare !== undefined ? loadReportData(o.compare) : null });
+    process.stderr.write(`report: ${o.report} (${formatBytes(size)})\n`);
+  }
   if (o.json) process.stdout.write(JSON.stringify(r.summary) + '\n');
-  else process.stdout.write(report(r).join('\n') + '\n');
+  else {
+    // The same login once more in real time, under the structure asked for: what the counts cost.
+    // (Not in --json: the summary is the seeded, virtual-time run alone.)
+    const costs = await measureLogin(o.dispatch, { paceMs: o.paceMs, delayMs: o.delayMs });
+    process.stdout.write([...report(r), '', ...formatKeystrokeCosts(costs)].join('\n') + '\n');
+  }
   return r.summary.sessionOk ? 0 : 1;
 }
 

@@ -14,14 +14,26 @@ import { mkdirSync, statSync } from 'node:fs';
 import { CaptureFormatError } from '../src/trace/capture.js';
 import { CaptureOpenError } from '../src/trace/open.js';
 import { replayCapture, type ReplayProgress } from '../src/trace/replay.js';
-import { checkOutputDir, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
+import { checkInputFile, checkOutputDir, checkOutputFile, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
+import { formatBytes, loadReportData, ReportCollector, replayReportHooks, summaryRows, writeReport } from '../src/report/index.js';
 
 const port = (v: string): number => {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`--telnet-port: not a port number: ${JSON.stringify(v)}`);
   return n;
 };
+
+/** An earlier report page, read now so that a wrong file is a usage error before the replay. */
+function reportFile(flag: string, f: string): string {
+  checkInputFile(flag, f);
+  try {
+    loadReportData(f);
+  } catch (e) {
+    throw new UsageError(`${flag} ${f}: ${(e as Error).message}`);
+  }
+  return f;
+}
 
 export const REPLAY_COMMAND = {
   prog: 'replay',
@@ -46,6 +58,8 @@ export const REPLAY_COMMAND = {
     'no-transcripts': { kind: 'flag', help: 'do not decode Telnet sessions' },
     'max-flows': integer('TCP flows tracked at once before the quietest is finished early (default 100000)', { min: 1, rule: 'a positive integer' }),
     progress: { kind: 'flag', help: 'show a progress bar on stderr even for small files' },
+    report: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkOutputFile('--report', f), help: 'write a visual report: one self-contained HTML file (timeline of tasks, TCP graphs inferred from the capture, counters)' },
+    compare: { kind: 'string', placeholder: 'FILE', parse: (f: string) => reportFile('--compare', f), help: 'with --report: draw the run of this earlier report beside this one, on one time axis' },
   }),
   epilog: 'Exit status: 0 done, 2 bad arguments or a capture that cannot be read (after reporting what could be replayed).',
 } satisfies CommandSpec<OptionTable>;
@@ -69,6 +83,8 @@ interface CliOptions {
   transcripts: boolean;
   maxFlows: number | undefined;
   progress: boolean;
+  report: string | undefined;
+  compare: string | undefined;
 }
 
 /** Parses the command line: the options, 'help', or throws UsageError. */
@@ -77,6 +93,7 @@ export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
   if (p === 'help') return p;
   const v = p.values;
   if (v.realtime && v.speed !== undefined) throw new UsageError('--realtime and --speed do not go together');
+  if (v.compare !== undefined && v.report === undefined) throw new UsageError('--compare goes with --report FILE');
   return {
     file: p.positionals[0]!,
     json: v.json,
@@ -87,6 +104,8 @@ export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
     transcripts: !v['no-transcripts'],
     maxFlows: v['max-flows'],
     progress: v.progress,
+    report: v.report,
+    compare: v.compare,
   };
 }
 
@@ -174,21 +193,44 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
     pendingLength = 0;
   };
 
+  // The report's collector and the transcripts it shows (the first 256 kB; the page keeps less).
+  const collector = o.report !== undefined ? new ReportCollector() : null;
+  const transcripts: string[] = [];
+  let transcriptChars = 0;
   try {
     const result = await replayCapture(o.file, {
+      ...(collector !== null ? replayReportHooks(collector) : {}),
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,
       ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
       ...(o.dumpStreams !== undefined ? { dumpStreams: o.dumpStreams } : {}),
       ...(o.speed !== undefined ? { speed: o.speed } : {}),
       onFlow: (r) => emit(o.json ? `${jsonLine(r)}\n` : `${formatFlow(r)}\n\n`),
-      onTranscript: (t) => emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`),
+      onTranscript: (t) => {
+        if (collector !== null && transcriptChars < 256 * 1024) {
+          const text = formatTranscript(t);
+          transcripts.push(text);
+          transcriptChars += text.length;
+        }
+        emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`);
+      },
       ...(o.trace ? { onTrace: (t) => emit(o.json ? `${jsonLine(t)}\n` : `${formatFrameTrace(t)}\n`) } : {}),
       ...(bar !== undefined ? { onProgress: (p: ReplayProgress) => bar.update(p) } : {}),
     });
     emit(o.json ? `${jsonLine(result.summary)}\n` : `${formatSummary(result.summary)}\n`);
     flush();
     bar?.clear();
+    if (collector !== null) {
+      const data = collector.build({
+        title: `Replay of ${o.file}`,
+        kind: 'replay',
+        command: `npm run replay -- ${argv.join(' ')}`,
+        summary: summaryRows({ ...result.summary }),
+        transcript: transcripts.join('\n\n'),
+      });
+      const size = writeReport(o.report!, data, { compare: o.compare !== undefined ? loadReportData(o.compare) : null });
+      io.err(`report: ${o.report} (${formatBytes(size)})\n`);
+    }
     if (result.error !== undefined) {
       io.err(`replay: ${o.file}: ${result.error.message}\n`);
       return 2;

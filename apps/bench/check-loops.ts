@@ -7,7 +7,7 @@
  * its neighbour every few modules; --modules 0 skips it). Prints the machine.
  *
  *   npm run bench -- check-loops
- *   npx tsx apps/bench/check-loops.ts [--json] [--modules N] [--runs N]
+ *   npx tsx apps/bench/check-loops.ts [--json] [--quick] [--modules N] [--runs N]
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCheck } from '../../src/check/check.js';
+import { runsFrom, summarise, type Metric } from './measure.js';
 
 export interface CheckLoopsBenchRow {
   target: string;
@@ -145,11 +146,6 @@ function runWorker(paths: string[], cacheDir: string): { wallMs: number; report:
   return { wallMs, report: JSON.parse(line) as WorkerReport };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 function measure(target: string, paths: string[], runs: number): CheckLoopsBenchRow[] {
   const rows: CheckLoopsBenchRow[] = [];
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'check-loops-cache-'));
@@ -172,8 +168,8 @@ function measure(target: string, paths: string[], runs: number): CheckLoopsBench
         modules: r0.modules,
         edges: r0.edges,
         cycles: r0.cycles,
-        wallMs: { min: Math.min(...samples.map((x) => x.wallMs)), median: median(samples.map((x) => x.wallMs)) },
-        cpuMs: { min: Math.min(...samples.map((x) => x.report.cpuMs)), median: median(samples.map((x) => x.report.cpuMs)) },
+        wallMs: summarise(samples.map((x) => x.wallMs)),
+        cpuMs: summarise(samples.map((x) => x.report.cpuMs)),
         programMs: mid.timings.programMs,
         graphMs: mid.timings.graphMs,
         cyclesMs: mid.timings.cyclesMs,
@@ -198,6 +194,11 @@ export function runCheckLoopsBench(opts: { modules?: number; runs?: number } = {
     }
   }
   return rows;
+}
+
+/** The rows as comparable metrics (whole process, ms). */
+export function checkLoopsMetrics(rows: readonly CheckLoopsBenchRow[]): Metric[] {
+  return rows.map((r) => ({ name: `${r.target} ${r.mode} ms`, unit: 'ms', runs: r.runs, wall: r.wallMs, cpu: r.cpuMs }));
 }
 
 /** The machine the numbers come from. */
@@ -250,11 +251,11 @@ if (process.argv[2] === '--worker') {
     const i = argv.indexOf(flag);
     return i >= 0 ? Number(argv[i + 1]) : undefined;
   };
-  const modules = num('--modules');
-  const runs = num('--runs');
-  const rows = runCheckLoopsBench({ ...(modules !== undefined ? { modules } : {}), ...(runs !== undefined ? { runs } : {}) });
+  const modules = num('--modules') ?? (argv.includes('--quick') ? 50 : undefined);
+  const runs = runsFrom(argv, 3, 2);
+  const rows = runCheckLoopsBench({ ...(modules !== undefined ? { modules } : {}), runs });
   if (argv.includes('--json')) {
-    console.log(JSON.stringify({ bench: 'check-loops', machine: machine(), rows }));
+    console.log(JSON.stringify({ bench: 'check-loops', machine: machine(), rows, metrics: checkLoopsMetrics(rows) }));
   } else {
     console.log(`machine: ${machine()}`);
     console.log(formatRows(rows));

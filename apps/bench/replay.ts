@@ -1,28 +1,32 @@
 /**
- * Trace replay throughput, side by side with tshark.
+ * Trace replay throughput, side by side with tshark, both as a user runs them.
  *
  *   npx tsx apps/bench/replay.ts                 # table
  *   npx tsx apps/bench/replay.ts --json          # one JSON line
- *   npx tsx apps/bench/replay.ts --frames 200000 --keep /tmp/bench.pcap
+ *   npx tsx apps/bench/replay.ts --quick         # 100,000 frames, 2 rounds
+ *   npx tsx apps/bench/replay.ts --frames 200000 --runs 5 --keep /tmp/bench.pcap
  *
  * Generates a capture of at least a million frames (many interleaved TCP flows:
  * handshakes, data both ways in segments from 1 byte to a full MSS, pure ACKs,
- * retransmissions, reordering, FIN teardown) with PcapWriter, then replays it
- * with the command itself (`npm run replay -- FILE --json`, run in-process,
- * its JSON lines produced and discarded: every flow reassembled and hashed,
- * port-23 flows decoded into transcripts), measuring frames/s and MB/s of
- * capture file. When tshark is installed it runs
- * `tshark -q -z follow,tcp,raw,0 -r FILE` on the same file, reports its time,
- * and checks that stream 0 came out identical from both.
+ * retransmissions, reordering, FIN teardown) with PcapWriter. Then, in rounds,
+ * alternately: the replay CLI in a process of its own
+ * (`node --import tsx apps/replay.ts FILE --json`, start-up and TypeScript
+ * loading included; it reassembles and hashes every flow, both ways, and decodes
+ * port-23 flows into transcripts) and, when installed,
+ * `tshark -q -z follow,tcp,raw,0 -r FILE` (which dissects every frame through
+ * all its protocol layers, then prints stream 0). Each child's wall time and
+ * CPU time (user + system, from GNU time's rusage of the child; without
+ * /usr/bin/time from bash's `time`) are kept; min and median are printed.
+ * Stream 0 from both tools is checked to be identical.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { formatTable, fmt, roundMetric, runsFrom, summarise, type Metric, type Stat } from './measure.js';
 import { Rng } from '../../src/core/random.js';
-import { runReplayCli } from '../replay.js';
 import { PcapWriter } from '../../src/trace/pcap.js';
 import { setIpv4Checksum } from '../../src/wire/ipv4.js';
 import { setTcpChecksum, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
@@ -38,16 +42,27 @@ export interface ReplayBenchOptions {
   readonly keep?: string;
   /** Skip tshark even when installed. */
   readonly noTshark?: boolean;
+  /** Rounds (each: replay once, tshark once; default 3). */
+  readonly runs?: number;
   /** Progress lines on stderr. */
   readonly verbose?: boolean;
 }
 
 export interface ReplayBenchRow {
   readonly tool: string;
+  /** What the tool does with the capture. */
+  readonly does: string;
   readonly command: string;
+  /** Wall seconds, median of the runs (frames/s and MB/s from it). */
   readonly seconds: number;
   readonly framesPerSecond: number;
   readonly megabytesPerSecond: number;
+  /** Seconds of the child process by each clock (cpu: user + system), min and median. */
+  readonly wall: Stat;
+  readonly cpu: Stat;
+  readonly runs: number;
+  /** Largest resident set of the runs (null when unknown). */
+  readonly peakRssMb: number | null;
 }
 
 export interface ReplayBenchResult {
@@ -58,11 +73,17 @@ export interface ReplayBenchResult {
   readonly fileBytes: number;
   readonly generateSeconds: number;
   readonly rows: readonly ReplayBenchRow[];
-  /** tshark time / replay time (above 1: the replay is faster). */
+  /** tshark time / replay time, wall medians (above 1: the replay is faster). */
   readonly speedup: number | null;
+  /** The same by CPU time medians. */
+  readonly speedupCpu: number | null;
+  /** How the children's CPU time was taken. */
+  readonly cpuFrom: string;
+  readonly metrics: readonly Metric[];
   /** Whether stream 0's bytes, both ways, were identical from both tools (null without tshark). */
   readonly stream0Agrees: boolean | null;
-  readonly peakRssMb: number;
+  /** The replay CLI's peak RSS (null when unknown). */
+  readonly peakRssMb: number | null;
 }
 
 const TSHARK = ['/usr/bin/tshark', '/usr/local/bin/tshark'].find((p) => existsSync(p));
@@ -280,18 +301,39 @@ export async function generateCapture(
 // ---------------------------------------------------------------------------
 // Measuring
 
-function runTshark(file: string): Promise<{ seconds: number; stdout: string }> {
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface ChildRun {
+  wallS: number;
+  cpuS: number;
+  maxRssMb: number | null;
+  stdout: string;
+}
+
+/**
+ * Runs a command as a child and measures it from outside: GNU time writes the
+ * child's rusage to a file (exact, and not racing the child's exit); without
+ * it, bash's `time` with TIMEFORMAT. stdout is captured when `keep` is set,
+ * else read and dropped (the same pipe cost for both tools).
+ */
+function timed(cmd: string, args: readonly string[], timeFile: string, keep: (chunk: string) => void): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    execFile(
-      TSHARK!,
-      ['-q', '-z', 'follow,tcp,raw,0', '-r', file],
-      { maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout) => {
-        if (err) reject(err);
-        else resolve({ seconds: (performance.now() - t0) / 1000, stdout });
-      },
-    );
+    const quote = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
+    const [prog, argv] =
+      GNU_TIME !== undefined
+        ? [GNU_TIME, ['-f', '%e %U %S %M', '-o', timeFile, cmd, ...args]]
+        : ['bash', ['-c', `TIMEFORMAT='%R %U %S'; { time ${[cmd, ...args].map(quote).join(' ')} 2>/dev/null ; } 2> ${quote(timeFile)}`]];
+    const c = spawn(prog, argv, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', keep);
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 4000)));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd} exited with ${code}: ${err.trim().split('\n').pop() ?? ''}`));
+      const f = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.trim().split(/\s+/).map(Number);
+      resolve({ wallS: f[0]!, cpuS: f[1]! + f[2]!, maxRssMb: f[3] !== undefined ? f[3] / 1024 : null, stdout: '' });
+    });
   });
 }
 
@@ -317,10 +359,17 @@ function parseFollowRaw(text: string): [Buffer, Buffer] {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+const DOES = {
+  replay: 'reassembles and hashes every flow, both ways; decodes Telnet flows into transcripts',
+  tshark: 'dissects every frame through all its protocol layers, then prints TCP stream 0',
+};
+
 export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<ReplayBenchResult> {
   const frames = opts.frames ?? 1_000_000;
-  const dir = opts.keep === undefined ? mkdtempSync(path.join(tmpdir(), 'replay-bench-')) : undefined;
-  const file = opts.keep ?? path.join(dir!, 'bench.pcap');
+  const runs = Math.max(1, opts.runs ?? 3);
+  const dir = mkdtempSync(path.join(tmpdir(), 'replay-bench-'));
+  const file = opts.keep ?? path.join(dir, 'bench.pcap');
+  const timeFile = path.join(dir, 'time.txt');
   const log = (s: string): void => {
     if (opts.verbose === true) process.stderr.write(`${s}\n`);
   };
@@ -331,54 +380,77 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
     const fileBytes = statSync(file).size;
     log(`generated ${gen.frames} frames, ${gen.flows} flows, ${(fileBytes / 1e6).toFixed(1)} MB in ${generateSeconds.toFixed(1)} s: ${file}`);
 
-    // The command itself, output produced and thrown away; stream 0's record kept for the comparison.
-    let stream0: FlowReport | undefined;
-    let outBytes = 0;
+    const replayArgs = ['--import', 'tsx', path.join(projectRoot, 'apps/replay.ts'), file, '--json'];
+    const tshark = TSHARK !== undefined && opts.noTshark !== true;
     const marker = '{"type":"flow","stream":0,';
-    const t0 = performance.now();
-    const code = await runReplayCli([file, '--json'], {
-      out: (text) => {
-        outBytes += text.length;
-        const at = text.indexOf(marker);
-        if (at >= 0) stream0 = JSON.parse(text.slice(at, text.indexOf('\n', at))) as FlowReport;
-      },
-      err: (text) => process.stderr.write(text),
-      errIsTty: false,
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    if (code !== 0) throw new Error(`replay exited with ${code}`);
-    const rows: ReplayBenchRow[] = [
-      {
-        tool: 'replay (this stack)',
-        command: `npm run replay -- ${file} --json > /dev/null`,
-        seconds,
-        framesPerSecond: gen.frames / seconds,
-        megabytesPerSecond: fileBytes / 1e6 / seconds,
-      },
-    ];
-    log(`replay: ${seconds.toFixed(2)} s, ${(outBytes / 1e6).toFixed(1)} MB of JSON lines`);
-
+    let stream0: FlowReport | undefined;
+    let tsharkOut = '';
+    const samples: { replay: ChildRun[]; tshark: ChildRun[] } = { replay: [], tshark: [] };
+    for (let k = 0; k < runs; k++) {
+      // Alternate who goes first, so neither always meets a warmer page cache or a quieter machine.
+      const order: Array<'replay' | 'tshark'> = tshark ? (k % 2 === 0 ? ['replay', 'tshark'] : ['tshark', 'replay']) : ['replay'];
+      for (const tool of order) {
+        if (tool === 'replay') {
+          // Stream 0's record is kept from the first run, for the comparison; a small tail bridges chunk edges.
+          let tail = '';
+          const r = await timed(process.execPath, replayArgs, timeFile, (d) => {
+            if (stream0 !== undefined || k > 0) return;
+            const text = tail + d;
+            const at = text.indexOf(marker);
+            const end = at >= 0 ? text.indexOf('\n', at) : -1;
+            if (end >= 0) stream0 = JSON.parse(text.slice(at, end)) as FlowReport;
+            tail = at >= 0 ? text.slice(at) : text.slice(-marker.length);
+          });
+          samples.replay.push(r);
+          log(`replay: ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s cpu`);
+        } else {
+          const first = samples.tshark.length === 0;
+          const r = await timed(TSHARK!, ['-q', '-z', 'follow,tcp,raw,0', '-r', file], timeFile, (d) => {
+            if (first) tsharkOut += d;
+          });
+          samples.tshark.push(r);
+          log(`tshark: ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s cpu`);
+        }
+      }
+    }
+    const row = (tool: 'replay' | 'tshark', name: string, command: string): ReplayBenchRow => {
+      const xs = samples[tool];
+      const wall = summarise(xs.map((x) => x.wallS));
+      const cpu = summarise(xs.map((x) => x.cpuS));
+      const rss = xs.map((x) => x.maxRssMb).filter((x): x is number => x !== null);
+      return {
+        tool: name,
+        does: DOES[tool],
+        command,
+        seconds: wall.median,
+        framesPerSecond: gen.frames / wall.median,
+        megabytesPerSecond: fileBytes / 1e6 / wall.median,
+        wall,
+        cpu,
+        runs: xs.length,
+        peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
+      };
+    };
+    const rows: ReplayBenchRow[] = [row('replay', 'replay CLI (this stack)', `node --import tsx apps/replay.ts ${file} --json`)];
     let speedup: number | null = null;
+    let speedupCpu: number | null = null;
     let agrees: boolean | null = null;
-    if (TSHARK !== undefined && opts.noTshark !== true) {
-      const t = await runTshark(file);
-      rows.push({
-        tool: 'tshark',
-        command: `tshark -q -z follow,tcp,raw,0 -r ${file}`,
-        seconds: t.seconds,
-        framesPerSecond: gen.frames / t.seconds,
-        megabytesPerSecond: fileBytes / 1e6 / t.seconds,
-      });
-      speedup = t.seconds / seconds;
-      const [c, s] = parseFollowRaw(t.stdout);
+    if (tshark) {
+      const t = row('tshark', 'tshark', `tshark -q -z follow,tcp,raw,0 -r ${file}`);
+      rows.push(t);
+      speedup = t.wall.median / rows[0]!.wall.median;
+      speedupCpu = t.cpu.median / rows[0]!.cpu.median;
+      const [c, s] = parseFollowRaw(tsharkOut);
       agrees =
         stream0 !== undefined &&
         c.length === stream0.aToB.bytes &&
         sha256(c) === stream0.aToB.sha256 &&
         s.length === stream0.bToA.bytes &&
         sha256(s) === stream0.bToA.sha256;
-      log(`tshark: ${t.seconds.toFixed(2)} s`);
     }
+    const metrics = rows.map((r) =>
+      roundMetric({ name: `${r.tool === 'tshark' ? 'tshark' : 'replay CLI'} ms`, unit: 'ms', runs: r.runs, wall: { min: r.wall.min * 1000, median: r.wall.median * 1000 }, cpu: { min: r.cpu.min * 1000, median: r.cpu.median * 1000 } }, 0),
+    );
     return {
       bench: 'replay',
       node: process.version,
@@ -388,29 +460,29 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
       generateSeconds,
       rows,
       speedup,
+      speedupCpu,
+      cpuFrom: GNU_TIME !== undefined ? 'GNU time (rusage of the child)' : "bash's time",
+      metrics,
       stream0Agrees: agrees,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      peakRssMb: rows[0]!.peakRssMb,
     };
   } finally {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export function formatReplayTable(r: ReplayBenchResult): string {
-  const head = ['tool', 'seconds', 'frames/s', 'MB/s'];
-  const body = r.rows.map((x) => [x.tool, x.seconds.toFixed(2), Math.round(x.framesPerSecond).toString(), x.megabytesPerSecond.toFixed(1)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [
     `capture: ${r.frames} frames, ${r.flows} TCP flows, ${(r.fileBytes / 1e6).toFixed(1)} MB (generated in ${r.generateSeconds.toFixed(1)} s), node ${r.node}`,
-    line(head),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...body.map(line),
+    formatTable(
+      ['tool', 'wall min s', 'wall med s', 'cpu min s', 'cpu med s', 'frames/s', 'MB/s', 'peak RSS MB', 'runs'],
+      r.rows.map((x) => [x.tool, fmt(x.wall.min), fmt(x.wall.median), fmt(x.cpu.min), fmt(x.cpu.median), Math.round(x.framesPerSecond).toString(), x.megabytesPerSecond.toFixed(1), fmt(x.peakRssMb ?? undefined), String(x.runs)]),
+    ),
   ];
-  if (r.speedup !== null) out.push(`replay is ${r.speedup.toFixed(2)}x tshark's speed; stream 0 identical in both: ${r.stream0Agrees ? 'yes' : 'NO'}`);
+  if (r.speedup !== null) out.push(`replay is ${r.speedup.toFixed(2)}x tshark's speed by wall time, ${r.speedupCpu!.toFixed(2)}x by CPU time (medians); stream 0 identical in both: ${r.stream0Agrees ? 'yes' : 'NO'}`);
   else out.push(TSHARK === undefined ? 'tshark not installed: no comparison' : 'tshark skipped (--no-tshark)');
-  out.push(`peak RSS ${r.peakRssMb.toFixed(0)} MB`);
-  for (const x of r.rows) out.push(`  ${x.tool}: ${x.command}`);
+  out.push(`each a child process, start-up included, interleaved; cpu = user + system from ${r.cpuFrom}; frames/s and MB/s from the wall median`);
+  for (const x of r.rows) out.push(`  ${x.tool}: ${x.does}\n    ${x.command}`);
   return out.join('\n');
 }
 
@@ -422,8 +494,10 @@ function argValue(name: string): string | undefined {
 async function main(): Promise<void> {
   const frames = argValue('--frames');
   const keep = argValue('--keep');
+  const quick = process.argv.includes('--quick');
   const r = await runReplayBench({
-    ...(frames !== undefined ? { frames: Number(frames) } : {}),
+    ...(frames !== undefined ? { frames: Number(frames) } : quick ? { frames: 100_000 } : {}),
+    runs: runsFrom(process.argv, 3, 2),
     ...(keep !== undefined ? { keep } : {}),
     noTshark: process.argv.includes('--no-tshark'),
     verbose: !process.argv.includes('--json'),

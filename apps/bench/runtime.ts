@@ -6,9 +6,10 @@
  * TCP's armSend: the middle module's work for its client runs deferred
  * (afterUnwind) when its activation unwinds.
  *
- *   npx tsx apps/bench/runtime.ts [--json]
+ *   npx tsx apps/bench/runtime.ts [--json] [--quick] [--runs N]
  */
 import v8 from 'node:v8';
+import { formatMetrics, metric, repeat, roundMetric, runsFrom, type Metric, type Stat } from './measure.js';
 import { Module, Runtime, SlotTable, VirtualClock, type Binding } from '../../src/core/index.js';
 
 interface Up {
@@ -55,11 +56,16 @@ class Middle extends Module {
 
 export interface RuntimeBenchRow {
   case: string;
+  /** Wall ns per task, median of the runs. */
   nsPerTask: number;
   bytesPerTask: number;
+  /** ns per task by each clock, min and median of `runs` runs. */
+  wall: Stat;
+  cpu: Stat;
+  runs: number;
 }
 
-function measure(observed: boolean, n: number, arm = false): RuntimeBenchRow {
+function measure(observed: boolean, n: number, runs: number, arm = false): { row: RuntimeBenchRow; metric: Metric } {
   const rt = new Runtime({ clock: new VirtualClock() });
   const lower = new Lower(rt);
   const middle = new Middle(rt, lower);
@@ -71,12 +77,14 @@ function measure(observed: boolean, n: number, arm = false): RuntimeBenchRow {
     for (let i = 0; i < n; i++) lower.arrive(i);
   }) / n;
   events = 0;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) lower.arrive(i);
-  const ns = Number(process.hrtime.bigint() - t0) / n;
+  const samples = repeat(runs, () => {
+    for (let i = 0; i < n; i++) lower.arrive(i);
+  });
   sub?.unsubscribe();
-  const label = observed ? `observed (${(events / n).toFixed(0)} events/task)` : 'unobserved';
-  return { case: arm ? `${label}, arm + deferral` : label, nsPerTask: ns, bytesPerTask: bytes };
+  const label = observed ? `observed (${(events / n / samples.length).toFixed(0)} events/task)` : 'unobserved';
+  const name = arm ? `${label}, arm + deferral` : label;
+  const m = roundMetric(metric(`${name} nsPerTask`, 'ns/task', samples, (ms) => (ms * 1e6) / n), 1);
+  return { row: { case: name, nsPerTask: m.wall.median, bytesPerTask: bytes, wall: m.wall, cpu: m.cpu!, runs: m.runs }, metric: m };
 }
 
 /** Bytes allocated on the JS heap while fn runs: heap growth plus what each GC in between reclaimed. */
@@ -92,20 +100,22 @@ function allocatedBytes(fn: () => void): number {
   return after - before + reclaimed;
 }
 
-export function runRuntimeBench(n = 100_000): RuntimeBenchRow[] {
+export function runRuntimeBench(n = 100_000, runs = 7): { rows: RuntimeBenchRow[]; metrics: Metric[] } {
   // Run the unobserved case twice so the first measurement is not paying for JIT warm-up.
-  measure(false, n);
-  return [measure(false, n), measure(true, n), measure(false, n, true)];
+  measure(false, n, 1);
+  const all = [measure(false, n, runs), measure(true, n, runs), measure(false, n, runs, true)];
+  return { rows: all.map((x) => x.row), metrics: all.map((x) => x.metric) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = runRuntimeBench();
+  const { rows, metrics } = runRuntimeBench(100_000, runsFrom(process.argv, 7, 3));
   if (process.argv.includes('--json')) {
-    console.log(JSON.stringify({ bench: 'runtime', rows }));
+    console.log(JSON.stringify({ bench: 'runtime', rows, metrics }));
   } else {
     console.log('one task: NIC-like source -> 2 upcalls -> 1 re-entrant downcall');
-    console.log('case                               ns/task   bytes/task');
-    for (const r of rows) console.log(`${r.case.padEnd(33)} ${r.nsPerTask.toFixed(0).padStart(8)} ${r.bytesPerTask.toFixed(0).padStart(11)}`);
-    console.log('(bytes/task: heap growth plus what the GCs in the window reclaimed, from v8.GCProfiler)');
+    console.log('case                               bytes/task');
+    for (const r of rows) console.log(`${r.case.padEnd(33)} ${r.bytesPerTask.toFixed(0).padStart(11)}`);
+    console.log(formatMetrics(metrics));
+    console.log('(bytes/task: heap growth plus what the GCs in the window reclaimed, from v8.GCProfiler; cpu: process.cpuUsage, user + system)');
   }
 }

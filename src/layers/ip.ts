@@ -137,8 +137,10 @@ export interface IpCounters {
   snaplenCut: number;
   /** Promiscuous only: unfragmented datagrams claiming more than their whole (uncut) frame holds, taken as they are. */
   shortFrames: number;
-  /** Promiscuous only: datagrams with total length 0 (segmentation offload), taken at their captured length. */
+  /** Promiscuous only: datagrams with total length 0 (segmentation offload), taken at their frame's length. */
   offloadLength: number;
+  /** Promiscuous only: datagrams with total length 0 and more than 65535 bytes ("BIG TCP"), taken at their frame's length. */
+  bigTcp: number;
 }
 
 interface IpShared {
@@ -169,7 +171,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly headroom: number;
   readonly counters: IpCounters = {
     received: 0, delivered: 0, sent: 0, fragmentsSent: 0, fragmentsReceived: 0, fragmentsHeld: 0, reassembled: 0, loopback: 0,
-    snaplenCut: 0, shortFrames: 0, offloadLength: 0,
+    snaplenCut: 0, shortFrames: 0, offloadLength: 0, bigTcp: 0,
   };
   readonly binding: Binding<EthertypeSlots>;
   private readonly taps = new SlotTable<IpTapSlots>(this, 'taps', { onPacket: 'many', onSend: 'many' });
@@ -306,7 +308,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     const bytes = buf.bytes;
     const off = buf.start;
     const have = buf.length;
-    const r = this.promiscuous ? this.parseCaptured(bytes, off, have) : parseIpv4(bytes, off, have);
+    const r = this.promiscuous ? this.parseCaptured(bytes, off, have, wireMissing) : parseIpv4(bytes, off, have);
     if (!r.ok) {
       this.drop(r.reason);
       return;
@@ -359,23 +361,33 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 
   /**
    * The promiscuous parse: the datagram may be cut (its total length beyond
-   * `have`), and a total length of 0 (offload) reads as `have`.
+   * `have`), and a total length of 0 reads as the frame's length on the wire
+   * (`have` + `wireMissing`), as Wireshark does: segmentation offload left it
+   * to the NIC, or a "BIG TCP" datagram (Linux GSO/GRO beyond 64 KiB) has a
+   * length that 16 bits cannot hold.
    */
-  private parseCaptured(bytes: Uint8Array, off: number, have: number): ParseResult<Ipv4Header> {
+  private parseCaptured(bytes: Uint8Array, off: number, have: number, wireMissing: number): ParseResult<Ipv4Header> {
     if (have < IPV4_MIN_HEADER_LENGTH || bytes[off + 2] !== 0 || bytes[off + 3] !== 0) return parseIpv4(bytes, off, have, false);
-    // Total length 0: the NIC was to fill it in. Parse a copy of the header with the captured length written in.
     const hl = (bytes[off]! & 0x0f) * 4;
-    if (bytes[off]! >>> 4 !== 4 || hl < IPV4_MIN_HEADER_LENGTH || hl > have || have > 0xffff) return parseIpv4(bytes, off, have, false);
+    if (bytes[off]! >>> 4 !== 4 || hl < IPV4_MIN_HEADER_LENGTH || hl > have) return parseIpv4(bytes, off, have, false);
+    // Parse a copy of the header with a placeholder length (the capture is not rewritten), then put the real one in.
     const scratch = this.offloadScratch;
     scratch.set(bytes.subarray(off, off + hl));
-    scratch[2] = have >>> 8;
-    scratch[3] = have;
+    scratch[2] = 0;
+    scratch[3] = hl;
     const r = parseIpv4(scratch, 0, hl, false);
     if (r.ok) {
+      const length = have + wireMissing;
+      r.header.totalLength = length;
       // The options must be the datagram's own bytes, not the scratch copy.
       if (hl > IPV4_MIN_HEADER_LENGTH) r.header.options = bytes.subarray(off + IPV4_MIN_HEADER_LENGTH, off + hl);
-      this.counters.offloadLength++;
-      if (this.rt.observed) this.note(`ip total length 0 (offload): taken as the ${have} captured bytes`);
+      if (length > 0xffff) {
+        this.counters.bigTcp++;
+        if (this.rt.observed) this.note(`ip total length 0 (BIG TCP): taken as the frame's ${length} bytes`);
+      } else {
+        this.counters.offloadLength++;
+        if (this.rt.observed) this.note(`ip total length 0 (offload): taken as the frame's ${length} bytes`);
+      }
     }
     return r;
   }

@@ -1,11 +1,13 @@
 /**
  * Opening a capture whatever its format: the first four bytes tell classic pcap
- * (either byte order, µs or ns) from pcapng, and the matching streaming reader
- * takes over. Optionally reports progress for a progress bar.
+ * (either byte order, µs or ns) from pcapng, gzip-compressed or not, and the
+ * matching streaming reader takes over. Optionally reports progress for a progress bar.
  */
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { CaptureFormatError, type CaptureRecord } from './capture.js';
 import { readPcap, type PcapReadOptions } from './pcap.js';
 import { readPcapng, type PcapngReadOptions } from './pcapng.js';
@@ -78,66 +80,28 @@ function iterableOf(source: CaptureSource): AsyncIterable<Uint8Array | string> {
 
 /**
  * Streams the packets of a classic pcap or pcapng capture from a path, a Node
- * Readable or an async iterable of byte chunks.
+ * Readable or an async iterable of byte chunks. A gzip-compressed capture
+ * (.pcap.gz, .pcapng.gz: tshark reads them directly) is recognised by its magic
+ * and decompressed as it streams, so memory stays bounded whatever its size.
  *
  * Errors: a missing path → CaptureOpenError ("capture file not found: ...");
  * an empty source or one that starts with neither magic → CaptureFormatError
  * "not a pcap or pcapng file" at offset 0; damage further in → the format
- * reader's CaptureFormatError.
+ * reader's CaptureFormatError; a damaged or truncated gzip stream →
+ * CaptureFormatError "gzip: ..." at the compressed offset reached.
  */
 export async function* openCapture(
   source: CaptureSource,
   options: OpenCaptureOptions = {},
 ): AsyncGenerator<CaptureRecord> {
   const total = typeof source === 'string' ? await sizeOf(source) : undefined;
-  const it = iterableOf(source)[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  let headLength = 0;
-  let done = false;
-  try {
-    // Gather at least four bytes to sniff; they are replayed to the reader.
-    while (headLength < 4) {
-      const r = await it.next();
-      if (r.done) {
-        done = true;
-        break;
-      }
-      const chunk = bytesOf(r.value);
-      if (chunk.length === 0) continue;
-      head.push(chunk);
-      headLength += chunk.length;
-    }
-  } catch (err) {
-    await it.return?.();
-    throw err;
-  }
-  const first = new Uint8Array(Math.min(4, headLength));
-  let filled = 0;
-  for (const c of head) {
-    if (filled >= first.length) break;
-    const part = c.subarray(0, first.length - filled);
-    first.set(part, filled);
-    filled += part.length;
-  }
-  const format = sniffCaptureFormat(first);
-  if (format === undefined) {
-    await it.return?.();
-    const what = headLength === 0 ? 'empty input' : `starts with ${hex(first)}`;
-    throw new CaptureFormatError(`not a pcap or pcapng file (${what})`, 0);
-  }
-  options.onFormat?.(format);
-
+  const raw = iterableOf(source)[Symbol.asyncIterator]();
   const onProgress = options.onProgress;
   let consumed = 0;
-  async function* replay(): AsyncGenerator<Uint8Array> {
-    for (const c of head) {
-      consumed += c.length;
-      onProgress?.(consumed, total);
-      yield c;
-    }
-    if (done) return;
+  // Progress counts the bytes of the source itself (compressed ones for gzip), matching the file size.
+  async function* counted(): AsyncGenerator<Uint8Array> {
     for (;;) {
-      const r = await it.next();
+      const r = await raw.next();
       if (r.done) return;
       const c = bytesOf(r.value);
       consumed += c.length;
@@ -145,13 +109,96 @@ export async function* openCapture(
       yield c;
     }
   }
-  const chunks = replay();
   try {
+    let it: AsyncIterator<Uint8Array> = counted();
+    let p = await peek(it);
+    let gzip = false;
+    if (p.first.length >= 2 && p.first[0] === 0x1f && p.first[1] === 0x8b) {
+      gzip = true;
+      it = gunzip(resume(p, it), () => consumed)[Symbol.asyncIterator]();
+      p = await peek(it);
+    }
+    const format = sniffCaptureFormat(p.first);
+    if (format === undefined) {
+      const what = p.length === 0 ? 'empty input' : `starts with ${hex(p.first)}`;
+      throw new CaptureFormatError(`not a pcap or pcapng file (${gzip ? 'gzip-compressed, ' : ''}${what})`, 0);
+    }
+    options.onFormat?.(format);
+    const chunks = resume(p, it);
     if (format === 'pcap') yield* readPcap(chunks, options.pcap);
     else yield* readPcapng(chunks, options.pcapng);
   } finally {
-    // Closes a file stream when the caller stops early.
-    await it.return?.();
+    // Closes a file stream when the caller stops early or on error.
+    await raw.return?.();
+  }
+}
+
+interface Peeked {
+  readonly head: Uint8Array[];
+  /** The first four bytes (fewer when the input is shorter). */
+  readonly first: Uint8Array;
+  readonly length: number;
+  readonly done: boolean;
+}
+
+/** Reads chunks until at least four bytes are in hand; they are replayed by `resume`. */
+async function peek(it: AsyncIterator<Uint8Array>): Promise<Peeked> {
+  const head: Uint8Array[] = [];
+  let length = 0;
+  let done = false;
+  while (length < 4) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    if (r.value.length === 0) continue;
+    head.push(r.value);
+    length += r.value.length;
+  }
+  const first = new Uint8Array(Math.min(4, length));
+  let filled = 0;
+  for (const c of head) {
+    if (filled >= first.length) break;
+    const part = c.subarray(0, first.length - filled);
+    first.set(part, filled);
+    filled += part.length;
+  }
+  return { head, first, length, done };
+}
+
+async function* resume(p: Peeked, it: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* p.head;
+  if (p.done) return;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/**
+ * Decompresses as the reader pulls: the pipe's backpressure keeps at most a
+ * few chunks in flight. zlib's complaints become CaptureFormatErrors at the
+ * compressed offset reached; the source's own errors pass through unchanged.
+ */
+async function* gunzip(chunks: AsyncIterable<Uint8Array>, offset: () => number): AsyncGenerator<Uint8Array> {
+  const input = Readable.from(chunks, { objectMode: false });
+  const z = createGunzip();
+  input.on('error', (err) => z.destroy(err));
+  input.pipe(z);
+  try {
+    for await (const c of z as AsyncIterable<Buffer>) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      const why = code === 'Z_BUF_ERROR' ? 'compressed data ends early (truncated .gz file?)' : (err as Error).message;
+      throw new CaptureFormatError(`gzip: ${why}`, offset());
+    }
+    throw err;
+  } finally {
+    input.destroy();
+    z.destroy();
   }
 }
 

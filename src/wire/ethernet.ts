@@ -17,6 +17,9 @@ export const ETHERTYPE_VLAN = 0x8100;
 export const ETHERTYPE_IPV6 = 0x86dd;
 export const ETHERTYPE_QINQ = 0x88a8;
 export const ETHERTYPE_QINQ_OLD = 0x9100;
+/** PPPoE discovery and session stages (RFC 2516); only sessions carry IP. */
+export const ETHERTYPE_PPPOE_DISCOVERY = 0x8863;
+export const ETHERTYPE_PPPOE_SESSION = 0x8864;
 /** Smallest value of the type/length field that is an ethertype. */
 export const ETHERTYPE_MIN = 0x0600;
 
@@ -87,6 +90,54 @@ export function parseEthernet(bytes: Uint8Array, offset: number, length: number)
     vlans = tags;
   }
   return parseSuccess({ dst, src, vlans, ethertype: type }, p + 2 - offset);
+}
+
+/** PPPoE header (version/type, code, session id, payload length) before the PPP protocol field. */
+export const PPPOE_HEADER_LENGTH = 6;
+export const PPP_PROTOCOL_IPV4 = 0x0021;
+export const PPP_PROTOCOL_IPV6 = 0x0057;
+
+/**
+ * What a PPPoE session frame carries: the ethertype its PPP protocol maps to
+ * (IPv4 or IPv6; -1 for anything else: LCP, IPCP...), the PPPoE and PPP header
+ * bytes to step over, and the payload length the PPPoE header declares (it
+ * excludes Ethernet padding).
+ */
+export interface PppoeSession {
+  ethertype: number;
+  headerLength: number;
+  /** Payload bytes after the PPP protocol field, as the PPPoE length says. */
+  payloadLength: number;
+  pppProtocol: number;
+}
+
+/**
+ * Parses a PPPoE session header and its PPP protocol field at `bytes[offset]`
+ * into `out` (reused by the caller); returns a failure reason or null. An odd
+ * first protocol byte is a compressed one-byte protocol (RFC 1661 PFC).
+ */
+export function parsePppoeSession(bytes: Uint8Array, offset: number, length: number, out: PppoeSession): string | null {
+  if (length < PPPOE_HEADER_LENGTH + 1) return 'truncated';
+  if (bytes[offset] !== 0x11) return 'bad-pppoe-version';
+  if (bytes[offset + 1] !== 0) return 'pppoe-not-session-data';
+  const declared = (bytes[offset + 4]! << 8) | bytes[offset + 5]!;
+  const p = offset + PPPOE_HEADER_LENGTH;
+  let proto: number;
+  let protoLength: number;
+  if ((bytes[p]! & 1) === 1) {
+    proto = bytes[p]!;
+    protoLength = 1;
+  } else {
+    if (length < PPPOE_HEADER_LENGTH + 2) return 'truncated';
+    proto = (bytes[p]! << 8) | bytes[p + 1]!;
+    protoLength = 2;
+  }
+  if (declared < protoLength) return 'bad-pppoe-length';
+  out.pppProtocol = proto;
+  out.ethertype = proto === PPP_PROTOCOL_IPV4 ? ETHERTYPE_IPV4 : proto === PPP_PROTOCOL_IPV6 ? ETHERTYPE_IPV6 : -1;
+  out.headerLength = PPPOE_HEADER_LENGTH + protoLength;
+  out.payloadLength = declared - protoLength;
+  return null;
 }
 
 /** Writes the header at `bytes[offset]` (room already checked); returns its length. */

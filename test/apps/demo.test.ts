@@ -130,7 +130,7 @@ describe('npm run demo', () => {
     expect(parseArgs(['--pcap', join(dir, 'no-such-folder', 'x.pcap')])).toMatch(/^--pcap .*x\.pcap: folder .*no-such-folder does not exist \(create it first\)$/);
     expect(parseArgs(['--pcap', dir])).toMatch(/is a folder; give a file name$/);
     expect(parseArgs(['--users', join(dir, 'nobody.json')])).toMatch(/^--users .*nobody\.json: no such file$/);
-    expect(parseArgs(['--dispatch', 'sideways'])).toBe(`--dispatch needs 'direct' or 'queued', not "sideways"`);
+    expect(parseArgs(['--dispatch', 'sideways'])).toBe(`--dispatch needs 'direct', 'queued' or 'threaded', not "sideways"`);
     expect(parseArgs(['--help'])).toBe('help');
     expect(parseArgs(['--json=yes'])).toBe('--json takes no value');
   });

@@ -7,7 +7,8 @@
  * and the frame climbs the same modules a live stack uses through the same slot
  * shape the NIC offers (`LinkLayer.bindEthertype`), so IP sits on it unchanged.
  *
- * Link types: Ethernet (1, with any 802.1Q/802.1ad tags), raw IP (101, 228, and
+ * Link types: Ethernet (1, with up to 8 802.1Q/802.1ad/QinQ tags, then
+ * optionally a PPPoE session whose PPP carries IPv4 or IPv6), raw IP (101, 228, and
  * the historical 12/14), Linux cooked SLL (113) and SLL2 (276), BSD loopback
  * (0 and 108). Frames are accepted whatever their length (captures taken with
  * segmentation offload hold frames far above the MTU) and whatever their
@@ -29,9 +30,12 @@ import {
   ETHERNET_HEADER_LENGTH,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
+  ETHERTYPE_PPPOE_SESSION,
   isEthertype,
   isVlanTpid,
+  parsePppoeSession,
   type EthernetHeader,
+  type PppoeSession,
   type VlanTag,
 } from '../../wire/ethernet.js';
 import { SLL_HEADER_LENGTH } from '../../wire/sll.js';
@@ -79,6 +83,25 @@ export interface CaptureLinkCounters {
   bytes: number;
   /** Frames handed to a bound ethertype handler. */
   delivered: number;
+  /** Ethernet frames whose payload came out of a PPPoE session. */
+  pppoe: number;
+  /** Frames of a link type this layer cannot decode, by link type. */
+  readonly unreadable: Map<number, number>;
+}
+
+/** Names of link types met in captures that this layer does not decode, for messages. */
+const OTHER_LINK_TYPES: ReadonlyMap<number, string> = new Map([
+  [9, 'PPP'], [10, 'FDDI'], [50, 'PPP in HDLC'], [51, 'PPPoE'], [104, 'Cisco HDLC'], [105, 'IEEE 802.11'],
+  [107, 'Frame Relay'], [119, 'Prism'], [127, 'radiotap'], [140, 'MTP2'], [143, 'DOCSIS'], [163, 'AVS'],
+  [187, 'Bluetooth HCI H4'], [189, 'USB (Linux)'], [192, 'PPI'], [195, 'IEEE 802.15.4'],
+  [201, 'Bluetooth HCI H4 with pseudo-header'], [220, 'USB (Linux, mmapped)'], [239, 'NFLOG'],
+  [249, 'Linux netlink'], [258, 'PKTAP'], [263, 'Bluetooth LE link layer'], [279, 'ETW'],
+]);
+
+/** "link type 239 (NFLOG)" */
+export function describeLinkType(linkType: number): string {
+  const name = CAPTURE_LINK_TYPES.get(linkType) ?? OTHER_LINK_TYPES.get(linkType);
+  return `link type ${linkType}${name !== undefined ? ` (${name})` : ''}`;
 }
 
 interface CaptureLinkShared {
@@ -93,7 +116,7 @@ export interface CaptureLinkOptions {
 export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer {
   readonly mac: Mac = 0;
   readonly mtu: number;
-  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0 };
+  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, unreadable: new Map() };
   readonly current: CurrentFrame = {
     index: -1,
     timestampNs: 0n,
@@ -111,6 +134,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     vlans: NO_VLANS,
     ethertype: 0,
   };
+  private readonly pppoe: PppoeSession = { ethertype: 0, headerLength: 0, payloadLength: 0, pppProtocol: 0 };
   private frameData: Uint8Array | null = null;
   private readonly receiveCurrent = (): void => this.receive();
 
@@ -195,6 +219,8 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     eth.vlans = NO_VLANS;
     let hl: number;
     let type: number;
+    /** Where the frame's payload ends when a PPPoE length says so (Ethernet padding after it); -1 otherwise. */
+    let payloadEnd = -1;
     switch (this.current.linkType) {
       case 1: {
         if (len < ETHERNET_HEADER_LENGTH) {
@@ -223,6 +249,22 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
           eth.vlans = tags;
         }
         hl = p + 2 - start;
+        if (type === ETHERTYPE_PPPOE_SESSION) {
+          const pp = this.pppoe;
+          const why = parsePppoeSession(bytes, start + hl, len - hl, pp);
+          if (why !== null) {
+            this.drop(why === 'truncated' ? 'runt' : why, why === 'truncated' ? 'cut inside PPPoE' : undefined);
+            return;
+          }
+          if (pp.ethertype < 0) {
+            this.drop('pppoe-not-ip', this.rt.observed ? `PPP protocol 0x${pp.pppProtocol.toString(16).padStart(4, '0')}` : undefined);
+            return;
+          }
+          hl += pp.headerLength;
+          type = pp.ethertype;
+          payloadEnd = start + hl + pp.payloadLength;
+          this.counters.pppoe++;
+        }
         if (!isEthertype(type)) {
           this.drop('802.3-frame');
           return;
@@ -292,9 +334,13 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
         hl = 4;
         break;
       }
-      default:
-        this.drop('unsupported-link-type', this.rt.observed ? `link type ${this.current.linkType}` : undefined);
+      default: {
+        const lt = this.current.linkType;
+        const u = this.counters.unreadable;
+        u.set(lt, (u.get(lt) ?? 0) + 1);
+        this.drop('unsupported-link-type', this.rt.observed ? describeLinkType(lt) : undefined);
         return;
+      }
     }
     eth.ethertype = type;
     const b = this.shared.types.binding(type);
@@ -303,8 +349,14 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
       return;
     }
     buf.start = start + hl;
-    this.counters.delivered++;
     const cur = this.current;
-    this.upcall(b, 'onFrame', buf, eth, cur.originalLength > cur.capturedLength ? cur.originalLength - cur.capturedLength : 0);
+    let wireMissing = cur.originalLength > cur.capturedLength ? cur.originalLength - cur.capturedLength : 0;
+    if (payloadEnd >= 0) {
+      // PPPoE's own length ends the payload: what follows is padding, and a cut frame lost only what fell before it.
+      if (payloadEnd < buf.end) buf.end = payloadEnd;
+      wireMissing = Math.min(wireMissing, Math.max(0, payloadEnd - buf.end));
+    }
+    this.counters.delivered++;
+    this.upcall(b, 'onFrame', buf, eth, wireMissing);
   }
 }

@@ -348,6 +348,19 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
    * The capture is over: every live flow is finished ('end-of-capture') in the
    * order the flows started, and reported to the observers.
    */
+  /**
+   * Takes the next stream number for a flow this observer does not follow
+   * (an IPv6 flow seen by a counter below): tshark numbers flows of both
+   * families in one sequence, so the flows after it keep tshark's numbers.
+   */
+  readonly reserveStream = this.entry('reserveStream', 'reentrant', (): number => {
+    let id = 0;
+    this.lock.locked(() => {
+      id = this.shared.nextId++;
+    });
+    return id;
+  });
+
   readonly finishAll = this.entry('finishAll', 'reject', (): void => {
     const all = this.flows().sort((x, y) => x.id - y.id || x.part - y.part);
     for (const f of all) this.finish(f, 'end-of-capture');

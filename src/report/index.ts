@@ -1,0 +1,11 @@
+/**
+ * Visual reports of a run: `ReportCollector` gathers a run's tasks, frames and
+ * TCP state; `renderReport` / `writeReport` turn them into one self-contained
+ * HTML page; `readReportData` takes a run back out of a page (for --compare).
+ */
+export { ReportCollector, type ReportLimits } from './collector.js';
+export { summaryRows, type BuildInfo } from './build.js';
+export { decodeFrame, type DecodedFrame, type TcpFields } from './decode.js';
+export { replayReportHooks, type ReplayReportHooks } from './replay.js';
+export { formatBytes, loadReportData, readReportData, renderReport, writeReport, type RenderOptions } from './writer.js';
+export * from './model.js';
