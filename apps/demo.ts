@@ -47,9 +47,10 @@ import { parseIp4 } from '../src/wire/addr.js';
 import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
 import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
 import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
-import { checkInputFile, checkOutputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
+import { checkInputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
 import { StoppableClock } from './stoppable-clock.js';
 import { formatBytes, loadReportData, ReportCollector, summaryRows, writeReport, type ReportData } from '../src/report/index.js';
+import { checkReportOptions, reportOptions } from './report-options.js';
 import { main as tunnelHostMain } from './tunnel-host.js';
 
 export interface DemoOptions {
@@ -94,17 +95,6 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   users: 'apps/data/users.json',
 });
 
-/** An earlier report page, read now so that a wrong file is a usage error before the run. */
-function reportFile(flag: string, f: string): string {
-  checkInputFile(flag, f);
-  try {
-    loadReportData(f);
-  } catch (e) {
-    throw new UsageError(`${flag} ${f}: ${(e as Error).message}`);
-  }
-  return f;
-}
-
 export const DEMO_COMMAND = {
   prog: 'demo',
   synopsis: "[options]\n   or: the same with server|client ...: one host on a real wire (a UDP tunnel or TAP; 'server --help' tells more)",
@@ -134,8 +124,7 @@ export const DEMO_COMMAND = {
       help: 'real time: you type into the remote shell; Ctrl-] quits, Ctrl-C goes to the shell (it stops ping), as in telnet; stdin may be a pipe (a line a command)',
     },
     users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: `the accounts (default ${DEFAULT_OPTIONS.users})` },
-    report: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkOutputFile('--report', f), help: 'write a visual report of the run: one self-contained HTML file (timeline of tasks, TCP graphs, counters)' },
-    compare: { kind: 'string', placeholder: 'FILE', parse: (f: string) => reportFile('--compare', f), help: 'with --report: draw the run of this earlier report beside this one, on one time axis' },
+    ...reportOptions(' of the run: one self-contained HTML file (timeline of tasks, TCP graphs, counters)'),
   }),
   epilog:
     'Exit status: 0 the session completed, 1 it did not, 2 bad arguments; --interactive: 0 on Ctrl-], exit or end of\n' +
@@ -154,7 +143,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
   const v = p.values;
   if (v.pcap !== undefined && v['no-pcap']) throw new UsageError('--pcap and --no-pcap do not go together');
   if (v.interactive && v.json) throw new UsageError('--interactive and --json do not go together');
-  if (v.compare !== undefined && v.report === undefined) throw new UsageError('--compare goes with --report FILE');
+  checkReportOptions(v);
   if (v.report !== undefined && v.interactive) throw new UsageError('--report goes with the simulated run, not --interactive');
   return {
     seed: v.seed,

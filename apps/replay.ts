@@ -14,26 +14,16 @@ import { mkdirSync, statSync } from 'node:fs';
 import { CaptureFormatError } from '../src/trace/capture.js';
 import { CaptureOpenError } from '../src/trace/open.js';
 import { replayCapture, type ReplayProgress } from '../src/trace/replay.js';
-import { checkInputFile, checkOutputDir, checkOutputFile, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
+import { checkOutputDir, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
 import { formatBytes, loadReportData, ReportCollector, replayReportHooks, summaryRows, writeReport } from '../src/report/index.js';
+import { checkReportOptions, reportOptions } from './report-options.js';
 
 const port = (v: string): number => {
   const n = Number(v);
   if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new UsageError(`--telnet-port: not a port number: ${JSON.stringify(v)}`);
   return n;
 };
-
-/** An earlier report page, read now so that a wrong file is a usage error before the replay. */
-function reportFile(flag: string, f: string): string {
-  checkInputFile(flag, f);
-  try {
-    loadReportData(f);
-  } catch (e) {
-    throw new UsageError(`${flag} ${f}: ${(e as Error).message}`);
-  }
-  return f;
-}
 
 export const REPLAY_COMMAND = {
   prog: 'replay',
@@ -58,8 +48,7 @@ export const REPLAY_COMMAND = {
     'no-transcripts': { kind: 'flag', help: 'do not decode Telnet sessions' },
     'max-flows': integer('TCP flows tracked at once before the quietest is finished early (default 100000)', { min: 1, rule: 'a positive integer' }),
     progress: { kind: 'flag', help: 'show a progress bar on stderr even for small files' },
-    report: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkOutputFile('--report', f), help: 'write a visual report: one self-contained HTML file (timeline of tasks, TCP graphs inferred from the capture, counters)' },
-    compare: { kind: 'string', placeholder: 'FILE', parse: (f: string) => reportFile('--compare', f), help: 'with --report: draw the run of this earlier report beside this one, on one time axis' },
+    ...reportOptions(': one self-contained HTML file (timeline of tasks, TCP graphs inferred from the capture, counters)'),
   }),
   epilog: 'Exit status: 0 done, 2 bad arguments or a capture that cannot be read (after reporting what could be replayed).',
 } satisfies CommandSpec<OptionTable>;
@@ -93,7 +82,7 @@ export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
   if (p === 'help') return p;
   const v = p.values;
   if (v.realtime && v.speed !== undefined) throw new UsageError('--realtime and --speed do not go together');
-  if (v.compare !== undefined && v.report === undefined) throw new UsageError('--compare goes with --report FILE');
+  checkReportOptions(v);
   return {
     file: p.positionals[0]!,
     json: v.json,
