@@ -182,6 +182,7 @@ function synSent(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   if (hasAck) {
     // Our SYN is acknowledged: ESTABLISHED.
     rttSampleOnAck(tcp, c, seg);
+    c.rtt.handshakeDone();
     c.sndUna = seg.ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
     c.retries = 0;
@@ -249,8 +250,9 @@ function otherStates(tcp: Tcp, c: TcpConnection, seg: Segment): void {
     tcp.drop('out-of-window');
     return;
   }
-  // RFC 7323 4.3: remember the timestamp to echo.
-  if (c.tsOk && seg.hasTs && !(flags & TCP_RST) && seqLeq(seg.seq, c.lastAckSent) && ((seg.tsVal - c.tsRecent) | 0) >= 0) {
+  // RFC 7323 4.3: remember the timestamp to echo; not from a segment acking
+  // unsent data (dropped below): a blind one would make every genuine segment fail PAWS.
+  if (c.tsOk && seg.hasTs && !(flags & TCP_RST) && seqLeq(seg.seq, c.lastAckSent) && ((seg.tsVal - c.tsRecent) | 0) >= 0 && !((flags & TCP_ACK) && seqGt(seg.ack, c.sndMax))) {
     c.tsRecent = seg.tsVal;
   }
   // Trim what we already have from the front.
@@ -348,6 +350,7 @@ function otherStates(tcp: Tcp, c: TcpConnection, seg: Segment): void {
     c.sndWl1 = seq;
     c.sndWl2 = seg.ack;
     established = true;
+    c.rtt.handshakeDone();
   }
   if (seqGt(seg.ack, c.sndMax)) {
     // Acknowledges something not yet sent.

@@ -447,6 +447,9 @@ export function sendReset(tcp: Tcp, seg: Segment): void {
 export function windowUpdateMatters(c: TcpConnection): boolean {
   let free = c.rcvBufSize - c.heldBytes;
   if (free < 0) free = 0;
+  // The window field cannot say more than 65535 << shift: growth beyond it changes nothing on the wire.
+  const most = 0xffff * (1 << c.rcvWscale);
+  if (free > most) free = most;
   let cur = (c.rcvAdv - c.rcvNxt) | 0;
   if (cur < 0) cur = 0;
   const grow = free - cur;

@@ -58,6 +58,17 @@ export class RttEstimator {
     this.backoff = 0;
   }
 
+  /**
+   * The handshake is over and data may flow. RFC 6298 5.7 (MUST): if the SYN
+   * or SYN-ACK timed out and the handshake gave no sample, the backed-off RTO
+   * says nothing about the path, so data starts from 3 s (Linux's fallback).
+   */
+  handshakeDone(): void {
+    if (this.samples > 0 || this.backoff === 0) return;
+    this.base = 3000;
+    this.backoff = 0;
+  }
+
   /** A retransmission timeout happened (RFC 6298 5.5). */
   timedOut(): void {
     if (this.base * 2 ** this.backoff < this.maxRto) this.backoff++;
