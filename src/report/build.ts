@@ -55,6 +55,23 @@ function moduleLevels(mods: Map<string, { up: Set<string>; down: Set<string> }>)
   for (const m of mods.keys()) level.set(m, 0);
   const upcalled = new Set<string>();
   for (const m of mods.values()) for (const u of m.up) upcalled.add(u);
+  // A call into a module that upcalls lead to from here is a callback (memory
+  // handed back to a layer above, as a threaded host's IP export takes it): not a level below.
+  const above = new Map<string, Set<string>>();
+  const reach = (name: string): Set<string> => {
+    let r = above.get(name);
+    if (r !== undefined) return r;
+    r = new Set();
+    above.set(name, r);
+    const todo = [...(mods.get(name)?.up ?? [])];
+    while (todo.length > 0) {
+      const u = todo.pop()!;
+      if (r.has(u)) continue;
+      r.add(u);
+      for (const v of mods.get(u)?.up ?? []) todo.push(v);
+    }
+    return r;
+  };
   for (let round = 0; round < mods.size + 1; round++) {
     let changed = false;
     for (const [name, m] of mods) {
@@ -67,6 +84,7 @@ function moduleLevels(mods: Map<string, { up: Set<string>; down: Set<string> }>)
       }
       if (!upcalled.has(name)) {
         for (const d of m.down) {
+          if (reach(name).has(d)) continue;
           const want = (level.get(d) ?? 0) + 1;
           if (l < want && want <= mods.size) {
             level.set(name, want);
@@ -290,7 +308,8 @@ function infer(sent: Array<[number, number, boolean]>, back: readonly RawFrame[]
   return s;
 }
 
-function counters(rt: Runtime, tcp: Tcp | null, before: number): HostCounters {
+/** @internal a runtime's counters as the page shows them (also made in a worker thread, see ThreadRecorder) */
+export function counters(rt: Runtime, tcp: Tcp | null, before: number): HostCounters {
   return {
     host: rt.name,
     tasksBeforeReport: before,
@@ -478,7 +497,7 @@ export function buildReport(c: ReportCollector, info: BuildInfo, t0: number, t1:
     frames,
     agg,
     conns,
-    counters: c.observed.map((o) => counters(o.rt, o.tcp, o.before)),
+    counters: [...c.observed.map((o) => counters(o.rt, o.tcp, o.before)), ...c.threadCounters],
     summary,
     transcript: transcript.length > MAX_TRANSCRIPT ? `${transcript.slice(0, MAX_TRANSCRIPT)}\n… (${transcript.length - MAX_TRANSCRIPT} more characters not kept)` : transcript,
     limits,

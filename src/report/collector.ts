@@ -22,7 +22,7 @@ import type { Tcp } from '../layers/tcp/tcp.js';
 import { formatIp4 } from '../wire/addr.js';
 import { decodeFrame, LINK_ETHERNET, type TcpFields } from './decode.js';
 import { buildReport, type BuildInfo } from './build.js';
-import type { ReportData } from './model.js';
+import type { HostCounters, ReportData } from './model.js';
 import { STEP } from './model.js';
 
 export interface ReportLimits {
@@ -98,6 +98,31 @@ export interface Observed {
   sub: Subscription;
   /** Tasks the host had started before it was observed (assembling its modules). */
   before: number;
+  /** Tasks of this runtime under way, by id (a thread's tasks number from 1 like the host's). */
+  live: Map<number, RawTask>;
+}
+
+/**
+ * What one thread of a host recorded (a layer group in a worker, see
+ * ThreadRecorder): structured-clonable, sent to the thread that builds the
+ * report and taken in there with `absorb`.
+ */
+export interface ThreadRecord {
+  /** The host the thread's modules belong to: their lanes join that host's. */
+  readonly host: string;
+  /** The thread's name in task sources ('transport thread'). */
+  readonly thread: string;
+  /** performance.timeOrigin + the recording clock's zero, ms: aligns the thread's times with the reader's. */
+  readonly zero: number;
+  readonly events: StackEvent[];
+  /** TCP state samples by connection "a:p>b:q". */
+  readonly samples: Array<[string, RawSample[]]>;
+  readonly counters: HostCounters;
+}
+
+/** performance.timeOrigin + `clock`'s zero, ms: the same instant reads alike in every thread. */
+export function clockZero(clock: Clock): number {
+  return performance.timeOrigin + performance.now() - clock.now();
 }
 
 /** Wraps a device: every frame out and in is recorded, with the task that sent or received it. */
@@ -136,6 +161,8 @@ export class ReportCollector {
   /** @internal state samples by host index, then connection "a:p>b:q" */
   readonly samples: Array<Map<string, RawSample[]>> = [];
   /** @internal */ readonly observed: Observed[] = [];
+  /** @internal counters of threads absorbed (their runtimes live elsewhere) */
+  readonly threadCounters: HostCounters[] = [];
   private readonly live: Array<Map<number, RawTask>> = [];
   /** Per host: a received frame waiting for the task it starts. */
   private readonly pendingRx: Array<RawFrame | null> = [];
@@ -177,7 +204,7 @@ export class ReportCollector {
       return this;
     }
     const host = this.hostIndex(rt.name);
-    const o: Observed = { rt, host, tcp: opts.tcp ?? null, sub: null as unknown as Subscription, before: rt.stats.tasksStarted };
+    const o: Observed = { rt, host, tcp: opts.tcp ?? null, sub: null as unknown as Subscription, before: rt.stats.tasksStarted, live: this.live[host]! };
     o.sub = rt.events.subscribe((e) => this.event(o, e));
     this.observed.push(o);
     return this;
@@ -212,6 +239,33 @@ export class ReportCollector {
     }
     this.frames.push(f);
     this.seen(at);
+  }
+
+  /**
+   * Take in what a thread of a host recorded (ThreadRecord), its times moved
+   * onto this thread's clock (`zero`: clockZero of that clock). `crossings`
+   * name the boundaries messages crossed, [module below, module above], so the
+   * thread's lanes sit above or below the host's in their place.
+   */
+  absorb(rec: ThreadRecord, zero: number, crossings: ReadonlyArray<readonly [string, string]> = []): this {
+    const h = this.hostIndex(rec.host);
+    const shift = rec.zero - zero;
+    const o = { host: h, tcp: null, live: new Map<number, RawTask>() } as unknown as Observed;
+    for (const e of rec.events) {
+      const moved = { ...e, at: e.at + shift } as StackEvent;
+      // The thread's tasks say where they ran (their ids restart in every thread).
+      this.event(o, moved.kind === 'task-start' ? { ...moved, source: `${moved.source}, ${rec.thread}` } : moved);
+    }
+    const byConn = this.samples[h]!;
+    for (const [conn, list] of rec.samples) {
+      const mine = byConn.get(conn) ?? [];
+      for (const x of list) mine.push({ ...x, t: x.t + shift });
+      mine.sort((a, b) => a.t - b.t);
+      byConn.set(conn, mine);
+    }
+    for (const [below, above] of crossings) this.module(h, below).up.add(above);
+    this.threadCounters.push(rec.counters);
+    return this;
   }
 
   /** The received frame of `host` was handed up; a frame that started no task stays without one. */
@@ -250,7 +304,7 @@ export class ReportCollector {
     const h = o.host;
     this.seen(e.at);
     if (e.task === null) return;
-    const live = this.live[h]!;
+    const live = o.live;
     if (e.kind === 'task-start') {
       this.module(h, e.module);
       const t: RawTask = { host: h, id: e.task, start: e.at, end: e.at, source: e.source, flags: 0, reason: null, steps: [], at: 0, index: this.tasks.length, lanes: null };
@@ -357,31 +411,34 @@ export class ReportCollector {
     return i;
   }
 
-  /** Each connection's cwnd, ssthresh, bytes in flight, SRTT and RTO, kept when one of them changed. */
   private sampleTcp(o: Observed, at: number): void {
-    const byConn = this.samples[o.host]!;
-    for (const c of o.tcp!.allConnections()) {
-      const key = `${formatIp4(c.localIp)}:${c.localPort}>${formatIp4(c.remoteIp)}:${c.remotePort}`;
-      let list = byConn.get(key);
-      if (list === undefined) {
-        list = [];
-        byConn.set(key, list);
-      }
-      const tm = c.timing;
-      const flight = (c.sndMax - c.sndUna) >>> 0;
-      const last = list[list.length - 1];
-      if (
-        last !== undefined &&
-        last.cwnd === tm.cwnd &&
-        last.ssthresh === tm.ssthresh &&
-        last.flight === flight &&
-        last.srtt === tm.srtt &&
-        last.rto === tm.rto
-      ) {
-        continue;
-      }
-      if (last !== undefined && last.t === at) list.pop();
-      list.push({ t: at, cwnd: tm.cwnd, ssthresh: tm.ssthresh, flight, srtt: tm.srtt, rto: tm.rto });
+    sampleConnections(o.tcp!, this.samples[o.host]!, at);
+  }
+}
+
+/** @internal Each connection's cwnd, ssthresh, bytes in flight, SRTT and RTO, kept when one of them changed. */
+export function sampleConnections(tcp: Tcp, byConn: Map<string, RawSample[]>, at: number): void {
+  for (const c of tcp.allConnections()) {
+    const key = `${formatIp4(c.localIp)}:${c.localPort}>${formatIp4(c.remoteIp)}:${c.remotePort}`;
+    let list = byConn.get(key);
+    if (list === undefined) {
+      list = [];
+      byConn.set(key, list);
     }
+    const tm = c.timing;
+    const flight = (c.sndMax - c.sndUna) >>> 0;
+    const last = list[list.length - 1];
+    if (
+      last !== undefined &&
+      last.cwnd === tm.cwnd &&
+      last.ssthresh === tm.ssthresh &&
+      last.flight === flight &&
+      last.srtt === tm.srtt &&
+      last.rto === tm.rto
+    ) {
+      continue;
+    }
+    if (last !== undefined && last.t === at) list.pop();
+    list.push({ t: at, cwnd: tm.cwnd, ssthresh: tm.ssthresh, flight, srtt: tm.srtt, rto: tm.rto });
   }
 }

@@ -3,7 +3,8 @@
  * TCP state; `renderReport` / `writeReport` turn them into one self-contained
  * HTML page; `readReportData` takes a run back out of a page (for --compare).
  */
-export { ReportCollector, type ReportLimits } from './collector.js';
+export { clockZero, ReportCollector, type ReportLimits, type ThreadRecord } from './collector.js';
+export { ThreadRecorder } from './thread.js';
 export { summaryRows, type BuildInfo } from './build.js';
 export { decodeFrame, type DecodedFrame, type TcpFields } from './decode.js';
 export { replayReportHooks, type ReplayReportHooks } from './replay.js';

@@ -18,8 +18,10 @@ import { MessageChannel } from 'node:worker_threads';
 import { mailboxTotals } from '../core/mailbox.js';
 import { RealClock, Runtime, VirtualClock, type Clock } from '../core/index.js';
 import { createHost, type Host } from '../host.js';
+import type { Device } from '../layers/nic/device.js';
 import type { TcpConfig } from '../layers/tcp/config.js';
 import { SimLink, type SimLinkOptions } from '../layers/nic/sim-link.js';
+import { clockZero, type ReportCollector } from '../report/collector.js';
 import { runVirtual, type AsyncWork } from '../layers/telnet/async-work.js';
 import type { Ip4 } from '../wire/addr.js';
 import { controlPair, type AppControl, type AppMain, type StackStructure } from './app.js';
@@ -50,6 +52,12 @@ export interface TestbedOptions {
   readonly groups?: ThreadGroups;
   readonly client: AppSpec;
   readonly server: AppSpec;
+  /**
+   * Gather a visual report of the run: each host's frames (tapped at its
+   * device), its events and TCP state. Threaded: the worker threads record
+   * their own and hand it over in `gatherReport()`.
+   */
+  readonly report?: ReportCollector;
 }
 
 /** Work counted over both hosts (every thread of them). */
@@ -67,6 +75,12 @@ export interface WorkCounts {
 }
 
 export type ThreadGroups = 'network|transport|app' | 'stack|app';
+
+/** Boundaries between layer groups, [module below, module above]: where a threaded host's messages cross. */
+const CROSSINGS: ReadonlyArray<readonly [string, string]> = [
+  ['ip-export', 'ip-import'],
+  ['transport-export', 'transport-import'],
+];
 
 export const CLIENT_IP = '10.0.0.1';
 export const SERVER_IP = '10.0.0.2';
@@ -89,6 +103,7 @@ export class Testbed {
     readonly clock: Clock,
     readonly link: SimLink,
     private readonly sides: { client: Side; server: Side },
+    private readonly report: ReportCollector | undefined,
   ) {
     for (const s of [sides.client, sides.server]) {
       s.control.onMessage((m) => {
@@ -120,7 +135,7 @@ export class Testbed {
       build(o, clock, link, 'client', CLIENT_IP, seed, o.client),
       build(o, clock, link, 'server', SERVER_IP, seed + 1, o.server),
     ]);
-    return new Testbed(o.structure, clock, link, { client, server });
+    return new Testbed(o.structure, clock, link, { client, server }, o.report);
   }
 
   /**
@@ -183,6 +198,19 @@ export class Testbed {
     return c;
   }
 
+  /**
+   * Bring what the worker threads recorded into the report (threaded; nothing
+   * to do otherwise): once, after the run, before close().
+   */
+  async gatherReport(): Promise<void> {
+    const r = this.report;
+    if (r === undefined) return;
+    const zero = clockZero(this.clock);
+    for (const s of [this.sides.client, this.sides.server]) {
+      for (const w of s.workers) r.absorb(await w.report(), zero, CROSSINGS);
+    }
+  }
+
   async close(): Promise<void> {
     for (const s of [this.sides.client, this.sides.server]) {
       for (const e of s.exports) e.close();
@@ -213,7 +241,8 @@ async function inThreadSide(
   app: AppSpec,
 ): Promise<Side> {
   const rt = new Runtime({ name, clock, seed, dispatch: o.structure === 'queued' ? 'queued' : 'direct' });
-  const host = createHost({ runtime: rt, link, ip: `${ip}/24`, tcp: o.tcp ?? true });
+  const host = createHost({ runtime: rt, device: device(o, link, name, clock), ip: `${ip}/24`, tcp: o.tcp ?? true });
+  o.report?.observe(rt, { tcp: host.tcp });
   const [mine, theirs] = controlPair();
   const main = await loadApp(app);
   const work: AsyncWork[] = [];
@@ -232,7 +261,9 @@ async function threadedSide(
 ): Promise<Side> {
   const rt = new Runtime({ name, clock, seed });
   const whole = o.groups === 'stack|app';
-  const host = createHost({ runtime: rt, link, ip: `${ip}/24`, udp: whole, ...(whole ? { tcp: o.tcp ?? true } : {}) });
+  const host = createHost({ runtime: rt, device: device(o, link, name, clock), ip: `${ip}/24`, udp: whole, ...(whole ? { tcp: o.tcp ?? true } : {}) });
+  o.report?.observe(rt, { tcp: host.tcp });
+  const report = o.report !== undefined;
   const toTransport = new MessageChannel();
   const toApp = new MessageChannel();
   const control = new MessageChannel();
@@ -249,7 +280,7 @@ async function threadedSide(
         `${name}/transport`,
         {
           role: 'transport', name, seed, ip: ipConfigOf(host.ip, protocols), tcp: o.tcp ?? {}, udp: true,
-          ipPort: toTransport.port2, appPort: toApp.port1,
+          ipPort: toTransport.port2, appPort: toApp.port1, report,
         },
         [toTransport.port2, toApp.port1],
       ),
@@ -259,7 +290,7 @@ async function threadedSide(
     `${name}/app`,
     {
       role: 'app', name, seed: seed + 100, address: host.address as Ip4, url: app.url, export: app.export, options: app.options ?? {},
-      transportPort: toApp.port2, controlPort: control.port2,
+      transportPort: toApp.port2, controlPort: control.port2, report,
     },
     [toApp.port2, control.port2],
   );
@@ -268,6 +299,12 @@ async function threadedSide(
   const port = control.port1;
   const ctl: AppControl = { send: (m) => port.postMessage(m), onMessage: (h) => void port.on('message', h) };
   return { host, work: [], control: ctl, workers, exports };
+}
+
+/** The host's port on the link, tapped for the report if one is gathered. */
+function device(o: TestbedOptions, link: SimLink, name: string, clock: Clock): Device {
+  const port = link.attach(name);
+  return o.report === undefined ? port : o.report.tap(port, name, clock);
 }
 
 async function loadApp(app: AppSpec): Promise<AppMain> {

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
+import type { ThreadRecord } from '../../report/collector.js';
 import type { GroupData, GroupStats } from './worker.js';
 
 const here = import.meta.url;
@@ -22,6 +23,7 @@ export class GroupWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   private statsWaiter: ((s: GroupStats) => void) | null = null;
+  private reportWaiter: ((r: ThreadRecord) => void) | null = null;
   private failure: Error | null = null;
 
   constructor(
@@ -35,7 +37,7 @@ export class GroupWorker {
       : `import(${JSON.stringify(entry)})`;
     this.worker = new Worker(code, { eval: true, workerData: data, transferList: transfer });
     this.ready = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: { type: string; message?: string; stats?: GroupStats }) => {
+      this.worker.on('message', (m: { type: string; message?: string; stats?: GroupStats; record?: ThreadRecord }) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'error') {
           this.failure = new Error(`${label}: ${m.message}`);
@@ -44,6 +46,10 @@ export class GroupWorker {
           const w = this.statsWaiter;
           this.statsWaiter = null;
           w(m.stats!);
+        } else if (m.type === 'report' && this.reportWaiter !== null) {
+          const w = this.reportWaiter;
+          this.reportWaiter = null;
+          w(m.record!);
         }
       });
       this.worker.on('error', (e: Error) => {
@@ -58,6 +64,14 @@ export class GroupWorker {
     return new Promise((resolve) => {
       this.statsWaiter = resolve;
       this.worker.postMessage({ type: 'stats' });
+    });
+  }
+
+  /** What the group recorded for the visual report (started with `report: true`). */
+  report(): Promise<ThreadRecord> {
+    return new Promise((resolve) => {
+      this.reportWaiter = resolve;
+      this.worker.postMessage({ type: 'report' });
     });
   }
 

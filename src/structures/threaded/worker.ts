@@ -13,6 +13,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { RealClock, Runtime } from '../../core/index.js';
 import type { Ip } from '../../layers/ip.js';
 import type { TcpConfig } from '../../layers/tcp/config.js';
+import { ThreadRecorder } from '../../report/thread.js';
 import { Tcp } from '../../layers/tcp/tcp.js';
 import { Udp } from '../../layers/udp.js';
 import type { AppControl, AppMain } from '../app.js';
@@ -29,6 +30,8 @@ export interface TransportGroupData {
   readonly udp: boolean;
   readonly ipPort: MessagePort;
   readonly appPort: MessagePort;
+  /** Record events and TCP state for a visual report (sent when asked: `{ type: 'report' }`). */
+  readonly report?: boolean;
 }
 
 export interface AppGroupData {
@@ -42,6 +45,7 @@ export interface AppGroupData {
   readonly options: Record<string, unknown>;
   readonly transportPort: MessagePort;
   readonly controlPort: MessagePort;
+  readonly report?: boolean;
 }
 
 export type GroupData = TransportGroupData | AppGroupData;
@@ -58,9 +62,11 @@ export interface GroupStats {
 
 async function main(data: GroupData): Promise<void> {
   const rt = new Runtime({ name: `${data.name}/${data.role}`, clock: new RealClock(), seed: data.seed });
+  const recorder = data.report === true ? new ThreadRecorder(rt, data.name, `${data.role} thread`) : null;
   if (data.role === 'transport') {
     const ip = new IpImport(rt, data.ip, data.ipPort);
     const tcp = data.tcp === false ? undefined : new Tcp(rt, ip, data.tcp);
+    if (recorder !== null && tcp !== undefined) recorder.tcp = tcp;
     // UDP is written against the Ip class; the import offers the part it uses.
     const udp = data.udp ? new Udp(rt, ip as unknown as Ip) : null;
     new TransportExport(rt, tcp, udp, data.appPort);
@@ -88,6 +94,8 @@ async function main(data: GroupData): Promise<void> {
         bytesTransferred: channelTotals.bytesTransferred,
       };
       parentPort!.postMessage({ type: 'stats', stats: s });
+    } else if (m.type === 'report' && recorder !== null) {
+      parentPort!.postMessage({ type: 'report', record: recorder.take() });
     }
   });
   parentPort!.postMessage({ type: 'ready' });
