@@ -10,6 +10,7 @@
  *             transferred where ownership passes, copied where both keep them.
  *
  *   npx tsx apps/bench/structures.ts [--quick] [--json]
+ *   npx tsx apps/bench/structures.ts --report FILE.html [--structure S] [--compare OTHER.html]
  *
  * Two hosts on a simulated link with no delay and no loss, in real time (a
  * virtual clock cannot be shared across threads, so all three run on the real
@@ -20,9 +21,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { formatBytes, loadReportData, writeReport } from '../../src/report/index.js';
 import { STRUCTURES, type StackStructure } from '../../src/structures/app.js';
 import { typeAndMeasure } from '../../src/structures/login-costs.js';
+import { loginReport } from '../../src/structures/login-report.js';
+import { formatHelp, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, type CommandSpec, type OptionTable, type StringSpec } from '../args.js';
+import { checkReportOptions, reportOptions } from '../report-options.js';
 import { countsDelta, Testbed, type WorkCounts } from '../../src/structures/testbed.js';
 
 const WORKLOADS_URL = new URL('../../src/structures/workloads.ts', import.meta.url).href;
@@ -279,22 +284,59 @@ function machine(): string {
   return `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
+function structure(t: string): StackStructure {
+  if (!(STRUCTURES as readonly string[]).includes(t)) throw new UsageError(`${JSON.stringify(t)} is not a structure (have: ${STRUCTURES.join(', ')})`);
+  return t as StackStructure;
+}
+
+const COMMAND = {
+  prog: 'structures',
+  synopsis: '[--quick] [--json] | --report FILE [--structure S] [--compare FILE]',
+  summary:
+    'The same stack as upcalls (direct), as mailboxes (queued) and as threads (threaded): echo, request/response, bulk and remote login, ' +
+    'each structure in a process of its own. With --report: one remote login session under one structure, drawn as a visual report (not timed).',
+  options: options({
+    quick: { kind: 'flag', help: 'fewer and shorter repeats (under a minute)' },
+    json: SHARED.json('print the results as one JSON line, and nothing else'),
+    only: <StringSpec<StackStructure>>{ kind: 'string', placeholder: 'S', parse: structure, help: 'run one structure in this process and print its JSON line (what each child process runs)' },
+    structure: <StringSpec<StackStructure>>{ kind: 'string', placeholder: 'S', parse: structure, help: `with --report: the structure of the login drawn (${STRUCTURES.join(', ')}; default direct)` },
+    ...reportOptions(' of a remote login session under --structure: one self-contained HTML file (every module\'s lane per host, threads included, the tasks, the TCP graphs)'),
+  }),
+  epilog: 'Exit status: 0 done, 1 a structure failed, 2 bad arguments.',
+} satisfies CommandSpec<OptionTable>;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const p = parseCommand(COMMAND, argv);
+  if (p === 'help') {
+    process.stdout.write(formatHelp(COMMAND, 'npx tsx apps/bench/structures.ts'));
+    return 0;
+  }
+  const v = p.values;
+  checkReportOptions(v);
+  if (v.structure !== undefined && v.report === undefined) throw new UsageError('--structure goes with --report FILE');
+  if (v.report !== undefined) {
+    if (v.only !== undefined || v.quick || v.json) throw new UsageError('--report runs one login session: not with --only, --quick or --json');
+    const st = v.structure ?? 'direct';
+    // Real time for every structure, as the benchmark runs (threads cannot share a virtual clock).
+    const r = await loginReport({ structure: st, clock: 'real', command: `npx tsx apps/bench/structures.ts ${argv.join(' ')}` });
+    const size = writeReport(v.report, r.data, { compare: v.compare !== undefined ? loadReportData(v.compare) : null });
+    const echo = [...r.echoMs].sort((a, b) => a - b);
+    process.stdout.write(`structures: remote login, ${st}: ${r.keys} keystrokes, echo median ${(echo[Math.floor(echo.length / 2)] ?? 0).toFixed(3)} ms, ${r.data.tasks.total} tasks\n`);
+    process.stderr.write(`report: ${v.report} (${formatBytes(size)})\n`);
+    return 0;
+  }
+  const quick = v.quick;
   const plan = quick ? QUICK : FULL;
-  const only = args.indexOf('--only');
-  if (only >= 0) {
+  if (v.only !== undefined) {
     // Child mode: one structure, one JSON line.
-    const st = args[only + 1] as StackStructure;
-    const res = await runStructure(st, plan);
+    const res = await runStructure(v.only, plan);
     process.stdout.write(`${JSON.stringify(res)}\n`);
-    process.exit(0);
+    return 0;
   }
   const by = {} as Record<StackStructure, Record<Workload, WorkloadResult>>;
   const self = fileURLToPath(import.meta.url);
   for (const st of STRUCTURES) {
-    if (!args.includes('--json')) process.stderr.write(`structures: ${st}...\n`);
+    if (!v.json) process.stderr.write(`structures: ${st}...\n`);
     // A process per structure: none inherits another's heap or JIT state.
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--only', st, ...(quick ? ['--quick'] : [])], {
       encoding: 'utf8',
@@ -304,7 +346,7 @@ async function main(): Promise<void> {
     const out = r.stdout.trim().split('\n').pop() ?? '';
     if (r.status !== 0 || !out.startsWith('{')) {
       console.error(`structures: ${st} failed (exit ${r.status})`);
-      process.exit(1);
+      return 1;
     }
     by[st] = JSON.parse(out) as Record<Workload, WorkloadResult>;
   }
@@ -313,13 +355,9 @@ async function main(): Promise<void> {
   structures.ratio = ratios(by);
   structures.crossing = crossing(structures);
   const rep: StructuresReport = { machine: machine(), quick, structures };
-  if (args.includes('--json')) console.log(JSON.stringify({ bench: 'structures', ...rep }));
+  if (v.json) console.log(JSON.stringify({ bench: 'structures', ...rep }));
   else console.log(formatReport(rep));
+  return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+if (isEntryPoint(import.meta.url)) runCommand('structures', main);
