@@ -102,6 +102,9 @@ export interface Observed {
   live: Map<number, RawTask>;
 }
 
+/** Where events come from: an observed runtime, or a thread's record being absorbed. */
+type Source = Pick<Observed, 'host' | 'tcp' | 'live'>;
+
 /**
  * What one thread of a host recorded (a layer group in a worker, see
  * ThreadRecorder): structured-clonable, sent to the thread that builds the
@@ -250,7 +253,7 @@ export class ReportCollector {
   absorb(rec: ThreadRecord, zero: number, crossings: ReadonlyArray<readonly [string, string]> = []): this {
     const h = this.hostIndex(rec.host);
     const shift = rec.zero - zero;
-    const o = { host: h, tcp: null, live: new Map<number, RawTask>() } as unknown as Observed;
+    const o: Source = { host: h, tcp: null, live: new Map<number, RawTask>() };
     for (const e of rec.events) {
       const moved = { ...e, at: e.at + shift } as StackEvent;
       // The thread's tasks say where they ran (their ids restart in every thread).
@@ -300,7 +303,7 @@ export class ReportCollector {
     return m;
   }
 
-  private event(o: Observed, e: StackEvent): void {
+  private event(o: Source, e: StackEvent): void {
     const h = o.host;
     this.seen(e.at);
     if (e.task === null) return;
@@ -411,7 +414,7 @@ export class ReportCollector {
     return i;
   }
 
-  private sampleTcp(o: Observed, at: number): void {
+  private sampleTcp(o: Source, at: number): void {
     sampleConnections(o.tcp!, this.samples[o.host]!, at);
   }
 }

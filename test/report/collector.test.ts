@@ -1,11 +1,12 @@
 /**
  * What the collector records of a task that goes wrong: the expended task, the
  * cleanup it caused, a drop; and that nothing is recorded (nor built by the
- * runtime) for a host nobody observes.
+ * runtime) for a host nobody observes; what a thread of a host recorded
+ * joins that host's lanes on the host's clock.
  */
 import { describe, expect, it } from 'vitest';
 import { Module, Runtime, SlotTable, VirtualClock, type Binding } from '../../src/core/index.js';
-import { ReportCollector, STEP, TASK_FLAG } from '../../src/report/index.js';
+import { ReportCollector, STEP, TASK_FLAG, ThreadRecorder } from '../../src/report/index.js';
 
 interface Slots {
   onValue(v: number): void;
@@ -84,5 +85,32 @@ describe('ReportCollector', () => {
     expect(rt.observed).toBe(true);
     c.build({ title: 't' });
     expect(rt.observed).toBe(false);
+  });
+
+  it('takes in what another thread of a host recorded: its modules get lanes of that host, its times move onto the host\'s clock', () => {
+    // The host's own thread, and a "thread" whose clock started 40 ms later.
+    const below = host();
+    const aboveClock = new VirtualClock();
+    const above = new Runtime({ name: 'h/app', clock: aboveClock });
+    const rec = new ThreadRecorder(above, 'h', 'app thread');
+    const upper = new Source(above);
+    upper.bindApp(above.app('shell'), { onValue: () => {} });
+    const c = new ReportCollector().observe(below.rt);
+    (below.rt.clock as VirtualClock).advance(50);
+    below.src.arrive(1);
+    aboveClock.advance(10);
+    upper.arrive(2);
+    const r = rec.take();
+    rec.stop();
+    // Zeros 40 ms apart: the upper thread's 10 ms is the host's 50 ms.
+    c.absorb({ ...r, zero: 1040 }, 1000);
+    const d = c.build({ title: 't' });
+    expect(d.hosts).toEqual(['h']);
+    expect(d.lanes.map((l) => l.module).sort()).toEqual(['app', 'shell', 'source']);
+    expect(d.tasks.total).toBe(2);
+    const row = d.tasks.source.findIndex((i) => d.strings[i] === 'frame, app thread');
+    expect(row).toBeGreaterThanOrEqual(0);
+    expect(d.tasks.start[row]).toBe(50);
+    expect(d.counters.map((h) => h.host)).toEqual(['h', 'h/app']);
   });
 });
