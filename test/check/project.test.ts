@@ -44,7 +44,8 @@ describe('checkLoops on the project (src and apps)', () => {
 
   it("classifies the echo path's cycles through the Telnet server as deferred by TCP's afterUnwind", () => {
     const telnet = result.cycles.filter((c) => viaTelnetd(c) && c.chain.some((h) => h.function === 'upSendReady'));
-    expect(telnet.length).toBeGreaterThanOrEqual(3);
+    // Arming again, and sending through the writer TCP lent (when its segment has gone).
+    expect(telnet.length).toBeGreaterThanOrEqual(2);
     for (const c of telnet) {
       expect(c.kind).toBe('deferred');
       const u = c.links.findIndex((l) => l.kind === 'afterUnwind');
