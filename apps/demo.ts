@@ -669,6 +669,8 @@ export function demoReportData(r: DemoResult, c: ReportCollector, command = 'npm
 
 /** The command: the simulated demo, or (server|client ...) one host on a real wire. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `npm run demo -- services ...`: the service-layer demo (apps/services-demo.ts), loaded only when asked for.
+  if (argv[0] === 'services') return (await import('./services-demo.js')).main(argv.slice(1));
   // On a real wire each host is a process of its own: the tunnel host runs it.
   if (wantsRealWire(argv)) return tunnelHostMain(argv);
   let o: DemoOptions | 'help';

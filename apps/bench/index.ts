@@ -31,6 +31,7 @@ const KNOWN: readonly Bench[] = [
   { name: 'replay', what: 'replaying a million-frame capture, next to tshark' },
   { name: 'check-loops', what: 'the static loop checker on the project and on 200 generated modules' },
   { name: 'structures', what: 'the same stack as upcalls, as mailboxes (asynchronous daemons) and as threads: echo, request/response, bulk, remote login' },
+  { name: 'services', what: 'service calls between two hosts on the sim link: calls/s, CPU per call, latency p50/p99 (virtual time), synchronous and asynchronous' },
   { name: 'interop', what: 'throughput and echo latency against the Linux kernel through TAP', root: true },
 ];
 
