@@ -33,3 +33,4 @@ export { TelnetTranscriber, renderTranscript, type TelnetTranscript } from './la
 
 export * as wire from './wire/index.js';
 export * as trace from './trace/index.js';
+export * from './layers/service/index.js';
