@@ -19,7 +19,7 @@ import type { Runtime } from '../core/runtime.js';
 import { currentTask } from '../core/task.js';
 import { DeviceWrapper, type Device } from '../layers/nic/device.js';
 import type { Tcp } from '../layers/tcp/tcp.js';
-import { formatIp4 } from '../wire/addr.js';
+import { formatIp } from '../layers/net.js';
 import { decodeFrame, LINK_ETHERNET, type TcpFields } from './decode.js';
 import { buildReport, type BuildInfo } from './build.js';
 import type { ReportData } from './model.js';
@@ -361,7 +361,7 @@ export class ReportCollector {
   private sampleTcp(o: Observed, at: number): void {
     const byConn = this.samples[o.host]!;
     for (const c of o.tcp!.allConnections()) {
-      const key = `${formatIp4(c.localIp)}:${c.localPort}>${formatIp4(c.remoteIp)}:${c.remotePort}`;
+      const key = `${formatIp(c.localIp)}:${c.localPort}>${formatIp(c.remoteIp)}:${c.remotePort}`;
       let list = byConn.get(key);
       if (list === undefined) {
         list = [];
