@@ -44,7 +44,10 @@ import { TelnetServer } from '../src/layers/telnet/server.js';
 import { loadUsers } from '../src/layers/telnet/users.js';
 import { PcapWriter } from '../src/trace/pcap.js';
 import { parseIp4 } from '../src/wire/addr.js';
-import { ETHERTYPE_IPV4 } from '../src/wire/ethernet.js';
+import { parseIp6 } from '../src/wire/addr6.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../src/wire/ethernet.js';
+import { IPV6_HEADER_LENGTH, parseIpv6 } from '../src/wire/ipv6.js';
+import type { IpAddress } from '../src/layers/net.js';
 import { IP_PROTO_TCP, parseIpv4 } from '../src/wire/ipv4.js';
 import { formatTcpFlags, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../src/wire/tcp.js';
 import { checkInputFile, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, formatHelp, type CommandSpec, type OptionTable } from './args.js';
@@ -79,6 +82,8 @@ export interface DemoOptions {
   report?: string;
   /** With `report`: an earlier report whose run is drawn beside this one. */
   compare?: string;
+  /** Both hosts dual-stack; the login goes over IPv6. */
+  ipv6?: boolean;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
@@ -95,9 +100,13 @@ export const DEFAULT_OPTIONS: Readonly<DemoOptions> = Object.freeze({
   users: 'apps/data/users.json',
 });
 
+/** With --ipv6 (a unique local prefix of the simulated link). */
+export const SERVER_ADDRESS6 = 'fd00::1';
+export const CLIENT_ADDRESS6 = 'fd00::2';
+
 export const DEMO_COMMAND = {
   prog: 'demo',
-  synopsis: "[options]\n   or: the same with server|client ...: one host on a real wire (a UDP tunnel or TAP; 'server --help' tells more)",
+  synopsis: "[options]\n   or: the same with server|client ...: one host on a real wire (a UDP tunnel or TAP, -6 for IPv6; 'server --help' tells more)",
   summary:
     'Two hosts on a simulated link (virtual clock, seeded); a Telnet client logs in to the server, types a few\n' +
     'commands and logs out. Prints the session, one keystroke\'s task through the layers, and a summary.',
@@ -124,6 +133,7 @@ export const DEMO_COMMAND = {
       help: 'real time: you type into the remote shell; Ctrl-] quits, Ctrl-C goes to the shell (it stops ping), as in telnet; stdin may be a pipe (a line a command)',
     },
     users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: `the accounts (default ${DEFAULT_OPTIONS.users})` },
+    ipv6: { kind: 'flag', short: '6', help: `both hosts dual-stack (${SERVER_ADDRESS6}, ${CLIENT_ADDRESS6}); the login goes over IPv6` },
     ...reportOptions(' of the run: one self-contained HTML file (timeline of tasks, TCP graphs, counters)'),
   }),
   epilog:
@@ -157,6 +167,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
     json: v.json,
     interactive: v.interactive,
     users: v.users ?? DEFAULT_OPTIONS.users,
+    ...(v.ipv6 ? { ipv6: true } : {}),
     ...(v.report !== undefined ? { report: v.report } : {}),
     ...(v.compare !== undefined ? { compare: v.compare } : {}),
   };
@@ -206,11 +217,25 @@ class WireLog extends DeviceWrapper {
 }
 
 function readSegment(frame: Uint8Array): Omit<WireSegment, 'at' | 'from'> | null {
-  if (frame.length < 34 || ((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return null;
-  const ip = parseIpv4(frame, 14, frame.length - 14);
-  if (!ip.ok || ip.header.protocol !== IP_PROTO_TCP) return null;
-  const len = ip.header.totalLength - ip.headerLength;
-  const tcp = parseTcp(frame, 14 + ip.headerLength, len);
+  if (frame.length < 34) return null;
+  const ethertype = (frame[12]! << 8) | frame[13]!;
+  let off: number;
+  let len: number;
+  if (ethertype === ETHERTYPE_IPV4) {
+    const ip = parseIpv4(frame, 14, frame.length - 14);
+    if (!ip.ok || ip.header.protocol !== IP_PROTO_TCP) return null;
+    off = 14 + ip.headerLength;
+    len = ip.header.totalLength - ip.headerLength;
+  } else if (ethertype === ETHERTYPE_IPV6) {
+    // The stack puts no extension header in front of TCP.
+    const ip = parseIpv6(frame, 14, frame.length - 14);
+    if (!ip.ok || ip.header.nextHeader !== IP_PROTO_TCP) return null;
+    off = 14 + IPV6_HEADER_LENGTH;
+    len = ip.header.payloadLength;
+  } else {
+    return null;
+  }
+  const tcp = parseTcp(frame, off, len);
   if (!tcp.ok) return null;
   const h = tcp.header;
   return { flags: h.flags, payload: len - tcp.headerLength, seq: h.seq, ack: h.ack, srcPort: h.srcPort, dstPort: h.dstPort };
@@ -237,6 +262,19 @@ export interface Lab {
 export const SERVER_ADDRESS = '10.0.0.1';
 export const CLIENT_ADDRESS = '10.0.0.2';
 
+/** The server's address the client logs in to, and its text. */
+function serverAddress(o: DemoOptions): { address: IpAddress; text: string } {
+  return o.ipv6 ? { address: parseIp6(SERVER_ADDRESS6), text: SERVER_ADDRESS6 } : { address: parseIp4(SERVER_ADDRESS), text: SERVER_ADDRESS };
+}
+
+/** A host's addresses: IPv4, and IPv6 too with --ipv6. */
+function hostIp(o: DemoOptions, v4: string, v6: string): string | string[] {
+  return o.ipv6 ? [`${v4}/24`, `${v6}/64`] : `${v4}/24`;
+}
+
+/** Duplicate address detection would hold the addresses for a second or two of the session: the link is the demo's own. */
+const DEMO_IPV6 = { dad: false };
+
 export async function buildLab(o: DemoOptions, clock: Clock, report: ReportCollector | null = null): Promise<Lab> {
   const users = await loadUsers(o.users === DEFAULT_OPTIONS.users ? packageFile(o.users) : resolve(o.users));
   const link = new SimLink(clock, { seed: o.seed, delayMs: o.delayMs, loss: o.loss });
@@ -256,17 +294,19 @@ export async function buildLab(o: DemoOptions, clock: Clock, report: ReportColle
   // Without piggybacking the server's TCP acknowledges at once, as a transport
   // must that cannot see whether the application is about to answer.
   const srvTcpConfig = { delayedAckMs: o.delayedAckMs ?? (o.piggyback ? 200 : 0) };
-  const srv = createHost({ name: 'server', device: report === null ? srvPort : report.tap(srvPort, 'server', clock), ip: `${SERVER_ADDRESS}/24`, clock, seed: o.seed, tcp: srvTcpConfig });
-  const cli = createHost({ name: 'client', device: report === null ? cliPort : report.tap(cliPort, 'client', clock), ip: `${CLIENT_ADDRESS}/24`, clock, seed: o.seed + 1, tcp: true });
+  const srv = createHost({ name: 'server', device: report === null ? srvPort : report.tap(srvPort, 'server', clock), ip: hostIp(o, SERVER_ADDRESS, SERVER_ADDRESS6), ipv6: DEMO_IPV6, clock, seed: o.seed, tcp: srvTcpConfig });
+  const cli = createHost({ name: 'client', device: report === null ? cliPort : report.tap(cliPort, 'client', clock), ip: hostIp(o, CLIENT_ADDRESS, CLIENT_ADDRESS6), ipv6: DEMO_IPV6, clock, seed: o.seed + 1, tcp: true });
   const srvTcp = srv.tcp!;
   report?.observe(srv.rt, { tcp: srv.tcp }).observe(cli.rt, { tcp: cli.tcp });
   const cliTcp = cli.tcp!;
   let server: TelnetServer | undefined;
   const endedSessions: ServerSession[] = [];
-  const names = { client: parseIp4(CLIENT_ADDRESS), server: parseIp4(SERVER_ADDRESS) };
+  const names: Record<string, IpAddress> = o.ipv6
+    ? { client: parseIp6(CLIENT_ADDRESS6), server: parseIp6(SERVER_ADDRESS6) }
+    : { client: parseIp4(CLIENT_ADDRESS), server: parseIp4(SERVER_ADDRESS) };
   server = new TelnetServer(srv.rt, srvTcp, {
     users,
-    shellEnv: hostShellEnv({ rt: srv.rt, tcp: srvTcp, icmp: srv.icmp, hostName: 'server', names }, () => server),
+    shellEnv: hostShellEnv({ rt: srv.rt, tcp: srvTcp, icmp: srv.icmp, ...(srv.icmpv6 !== undefined ? { icmpv6: srv.icmpv6 } : {}), hostName: 'server', names }, () => server),
     piggyback: o.piggyback,
     logNegotiations: true,
     onSessionEnd: (s) => endedSessions.push(s),
@@ -305,6 +345,8 @@ export function demoScript(paceMs: number): ScriptStep[] {
 // Running it
 
 export interface DemoSummary {
+  /** Present (true) when the login went over IPv6 (--ipv6). */
+  ipv6?: boolean;
   seed: number;
   loss: number;
   delayMs: number;
@@ -357,7 +399,7 @@ export async function runDemo(o: DemoOptions, report: ReportCollector | null = n
   const sub = lab.srv.rt.events.subscribe((e) => {
     if (events.length < 500_000) events.push(e);
   });
-  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { script: demoScript(o.paceMs) });
+  const session = lab.client.connect(serverAddress(o).address, 23, { script: demoScript(o.paceMs) });
   await runVirtual(clock, () => session.state === 'closed', { limitMs: 3_600_000, work: [lab.server.work] });
   // Let the last FIN and ACKs go (TIME_WAIT is left to run out unobserved).
   await runVirtual(clock, () => false, { limitMs: 1_000, work: [lab.server.work] });
@@ -382,6 +424,7 @@ function summarize(o: DemoOptions, lab: Lab, s: ClientSession): DemoSummary {
   const rs = [lab.srv.rt.stats, lab.cli.rt.stats];
   return {
     seed: o.seed,
+    ...(o.ipv6 ? { ipv6: true } : {}),
     loss: o.loss,
     delayMs: o.delayMs,
     paceMs: o.paceMs,
@@ -522,7 +565,11 @@ function describeWire(lab: Lab): { c2s: number; s2c: number; pure: number; data:
 export function report(r: DemoResult): string[] {
   const s = r.summary;
   const out: string[] = [];
-  out.push(`Remote login over the upcall stack: client ${CLIENT_ADDRESS} -> server ${SERVER_ADDRESS}:23 on a simulated link`);
+  out.push(
+    s.ipv6
+      ? `Remote login over the upcall stack: client ${CLIENT_ADDRESS6} -> server [${SERVER_ADDRESS6}]:23 over IPv6 on a simulated link`
+      : `Remote login over the upcall stack: client ${CLIENT_ADDRESS} -> server ${SERVER_ADDRESS}:23 on a simulated link`,
+  );
   out.push(
     `(seed ${s.seed}, loss ${s.loss}, one-way delay ${s.delayMs} ms, a keystroke every ${s.paceMs} ms, ` +
       (s.piggyback
@@ -604,8 +651,8 @@ export async function interactive(o: DemoOptions, io: InteractiveIo = processIo(
   const clock = new StoppableClock(new RealClock(true));
   const lab = await buildLab(o, clock);
   const nl = (t: string): string => (tty ? t.replace(/\n/g, '\r\n') : t);
-  io.write(nl(`Connected to ${SERVER_ADDRESS} over the simulated link. Log in as demo/demo. Ctrl-] quits.\n`));
-  const session = lab.client.connect(parseIp4(SERVER_ADDRESS), 23, { onText: (t) => io.write(nl(t)) });
+  io.write(nl(`Connected to ${serverAddress(o).text} over the simulated link. Log in as demo/demo. Ctrl-] quits.\n`));
+  const session = lab.client.connect(serverAddress(o).address, 23, { onText: (t) => io.write(nl(t)) });
   type Why = 'closed' | 'SIGINT' | 'SIGTERM';
   let settle!: (why: Why) => void;
   const ended = new Promise<Why>((r) => (settle = r));

@@ -1,8 +1,11 @@
 /**
  * Two hosts on a simulated link; one pings the other.
  *
- *     npm run ping -- [--seed N] [--loss P] [--count N] [--interval MS] [--size BYTES]
+ *     npm run ping -- [-6] [--seed N] [--loss P] [--count N] [--interval MS] [--size BYTES]
  *                     [--delay MS] [--jitter MS] [--timeout MS] [--pcap FILE] [--json]
+ *
+ * -6 pings over IPv6 (fd00::1 -> fd00::2): the hosts first run duplicate
+ * address detection, then resolve each other by neighbor discovery.
  *
  * --loss is a probability (0..1) as in every CLI of the project; `--loss 2` is refused.
  *
@@ -14,8 +17,10 @@ import { createHost } from '../src/host.js';
 import { SimLink } from '../src/layers/nic/sim-link.js';
 import { PcapDevice } from '../src/layers/nic/wrappers.js';
 import { PcapWriter } from '../src/trace/pcap.js';
-import { formatIp4 } from '../src/wire/addr.js';
 import type { PingResult } from '../src/layers/icmp.js';
+import { attachIpv6, type Ping6Result } from '../src/layers/ipv6/index.js';
+import { formatIp } from '../src/layers/net.js';
+import { parseIp6 } from '../src/wire/addr6.js';
 import { formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 
 export interface PingRunOptions {
@@ -30,11 +35,13 @@ export interface PingRunOptions {
   jitterMs?: number;
   /** Write every frame host A sends and receives to this pcap file. */
   pcap?: string;
+  /** Ping over IPv6 (fd00::1 -> fd00::2). */
+  ipv6?: boolean;
   /** Where lines go (default console.log). */
   print?: (line: string) => void;
 }
 
-export async function runPing(opts: PingRunOptions = {}): Promise<PingResult> {
+export async function runPing(opts: PingRunOptions = {}): Promise<PingResult | Ping6Result> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const seed = opts.seed ?? 1;
   const loss = opts.loss ?? 0;
@@ -50,25 +57,40 @@ export async function runPing(opts: PingRunOptions = {}): Promise<PingResult> {
     seed,
   });
   const b = createHost({ name: 'b', link, ip: '10.0.0.2/24', seed: seed + 1 });
-  const dst = b.address;
-  print(
-    `PING ${formatIp4(dst)} from ${formatIp4(a.address)}: ${size} data bytes ` +
-      `(sim link: seed ${seed}, loss ${(loss * 100).toFixed(1)}%, delay ${opts.delayMs ?? 1} ms)`,
-  );
-  const done = a.icmp.ping(dst, {
+  const session = {
     count: opts.count ?? 5,
     intervalMs: opts.intervalMs ?? 1000,
     timeoutMs: opts.timeoutMs ?? 1000,
     size,
-    onReply: (r) =>
-      print(`${r.bytes} bytes from ${formatIp4(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs.toFixed(3)} ms${r.duplicate ? ' (DUP!)' : ''}`),
-    onTimeout: (seq) => print(`Request timeout for icmp_seq ${seq}`),
-    onError: (e) => print(`From ${formatIp4(e.from)}: ICMP type ${e.type} code ${e.code}`),
-  });
+    onReply: (r: { bytes: number; from: Uint8Array | number; seq: number; ttl: number; rttMs: number; duplicate: boolean }) =>
+      print(`${r.bytes} bytes from ${formatIp(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs.toFixed(3)} ms${r.duplicate ? ' (DUP!)' : ''}`),
+    onTimeout: (seq: number) => print(`Request timeout for icmp_seq ${seq}`),
+    onError: (e: { from: Uint8Array | number; type: number; code: number }) => print(`From ${formatIp(e.from)}: ICMP type ${e.type} code ${e.code}`),
+  };
+  const header = (src: string, dst: string): void =>
+    print(`PING ${dst} from ${src}: ${size} data bytes (sim link: seed ${seed}, loss ${(loss * 100).toFixed(1)}%, delay ${opts.delayMs ?? 1} ms)`);
+  let done: Promise<PingResult | Ping6Result>;
+  let active: () => number;
+  let dst: string;
+  if (opts.ipv6 === true) {
+    const a6 = attachIpv6(a.rt, a.link, a.pool, a.mac, { addresses: [{ address: parseIp6('fd00::1'), prefixLength: 64 }], slaac: false });
+    const b6 = attachIpv6(b.rt, b.link, b.pool, b.mac, { addresses: [{ address: parseIp6('fd00::2'), prefixLength: 64 }], slaac: false });
+    // Addresses are tentative until duplicate address detection has heard no objection.
+    clock.runUntil(() => a6.ipv6.address[0] === 0xfd && b6.ipv6.address[0] === 0xfd);
+    dst = formatIp(b6.ipv6.address);
+    header(formatIp(a6.ipv6.address), dst);
+    done = a6.icmpv6.ping(b6.ipv6.address, session);
+    active = () => a6.icmpv6.activePings;
+  } else {
+    dst = formatIp(b.address);
+    header(formatIp(a.address), dst);
+    done = a.icmp.ping(b.address, session);
+    active = () => a.icmp.activePings;
+  }
   // Sessions end inside the clock's callbacks; the promise then settles on a microtask.
-  clock.runUntil(() => a.icmp.activePings === 0);
+  clock.runUntil(() => active() === 0);
   const r = await done;
-  print(`--- ${formatIp4(dst)} ping statistics ---`);
+  print(`--- ${dst} ping statistics ---`);
   print(
     `${r.sent} packets transmitted, ${r.received} packets received, ` +
       `${r.duplicates > 0 ? `+${r.duplicates} duplicates, ` : ''}${((r.lost / r.sent) * 100).toFixed(1)}% packet loss`,
@@ -85,6 +107,7 @@ export const PING_COMMAND = {
   prog: 'ping',
   summary: 'Two hosts on a simulated link (virtual clock, seeded); host a pings host b and prints what ping(8) would.',
   options: options({
+    ipv6: { kind: 'flag', short: '6', help: 'ping over IPv6 (fd00::1 -> fd00::2; DAD, then neighbor discovery)' },
     seed: SHARED.seed(1),
     loss: SHARED.loss(0),
     count: integer('echo requests to send', { min: 1, max: 1_000_000, default: 5 }),
@@ -115,6 +138,7 @@ export function parsePingArgs(argv: readonly string[]): (PingRunOptions & { json
     jitterMs: v.jitter,
     ...(v.pcap !== undefined ? { pcap: v.pcap } : {}),
     json: v.json,
+    ...(v.ipv6 ? { ipv6: true } : {}),
   };
 }
 
@@ -134,7 +158,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const { json, ...run } = o;
   const r = await runPing({ ...run, ...(json ? { print: () => {} } : {}) });
-  if (json) process.stdout.write(`${JSON.stringify({ ...r, dst: formatIp4(r.dst), replies: r.replies.map((x) => ({ ...x, from: formatIp4(x.from) })) })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ ...r, dst: formatIp(r.dst), replies: r.replies.map((x) => ({ ...x, from: formatIp(x.from) })) })}\n`);
   return r.received > 0 ? 0 : 1;
 }
 

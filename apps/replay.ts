@@ -13,7 +13,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { CaptureFormatError } from '../src/trace/capture.js';
 import { CaptureOpenError } from '../src/trace/open.js';
-import { replayCapture, type ReplayProgress } from '../src/trace/replay.js';
+import { replayCapture, type ReplayProgress, type ReplayResult } from '../src/trace/replay.js';
+import { defaultJobs, replayParallel } from '../src/trace/parallel.js';
 import { checkOutputDir, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
 import { formatBytes, loadReportData, ReportCollector, replayReportHooks, summaryRows, writeReport } from '../src/report/index.js';
@@ -46,6 +47,10 @@ export const REPLAY_COMMAND = {
     },
     realtime: { kind: 'flag', help: 'same as --speed 1' },
     'no-transcripts': { kind: 'flag', help: 'do not decode Telnet sessions' },
+    jobs: integer(
+      'follow flows in N worker threads, results identical to one (default: the cores there are, for files of 16 MB and more; 1 with --trace, --dump-streams, --report, --speed)',
+      { min: 1, max: 256, rule: 'an integer from 1 to 256' },
+    ),
     'max-flows': integer('TCP flows tracked at once before the quietest is finished early (default 100000)', { min: 1, rule: 'a positive integer' }),
     progress: { kind: 'flag', help: 'show a progress bar on stderr even for small files' },
     ...reportOptions(': one self-contained HTML file (timeline of tasks, TCP graphs inferred from the capture, counters)'),
@@ -74,6 +79,8 @@ interface CliOptions {
   progress: boolean;
   report: string | undefined;
   compare: string | undefined;
+  /** Workers asked for; undefined: chosen by the file's size. */
+  jobs: number | undefined;
 }
 
 /** Parses the command line: the options, 'help', or throws UsageError. */
@@ -83,6 +90,11 @@ export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
   const v = p.values;
   if (v.realtime && v.speed !== undefined) throw new UsageError('--realtime and --speed do not go together');
   checkReportOptions(v);
+  const jobs = v.jobs;
+  if (jobs !== undefined && jobs > 1) {
+    const single = v.trace ? '--trace' : v['dump-streams'] !== undefined ? '--dump-streams' : v.report !== undefined ? '--report' : v.realtime || v.speed !== undefined ? '--speed' : undefined;
+    if (single !== undefined) throw new UsageError(`--jobs ${jobs} does not go with ${single} (one thread follows the capture in order)`);
+  }
   return {
     file: p.positionals[0]!,
     json: v.json,
@@ -95,8 +107,12 @@ export function parseReplayArgs(argv: readonly string[]): CliOptions | 'help' {
     progress: v.progress,
     report: v.report,
     compare: v.compare,
+    jobs,
   };
 }
+
+/** Below this size a replay is over before worker threads would have started. */
+const JOBS_MIN_BYTES = 16 * 1024 * 1024;
 
 /** A one-line progress bar, redrawn at most ten times a second. */
 class ProgressBar {
@@ -186,8 +202,17 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
   const collector = o.report !== undefined ? new ReportCollector() : null;
   const transcripts: string[] = [];
   let transcriptChars = 0;
+  const single = o.trace || o.dumpStreams !== undefined || o.report !== undefined || o.speed !== undefined;
+  const jobs = o.jobs ?? (single || size < JOBS_MIN_BYTES ? 1 : defaultJobs());
   try {
-    const result = await replayCapture(o.file, {
+    const result: ReplayResult = jobs > 1 ? await replayParallel(o.file, {
+      jobs,
+      telnetPorts: o.telnetPorts,
+      transcripts: o.transcripts,
+      ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
+      onFlow: (r) => emit(o.json ? `${jsonLine(r)}\n` : `${formatFlow(r)}\n\n`),
+      onTranscript: (t) => emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`),
+    }) : await replayCapture(o.file, {
       ...(collector !== null ? replayReportHooks(collector) : {}),
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,

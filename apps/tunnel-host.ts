@@ -10,6 +10,8 @@
  *
  *   # the kernel as the peer (root): then `ip netns exec <ns> telnet 10.77.0.2`
  *   sudo npx tsx apps/tunnel-host.ts server --tap 10.77.0.1/24
+ *   # the same over IPv6 (the kernel fd00:77::1, the stack fd00:77::2): `ip netns exec <ns> telnet -6 fd00:77::2`
+ *   sudo npx tsx apps/tunnel-host.ts server --tap 10.77.0.1/24 -6
  *
  * Options:
  *   server | client          the role (default server)
@@ -18,13 +20,17 @@
  *   --tap CIDR               TAP link instead; CIDR is the KERNEL's address in the namespace
  *   --ip CIDR                the stack's address (default .2 of the TAP subnet; required with --local)
  *   --mac MAC                the stack's MAC (default 02:00:00:00:00:<last octet of --ip>)
- *   --connect IP[:PORT]      client: where to connect (default the TAP's kernel address, port 23)
+ *   -6, --ipv6               dual-stack: IPv6 on the wire too; the client logs in (and pings) over IPv6
+ *   --tap6 CIDR              the KERNEL's IPv6 address on the TAP (with -6; default fd00:77::1/64)
+ *   --ip6 CIDR               the stack's IPv6 address (default ::2 of the --tap6 prefix; required with -6 on a tunnel)
+ *   --connect IP[:PORT]      client: where to connect (default the TAP's kernel address, port 23);
+ *                            an IPv6 address is written fd00::1 or [fd00::1]:23
  *   --port N                 server: port to listen on (default 23)
  *   --users FILE             server: the accounts (default apps/data/users.json)
  *   --loss P                 drop this fraction of frames each way on this host's side
  *   --pcap FILE              write every frame this host sends and receives
- *   --ping IP                ping IP three times once the link is up, then go on
- *   --connect-timeout S      client: a peer that answers neither ARP nor the SYN in S seconds
+ *   --ping IP                ping IP (IPv4 or IPv6) three times once the link is up, then go on
+ *   --connect-timeout S      client: a peer that answers neither ARP (or NDP) nor the SYN in S seconds
  *                            (default 10) is reported, with the time waited, and the exit is 1
  *   --wait-for-peer S        client: keep trying for S seconds (start the peer's telnetd after us)
  *
@@ -35,7 +41,8 @@
  */
 import { resolve } from 'node:path';
 import { RealClock } from '../src/core/index.js';
-import { createHost, parseCidr, type Host } from '../src/host.js';
+import { createHost, parseCidr, parseCidrAny, type Host } from '../src/host.js';
+import { familyOf, formatEndpoint, formatIp, tryParseIp, type IpAddress } from '../src/layers/net.js';
 import type { Device } from '../src/layers/nic/device.js';
 import { TapLink } from '../src/layers/nic/tap.js';
 import { parseEndpoint, UdpTunnelDevice, type Endpoint } from '../src/layers/nic/udp-tunnel.js';
@@ -47,7 +54,8 @@ import { hostShellEnv } from '../src/layers/telnet/host-env.js';
 import { TelnetServer } from '../src/layers/telnet/server.js';
 import { loadUsers } from '../src/layers/telnet/users.js';
 import { PcapWriter } from '../src/trace/pcap.js';
-import { formatIp4, formatMac, parseIp4, parseMac, type Ip4, type Mac } from '../src/wire/addr.js';
+import { formatIp4, formatMac, parseMac, tryParseIp4, type Mac } from '../src/wire/addr.js';
+import { formatIp6, tryParseIp6, type Ip6 } from '../src/wire/addr6.js';
 import { checkInputFile, formatHelp, integer, isEntryPoint, options, packageFile, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 import { StoppableClock } from './stoppable-clock.js';
 
@@ -63,14 +71,22 @@ export interface TunnelHostOptions {
   /** The stack's address with prefix. */
   ip?: string;
   mac?: Mac;
+  /** Dual-stack (IPv6 too); the client's default peer is then the kernel's IPv6 address. */
+  ipv6?: boolean;
+  /** TAP link with IPv6: the kernel's IPv6 address with prefix (default DEFAULT_TAP6). */
+  tap6?: string;
+  /** The stack's IPv6 address with prefix. */
+  ip6?: string;
+  /** false: no duplicate address detection (the IPv6 address is usable at once); for tests on a link known to be free. */
+  dad?: boolean;
   /** Client: where to connect. */
-  connect?: { ip: Ip4; port: number };
+  connect?: { ip: IpAddress; port: number };
   /** Server: port. */
   port: number;
   users: string;
   loss: number;
   pcap?: string;
-  ping?: Ip4;
+  ping?: IpAddress;
   /** Client: how long the peer has to answer (ARP, then the SYN) before the client gives up. Default 10 s. */
   connectTimeoutMs?: number;
   /** Client: keep trying to connect this long (the peer may not be up yet). */
@@ -79,14 +95,29 @@ export interface TunnelHostOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
 
+/** The kernel's IPv6 address on a TAP link with -6 (a unique local prefix: the namespace is private). */
+export const DEFAULT_TAP6 = 'fd00:77::1/64';
+
 const ipText = (flag: string) => (v: string): string => {
   parseCidr(v);
   return v;
 };
 
+const ip6Text = (v: string): string => {
+  const a = parseCidrAny(v);
+  if (typeof a.address === 'number') throw new RangeError(`not an IPv6 address/prefix: ${JSON.stringify(v)}`);
+  return v;
+};
+
+function parseAnyIp(text: string): IpAddress {
+  const a = tryParseIp(text);
+  if (a === undefined) throw new RangeError(`not an IPv4 or IPv6 address: ${JSON.stringify(text)}`);
+  return a;
+}
+
 export const TUNNEL_HOST_COMMAND = {
   prog: 'tunnel-host',
-  synopsis: '[server|client] (--local HOST:PORT [--remote HOST:PORT] --ip CIDR | --tap CIDR [--ip CIDR]) [options]',
+  synopsis: '[server|client] (--local HOST:PORT [--remote HOST:PORT] --ip CIDR | --tap CIDR [--ip CIDR]) [-6 [--ip6 CIDR] [--tap6 CIDR]] [options]',
   summary:
     'One stack host on a real wire, in a process of its own: a Telnet server (runs until Ctrl-C) or a Telnet client\n' +
     '(stdin to the session; Ctrl-] hangs up), on a UDP tunnel or a Linux TAP link (root).',
@@ -97,15 +128,18 @@ export const TUNNEL_HOST_COMMAND = {
     tap: { kind: 'string', placeholder: 'CIDR', parse: ipText('--tap'), help: "TAP link instead; CIDR is the KERNEL's address in the namespace" },
     ip: { kind: 'string', placeholder: 'CIDR', parse: ipText('--ip'), help: "the stack's address (default .2 of the TAP subnet; required with --local)" },
     mac: { kind: 'string', placeholder: 'MAC', parse: parseMac, help: "the stack's MAC (default 02:00:00:00:00:<last octet of --ip>)" },
-    connect: { kind: 'string', placeholder: 'IP[:PORT]', parse: parseConnect, help: "client: where to connect (default the TAP's kernel address, port 23)" },
+    ipv6: { kind: 'flag', short: '6', help: 'dual-stack: IPv6 on the wire too; the client logs in (and pings) over IPv6' },
+    tap6: { kind: 'string', placeholder: 'CIDR', parse: ip6Text, help: `the KERNEL's IPv6 address on the TAP (with -6; default ${DEFAULT_TAP6})` },
+    ip6: { kind: 'string', placeholder: 'CIDR', parse: ip6Text, help: "the stack's IPv6 address (default ::2 of the --tap6 prefix; required with -6 on a UDP tunnel)" },
+    connect: { kind: 'string', placeholder: 'IP[:PORT]', parse: parseConnect, help: "client: where to connect (default the TAP's kernel address, port 23; IPv6: fd00::1 or [fd00::1]:23)" },
     port: integer('server: port to listen on', { placeholder: 'PORT', min: 1, max: 65535, default: 23, rule: 'a port number (1..65535)' }),
     users: { kind: 'string', placeholder: 'FILE', parse: (f: string) => checkInputFile('--users', f), help: 'server: the accounts (default apps/data/users.json)' },
     loss: SHARED.loss(0),
     pcap: SHARED.pcap('write every frame this host sends and receives to this pcap file (its folder must exist)'),
-    ping: { kind: 'string', placeholder: 'IP', parse: parseIp4, help: 'ping IP three times once the link is up, then go on' },
+    ping: { kind: 'string', placeholder: 'IP', parse: parseAnyIp, help: 'ping IP (IPv4 or IPv6) three times once the link is up, then go on' },
     'connect-timeout': {
       kind: 'number', placeholder: 'SECONDS', min: 0.1, max: 3600, default: DEFAULT_CONNECT_TIMEOUT_S,
-      help: 'client: give up (exit 1) when the peer has not answered ARP or the SYN in this time',
+      help: 'client: give up (exit 1) when the peer has not answered ARP (IPv6: neighbor discovery) or the SYN in this time',
     },
     'wait-for-peer': {
       kind: 'number', placeholder: 'SECONDS', min: 0, max: 86_400,
@@ -118,11 +152,24 @@ export const TUNNEL_HOST_COMMAND = {
 /** @deprecated the --help text; kept for callers of the old export. */
 export const USAGE = formatHelp(TUNNEL_HOST_COMMAND).trimEnd();
 
-function parseConnect(text: string): { ip: Ip4; port: number } {
-  const [ip, port] = text.split(':');
+/** 'a.b.c.d', 'a.b.c.d:port', an IPv6 address alone ('fd00::1') or bracketed with a port ('[fd00::1]:23'). */
+function parseConnect(text: string): { ip: IpAddress; port: number } {
+  let host: string;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed !== null) {
+    host = bracketed[1]!;
+    port = bracketed[2];
+    if (tryParseIp6(host) === undefined) throw new UsageError(`--connect: not an IPv6 address in ${text}`);
+  } else if (text.split(':').length > 2) {
+    host = text;
+  } else {
+    [host = '', port] = text.split(':');
+    if (tryParseIp4(host) === undefined) throw new UsageError(`--connect: not an address in ${text}`);
+  }
   const n = port === undefined ? 23 : Number(port);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--connect: bad port in ${text}`);
-  return { ip: parseIp4(ip!), port: n };
+  return { ip: parseAnyIp(host), port: n };
 }
 
 /** Parses the command line: the options, 'help', or throws UsageError. */
@@ -138,6 +185,9 @@ export function parseTunnelHostArgs(argv: readonly string[]): TunnelHostOptions 
   if (v.tap !== undefined) o.tap = v.tap;
   if (v.ip !== undefined) o.ip = v.ip;
   if (v.mac !== undefined) o.mac = v.mac;
+  if (v.ipv6) o.ipv6 = true;
+  if (v.tap6 !== undefined) o.tap6 = v.tap6;
+  if (v.ip6 !== undefined) o.ip6 = v.ip6;
   if (v.connect !== undefined) o.connect = v.connect;
   if (v.pcap !== undefined) o.pcap = v.pcap;
   if (v.ping !== undefined) o.ping = v.ping;
@@ -149,6 +199,11 @@ export function parseTunnelHostArgs(argv: readonly string[]): TunnelHostOptions 
   if (o.tap !== undefined && (o.local !== undefined || o.remote !== undefined)) throw new UsageError('--tap and --local/--remote do not go together');
   if (o.tap === undefined && o.ip === undefined) throw new UsageError('--ip CIDR is needed on a UDP tunnel');
   if (o.role === 'client' && o.connect === undefined && o.tap === undefined) throw new UsageError('client: --connect IP[:PORT] is needed on a UDP tunnel');
+  if ((o.tap6 !== undefined || o.ip6 !== undefined) && o.ipv6 !== true) throw new UsageError('--tap6 and --ip6 go with -6 (--ipv6)');
+  if (o.tap6 !== undefined && o.tap === undefined) throw new UsageError('--tap6 goes with --tap');
+  if (o.ipv6 === true && o.tap === undefined && o.ip6 === undefined) throw new UsageError('--ip6 CIDR is needed with -6 on a UDP tunnel');
+  const needs6 = [o.connect?.ip, o.ping].some((a) => a !== undefined && familyOf(a) === 6);
+  if (needs6 && o.ipv6 !== true) throw new UsageError('an IPv6 address for --connect or --ping needs -6 (--ipv6)');
   return o;
 }
 
@@ -170,6 +225,22 @@ function stackAddressFor(kernelCidr: string): string {
   if (ip === address) ip = ((address & mask) | 3) >>> 0;
   return `${formatIp4(ip)}/${prefixLength}`;
 }
+
+/** The stack's IPv6 address on a TAP prefix: ::2 of the kernel's prefix (::3 when the kernel is ::2). */
+function stackAddress6For(kernelCidr: string): string {
+  const { address, prefixLength } = parseCidrAny(kernelCidr) as { address: Ip6; prefixLength: number };
+  const a = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8));
+    a[i] = address[i]! & ((0xff00 >> bits) & 0xff);
+  }
+  a[15] = a[15]! | 2;
+  if (formatIp6(a) === formatIp6(address)) a[15] = a[15]! | 3;
+  return `${formatIp6(a)}/${prefixLength}`;
+}
+
+/** The address without its prefix, as text. */
+const bare = (cidr: string): string => formatIp(parseCidrAny(cidr).address);
 
 export interface RunningTunnelHost {
   host: Host;
@@ -196,25 +267,29 @@ export async function startTunnelHost(
 ): Promise<RunningTunnelHost> {
   const ipText = o.ip ?? stackAddressFor(o.tap!);
   const { address } = parseCidr(ipText);
+  const kernel6 = o.ipv6 === true && o.tap !== undefined ? (o.tap6 ?? DEFAULT_TAP6) : undefined;
+  const ip6Text = o.ipv6 !== true ? undefined : (o.ip6 ?? stackAddress6For(kernel6!));
+  const stackText = ip6Text === undefined ? ipText : `${ipText} and ${ip6Text}`;
   const mac = o.mac ?? 0x0200_0000_0000 + (address & 0xff);
   // Stopped on close before the capture is: no timer can then write a frame to a closed file.
   const clock = new StoppableClock(new RealClock());
   let tap: TapLink | null = null;
   let tunnel: UdpTunnelDevice;
   if (o.tap !== undefined) {
-    tap = await TapLink.create({ kernelAddress: o.tap, stackMac: mac });
+    tap = await TapLink.create({ kernelAddress: o.tap, ...(kernel6 !== undefined ? { kernelAddress6: kernel6 } : {}), stackMac: mac });
     tunnel = tap.device;
-    log(`TAP link: namespace ${tap.namespace}, device ${tap.tapName} with the kernel at ${o.tap}; the stack is ${ipText} (${formatMac(mac)})`);
+    const kernelText = kernel6 === undefined ? o.tap : `${o.tap} and ${kernel6}`;
+    log(`TAP link: namespace ${tap.namespace}, device ${tap.tapName} with the kernel at ${kernelText}; the stack is ${stackText} (${formatMac(mac)})`);
   } else {
     tunnel = await UdpTunnelDevice.open({ mac, local: o.local!, ...(o.remote !== undefined ? { remote: o.remote } : {}) });
     const r = tunnel.remoteEndpoint;
-    log(`UDP tunnel: ${tunnel.local.host}:${tunnel.local.port} <-> ${r === undefined ? '(learned from the first datagram)' : `${r.host}:${r.port}`}; the stack is ${ipText} (${formatMac(mac)})`);
+    log(`UDP tunnel: ${tunnel.local.host}:${tunnel.local.port} <-> ${r === undefined ? '(learned from the first datagram)' : `${r.host}:${r.port}`}; the stack is ${stackText} (${formatMac(mac)})`);
   }
   let device: Device = tunnel;
   if (o.loss > 0) device = new FaultDevice(device, clock, { loss: o.loss });
   const pcap = o.pcap !== undefined ? new PcapWriter(resolve(o.pcap)) : null;
   if (pcap !== null) device = new PcapDevice(device, pcap, clock);
-  const host = createHost({ name: o.role, device, ip: ipText, clock, tcp: true });
+  const host = createHost({ name: o.role, device, ip: ip6Text === undefined ? ipText : [ipText, ip6Text], ...(o.dad === false ? { ipv6: { dad: false } } : {}), clock, tcp: true });
   const tcp = host.tcp!;
   let server: TelnetServer | null = null;
   let client: TelnetClient | null = null;
@@ -231,9 +306,11 @@ export async function startTunnelHost(
     if (pcap !== null) await pcap.close();
   };
   try {
+    if (ip6Text !== undefined && o.dad !== false) await addressUsable(host, ip6Text, log, signal);
     if (o.ping !== undefined) {
-      const r = await host.ping(o.ping, { count: 3, intervalMs: 200, timeoutMs: 1000 });
-      log(`ping ${formatIp4(o.ping)}: ${r.received}/${r.sent} answered${r.received > 0 ? `, avg ${r.avgMs.toFixed(3)} ms` : ''}`);
+      const opts = { count: 3, intervalMs: 200, timeoutMs: 1000 };
+      const r = typeof o.ping === 'number' ? await host.ping(o.ping, opts) : await host.ping(o.ping, opts);
+      log(`ping ${formatIp(o.ping)}: ${r.received}/${r.sent} answered${r.received > 0 ? `, avg ${r.avgMs.toFixed(3)} ms` : ''}`);
     }
     if (o.role === 'server') {
       const users = await loadUsers(o.users === DEFAULT_USERS ? packageFile(o.users) : resolve(o.users));
@@ -241,15 +318,17 @@ export async function startTunnelHost(
       srv = new TelnetServer(host.rt, tcp, {
         port: o.port,
         users,
-        shellEnv: hostShellEnv({ rt: host.rt, tcp, icmp: host.icmp, hostName: o.role }, () => srv),
+        shellEnv: hostShellEnv({ rt: host.rt, tcp, icmp: host.icmp, ...(host.icmpv6 !== undefined ? { icmpv6: host.icmpv6 } : {}), hostName: o.role }, () => srv),
       });
       srv.start();
       server = srv;
-      log(`Telnet server listening on ${formatIp4(address)}:${o.port}${tap !== null ? ` (try: ip netns exec ${tap.namespace} telnet ${formatIp4(address)})` : ''}`);
+      const six = ip6Text === undefined ? '' : ` and [${bare(ip6Text)}]:${o.port}`;
+      const tryLine = ip6Text === undefined ? `telnet ${formatIp4(address)}` : `telnet -6 ${bare(ip6Text)}`;
+      log(`Telnet server listening on ${formatIp4(address)}:${o.port}${six}${tap !== null ? ` (try: ip netns exec ${tap.namespace} ${tryLine})` : ''}`);
     } else {
-      const dst = o.connect ?? { ip: parseCidr(o.tap!).address, port: 23 };
+      const dst = o.connect ?? { ip: kernel6 !== undefined ? parseCidrAny(kernel6).address : parseCidr(o.tap!).address, port: 23 };
       client = new TelnetClient(host.rt, tcp);
-      log(`Telnet client connecting to ${formatIp4(dst.ip)}:${dst.port}`);
+      log(`Telnet client connecting to ${formatEndpoint(dst.ip, dst.port)}`);
       session = await connectClient(host, client, dst, o, log, signal);
     }
   } catch (e) {
@@ -257,6 +336,20 @@ export async function startTunnelHost(
     throw e;
   }
   return { host, tcp, server, client, session, tap, device: tunnel, close };
+}
+
+/**
+ * Waits (real time, at most 5 s) until duplicate address detection has made the
+ * stack's IPv6 address its own: before that it may not be a source (RFC 4862).
+ */
+async function addressUsable(host: Host, cidr: string, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  const a = parseCidrAny(cidr).address as Ip6;
+  const ipv6 = host.ipv6!;
+  const end = performance.now() + 5000;
+  while (ipv6.findAddress(a)?.state === 'tentative' && performance.now() < end && signal?.aborted !== true) await sleep(20);
+  const state = ipv6.findAddress(a)?.state;
+  if (state !== 'preferred') throw new Error(`${formatIp6(a)} is ${state ?? 'gone'} after duplicate address detection (another node has it?)`);
+  log(`${formatIp6(a)}: duplicate address detection done`);
 }
 
 /**
@@ -269,7 +362,7 @@ export async function startTunnelHost(
 async function connectClient(
   host: Host,
   client: TelnetClient,
-  dst: { ip: Ip4; port: number },
+  dst: { ip: IpAddress; port: number },
   o: TunnelHostOptions,
   log: (line: string) => void,
   signal: AbortSignal | undefined,
@@ -277,7 +370,13 @@ async function connectClient(
   const started = performance.now();
   const waitMs = o.waitForPeerMs;
   const timeoutMs = o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_S * 1000;
-  const peer = `${formatIp4(dst.ip)}:${dst.port}`;
+  const peer = formatEndpoint(dst.ip, dst.port);
+  // Who must answer first: ARP for IPv4, neighbor discovery for IPv6.
+  const resolver = familyOf(dst.ip) === 4 ? 'ARP' : 'neighbor discovery';
+  const resolved = (): boolean =>
+    typeof dst.ip === 'number'
+      ? host.arp.entries().some((e) => e.ip === dst.ip && e.state !== 'pending')
+      : (host.ndp?.neighbor(dst.ip)?.state ?? 'incomplete') !== 'incomplete';
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   let announced = false;
   let lastWhy: string | undefined;
@@ -303,14 +402,14 @@ async function connectClient(
     let why: string;
     if (s.state === 'connecting') {
       client.close(s);
-      const arpOk = host.arp.entries().some((e) => e.ip === dst.ip && e.state !== 'pending');
+      const arpOk = resolved();
       // An attempt the deadline cut short says less than the one before it (a refusal, say).
       const cutShort = performance.now() - attemptStart < Math.min(timeoutMs, 3000) - 1;
       why = cutShort && lastWhy !== undefined
         ? lastWhy
         : arpOk
-          ? `${formatIp4(dst.ip)} answered ARP but not the SYN to port ${dst.port} (SYN timeout)`
-          : `no ARP reply from ${formatIp4(dst.ip)} (ARP timeout)`;
+          ? `${formatIp(dst.ip)} answered ${resolver} but not the SYN to port ${dst.port} (SYN timeout)`
+          : `no ${resolver === 'ARP' ? 'ARP reply' : 'neighbor advertisement'} from ${formatIp(dst.ip)} (${resolver === 'ARP' ? 'ARP' : 'neighbor discovery'} timeout)`;
     } else {
       why = `${peer}: ${s.error ?? s.endReason ?? 'connection closed'}`;
     }

@@ -12,7 +12,17 @@
  * @module upcall-stack
  */
 export * from './core/index.js';
-export { createHost, parseCidr, formatStats, Host, type HostOptions, type StatsRow, type PoolStats } from './host.js';
+export {
+  createHost,
+  parseCidr,
+  parseCidrAny,
+  formatStats,
+  Host,
+  type HostAddress,
+  type HostOptions,
+  type StatsRow,
+  type PoolStats,
+} from './host.js';
 
 export { type Device, DeviceWrapper, ManualDevice } from './layers/nic/device.js';
 export { Nic, type EthertypeSlots, type NicTapSlots, type LinkLayer, type NicOptions } from './layers/nic/nic.js';
@@ -24,7 +34,32 @@ export { CaptureLink } from './layers/nic/capture-link.js';
 export { Arp, type ArpOptions } from './layers/arp.js';
 export { Ip, type IpPacket, type IpSlots, type IpTapSlots, type IpOptions, type SendResult, type SendOptions } from './layers/ip.js';
 export { Icmp, type PingOptions, type PingResult } from './layers/icmp.js';
-export { Udp, type UdpOptions } from './layers/udp.js';
+export {
+  familyOf,
+  formatIp,
+  formatEndpoint,
+  ipEqual,
+  tryParseIp,
+  type Family,
+  type IpAddress,
+  type NetLower,
+  type NetPacket,
+  type NetSlots,
+  type NetSendOptions,
+  type NetSendResult,
+} from './layers/net.js';
+export {
+  attachIpv6,
+  Ipv6,
+  Icmpv6,
+  Ndp,
+  type AttachIpv6Options,
+  type Ipv6Stack,
+  type Icmpv6Error,
+  type Ping6Options,
+  type Ping6Result,
+} from './layers/ipv6/index.js';
+export { Udp, UdpSocket, type UdpOptions, type UdpDatagram, type UdpSlots, type UdpLower } from './layers/udp.js';
 export * from './layers/tcp/index.js';
 export { TcpObserver, ObservedFlow, type TcpObserverSlots } from './layers/tcp/observer.js';
 export { FlowFollower, FollowCollector, type FollowVerdict, type FollowGap } from './layers/tcp/follow.js';

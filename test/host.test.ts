@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/core/index.js';
-import { createHost, formatStats, parseCidr, type Host } from '../src/host.js';
+import { Rng } from '../src/core/index.js';
+import { createHost, formatStats, parseCidr, parseCidrAny, type Host } from '../src/host.js';
+import { formatIp } from '../src/layers/net.js';
+import { createConnection, createServer } from '../src/layers/tcp/stream.js';
+import type { TcpConnection, TcpError } from '../src/layers/tcp/index.js';
+import { parseIp6 } from '../src/wire/addr6.js';
 import type { PingResult } from '../src/layers/icmp.js';
 import { SimLink, type SimLinkOptions } from '../src/layers/nic/sim-link.js';
 import { PcapDevice } from '../src/layers/nic/wrappers.js';
@@ -154,3 +159,134 @@ describe('host', () => {
     expect(severities.filter((s) => s >= 6291456)).toEqual([]);
   });
 });
+
+describe('dual-stack host', () => {
+  function dualHosts(link: SimLinkOptions, dad = true) {
+    const clock = new VirtualClock();
+    const sim = new SimLink(clock, link);
+    const ipv6 = { dad };
+    const a = createHost({ name: 'a', link: sim, ip: ['10.0.0.1/24', 'fd00::1/64'], seed: 21, tcp: true, ipv6 });
+    const b = createHost({ name: 'b', link: sim, ip: ['10.0.0.2/24', 'fd00::2/64'], seed: 22, tcp: true, ipv6 });
+    // Duplicate address detection holds the addresses tentative for a while.
+    if (dad) clock.advance(3_000);
+    return { clock, link: sim, a, b };
+  }
+
+  it('builds IPv6, ICMPv6 and NDP beside IPv4, and lists them', () => {
+    const { a } = dualHosts({ seed: 1 });
+    expect(a.ipv6).toBeDefined();
+    expect(formatIp(a.address6!)).toBe('fd00::1');
+    expect(a.address).toBe(parseIp4('10.0.0.1'));
+    const names = a.stats().map((r) => r.module);
+    for (const m of ['ip', 'ipv6', 'icmpv6', 'ndp', 'udp', 'tcp']) expect(names).toContain(m);
+    expect(a.tcp!.lowers.map((l) => l.family)).toEqual([4, 6]);
+    expect(a.udp!.lowers.map((l) => l.family)).toEqual([4, 6]);
+    expect(parseCidrAny('fd00::1/64')).toEqual({ address: parseIp6('fd00::1'), prefixLength: 64 });
+    expect(parseCidrAny('10.0.0.1/8')).toEqual({ address: parseIp4('10.0.0.1'), prefixLength: 8 });
+    expect(() => parseCidrAny('fd00::1/129')).toThrow(/129/);
+    expect(() => createHost({ ip: ['10.0.0.1/24', '10.0.0.2/24'] })).toThrow(/one IPv4/);
+  });
+
+  it('pings over IPv6 and over IPv4 from one host', async () => {
+    const { clock, a, b } = dualHosts({ seed: 2 });
+    const p6 = a.ping('fd00::2', { count: 3, intervalMs: 10 });
+    const p4 = a.ping('10.0.0.2', { count: 3, intervalMs: 10 });
+    clock.runUntil(() => a.icmp.activePings === 0 && a.icmpv6!.activePings === 0, 10_000);
+    const [r6, r4] = await Promise.all([p6, p4]);
+    expect(r6.received).toBe(3);
+    expect(r4.received).toBe(3);
+    expect(formatIp(r6.replies[0]!.from)).toBe('fd00::2');
+    expect(b.ndp).toBeDefined();
+  });
+
+  it('carries TCP over IPv6 byte-exact through 3% loss, beside IPv4, and UDP over both', () => {
+    const { clock, a, b } = dualHosts({ seed: 3, loss: 0.03 });
+    const data = new Rng(5).bytes(300_000);
+    const got: Uint8Array[] = [];
+    const families: number[] = [];
+    b.tcp!.listen(9, b.rt.app('sink'), {
+      onAccept: (c) => {
+        families.push(c.family);
+        return { onData: (_c, d) => void got.push(d.slice()), onClose: (cc, how) => void (how === 'peer-fin' && cc.close()) };
+      },
+    });
+    let closed = false;
+    const conn: TcpConnection = a.tcp!.connect(parseIp6('fd00::2'), 9, a.rt.app('src'), {
+      onConnect: (c) => {
+        c.send(data);
+        c.close();
+      },
+      onClose: (_c, how) => void (closed = how === 'closed' || closed),
+    });
+    const echoes: string[] = [];
+    const srv = b.udp!.bind(7, b.rt.app('echo'), { onDatagram: (d) => void srv.send(d.src, d.srcPort, d.payload) });
+    const cli = a.udp!.bind(0, a.rt.app('c'), { onDatagram: (d) => void echoes.push(formatIp(d.src)) });
+    cli.send(parseIp6('fd00::2'), 7, new Uint8Array(100));
+    cli.send(parseIp4('10.0.0.2'), 7, new Uint8Array(100));
+    clock.runUntil(() => closed && echoes.length >= 1, 600_000);
+    expect(conn.family).toBe(6);
+    expect(families).toEqual([6]);
+    expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
+    expect(a.tcp!.counters.retransmissions + a.tcp!.counters.fastRetransmits).toBeGreaterThan(0);
+    // UDP has no retransmission: with loss, whichever echo came back came from its own family.
+    for (const e of echoes) expect(['fd00::2', '10.0.0.2']).toContain(e);
+  });
+
+  it('serves a Duplex client over IPv6', async () => {
+    const { clock, a, b } = dualHosts({ seed: 4 }, false);
+    const server = createServer(b.tcp!, (s) => s.pipe(s));
+    server.listen(8080);
+    expect(server.address()).toEqual({ address: '::', family: 'IPv6', port: 8080 });
+    const s = createConnection(a.tcp!, { host: 'fd00::2', port: 8080 });
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => void chunks.push(d));
+    s.write('over six');
+    for (let i = 0; i < 50 && Buffer.concat(chunks).toString() !== 'over six'; i++) {
+      clock.advance(10);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(Buffer.concat(chunks).toString()).toBe('over six');
+    expect(s.remoteFamily).toBe('IPv6');
+    expect(s.remoteAddress).toBe('fd00::2');
+    s.destroy();
+    server.close();
+    const only6 = createServer(b.tcp!, () => undefined);
+    only6.listen({ port: 8081, host: '[fd00::2]' });
+    expect(only6.address()).toEqual({ address: 'fd00::2', family: 'IPv6', port: 8081 });
+    only6.close();
+  });
+
+  it('refuses a connect at once when the peer answers with ICMP protocol unreachable or ICMPv6 unknown next header', () => {
+    const clock = new VirtualClock();
+    const sim = new SimLink(clock, { seed: 6 });
+    const a = createHost({ name: 'a', link: sim, ip: ['10.0.0.1/24', 'fd00::1/64'], tcp: true, ipv6: { dad: false } });
+    // No TCP on b: its IPv4 and IPv6 layers answer the SYNs with errors.
+    createHost({ name: 'b', link: sim, ip: ['10.0.0.2/24', 'fd00::2/64'], ipv6: { dad: false } });
+    const codes: string[] = [];
+    a.tcp!.connect(parseIp4('10.0.0.2'), 80, a.rt.app('c'), { onError: (_c, e) => void codes.push(`4 ${e.code}`) });
+    a.tcp!.connect(parseIp6('fd00::2'), 80, a.rt.app('c'), { onError: (_c, e) => void codes.push(`6 ${e.code}`) });
+    clock.runUntil(() => codes.length === 2, 60_000);
+    expect(codes.sort()).toEqual(['4 ECONNREFUSED', '6 ECONNREFUSED']);
+    // Well before the first retransmission of the SYN (1 s).
+    expect(clock.now()).toBeLessThan(100);
+  });
+
+  it('builds an IPv6-only host: TCP and UDP over IPv6 alone', () => {
+    const clock = new VirtualClock();
+    const sim = new SimLink(clock, { seed: 5 });
+    const h = createHost({ name: 'six', link: sim, ip: 'fd00::6/64', tcp: true, ipv6: { dad: false } });
+    const peer = createHost({ name: 'peer', link: sim, ip: ['10.0.0.9/24', 'fd00::9/64'], tcp: true, ipv6: { dad: false } });
+    expect(h.address).toBe(0);
+    expect(h.tcp!.lowers.map((l) => l.family)).toEqual([6]);
+    expect(h.udp!.lowers.map((l) => l.family)).toEqual([6]);
+    const errors: TcpError[] = [];
+    h.tcp!.connect(parseIp4('10.0.0.9'), 80, h.rt.app('c'), { onError: (_c, e) => void errors.push(e) });
+    let up = false;
+    peer.tcp!.listen(80, peer.rt.app('s'), { onAccept: () => ({}) });
+    h.tcp!.connect(parseIp6('fd00::9'), 80, h.rt.app('c'), { onConnect: () => void (up = true) });
+    clock.runUntil(() => up && errors.length > 0, 10_000);
+    expect(errors.map((e) => e.code)).toEqual(['ENETUNREACH']);
+    expect(up).toBe(true);
+  });
+});
+

@@ -5,24 +5,28 @@
  *   npx tsx apps/bench/replay.ts --json          # one JSON line
  *   npx tsx apps/bench/replay.ts --quick         # 100,000 frames, 2 rounds
  *   npx tsx apps/bench/replay.ts --frames 200000 --runs 5 --keep /tmp/bench.pcap
+ *   npx tsx apps/bench/replay.ts --source        # time the sources through tsx, not the build
  *
  * Generates a capture of at least a million frames (many interleaved TCP flows:
  * handshakes, data both ways in segments from 1 byte to a full MSS, pure ACKs,
- * retransmissions, reordering, FIN teardown) with PcapWriter. Then, in rounds,
- * alternately: the replay CLI in a process of its own
- * (`node --import tsx apps/replay.ts FILE --json`, start-up and TypeScript
- * loading included; it reassembles and hashes every flow, both ways, and decodes
- * port-23 flows into transcripts) and, when installed,
+ * retransmissions, reordering, FIN teardown) with PcapWriter. Builds the CLI
+ * as the package ships it (tsc with tsconfig.build.json into a temporary
+ * folder; `--source` times `node --import tsx apps/replay.ts` instead). Then, in
+ * rounds, in turn: the replay CLI in a process of its own (`node
+ * dist/apps/replay.js FILE --json`, start-up included; it reassembles and hashes
+ * every flow, both ways, and decodes port-23 flows into transcripts), once with
+ * its default worker threads (`--jobs` = the cores there are) and once with
+ * `--jobs 1`, and, when installed,
  * `tshark -q -z follow,tcp,raw,0 -r FILE` (which dissects every frame through
  * all its protocol layers, then prints stream 0). Each child's wall time and
  * CPU time (user + system, from GNU time's rusage of the child; without
  * /usr/bin/time from bash's `time`) are kept; min and median are printed.
  * Stream 0 from both tools is checked to be identical.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatTable, fmt, roundMetric, runsFrom, summarise, type Metric, type Stat } from './measure.js';
@@ -46,6 +50,8 @@ export interface ReplayBenchOptions {
   readonly runs?: number;
   /** Progress lines on stderr. */
   readonly verbose?: boolean;
+  /** Time the TypeScript sources through tsx instead of the built CLI. */
+  readonly source?: boolean;
 }
 
 export interface ReplayBenchRow {
@@ -73,10 +79,17 @@ export interface ReplayBenchResult {
   readonly fileBytes: number;
   readonly generateSeconds: number;
   readonly rows: readonly ReplayBenchRow[];
-  /** tshark time / replay time, wall medians (above 1: the replay is faster). */
+  /** tshark time / replay time (default jobs), wall medians (above 1: the replay is faster). */
   readonly speedup: number | null;
   /** The same by CPU time medians. */
   readonly speedupCpu: number | null;
+  /** tshark time / replay time with --jobs 1: wall, CPU medians. */
+  readonly speedupOneJob: number | null;
+  readonly speedupOneJobCpu: number | null;
+  /** Worker threads the default replay used. */
+  readonly jobs: number;
+  /** How the CLI was run: the build or the sources. */
+  readonly cli: string;
   /** How the children's CPU time was taken. */
   readonly cpuFrom: string;
   readonly metrics: readonly Metric[];
@@ -360,9 +373,30 @@ function parseFollowRaw(text: string): [Buffer, Buffer] {
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 const DOES = {
-  replay: 'reassembles and hashes every flow, both ways; decodes Telnet flows into transcripts',
+  replay: 'reassembles and hashes every flow, both ways; decodes Telnet flows into transcripts; worker threads share the flows',
+  replay1: 'the same in one thread',
   tshark: 'dissects every frame through all its protocol layers, then prints TCP stream 0',
 };
+
+type Tool = keyof typeof DOES;
+
+/**
+ * The CLI as `npm pack` ships it: tsc into `dir/dist` with the build's config
+ * and data files; `dir/node_modules` points at the project's so its imports
+ * resolve. Returns the path of the compiled replay app.
+ */
+function buildCli(dir: string): string {
+  const tsc = path.join(projectRoot, 'node_modules/typescript/bin/tsc');
+  const out = path.join(dir, 'dist');
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(projectRoot, 'tsconfig.build.json'), '--outDir', out], { cwd: projectRoot, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the CLI failed: ${(r.stdout + r.stderr).trim().split('\n').slice(0, 3).join(' ')}`);
+  for (const rel of ['apps/data/users.json', 'src/report/assets/report.js', 'src/report/assets/report.css']) {
+    mkdirSync(path.dirname(path.join(out, rel)), { recursive: true });
+    copyFileSync(path.join(projectRoot, rel), path.join(out, rel));
+  }
+  symlinkSync(path.join(projectRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  return path.join(out, 'apps/replay.js');
+}
 
 export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<ReplayBenchResult> {
   const frames = opts.frames ?? 1_000_000;
@@ -380,29 +414,35 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
     const fileBytes = statSync(file).size;
     log(`generated ${gen.frames} frames, ${gen.flows} flows, ${(fileBytes / 1e6).toFixed(1)} MB in ${generateSeconds.toFixed(1)} s: ${file}`);
 
-    const replayArgs = ['--import', 'tsx', path.join(projectRoot, 'apps/replay.ts'), file, '--json'];
+    const b0 = performance.now();
+    const cli = opts.source === true ? path.join(projectRoot, 'apps/replay.ts') : buildCli(dir);
+    const node = opts.source === true ? ['--import', 'tsx', cli] : [cli];
+    log(`${opts.source === true ? 'sources' : `built the CLI in ${((performance.now() - b0) / 1000).toFixed(1)} s`}: ${cli}`);
+    const jobs = availableParallelism();
     const tshark = TSHARK !== undefined && opts.noTshark !== true;
     const marker = '{"type":"flow","stream":0,';
     let stream0: FlowReport | undefined;
     let tsharkOut = '';
-    const samples: { replay: ChildRun[]; tshark: ChildRun[] } = { replay: [], tshark: [] };
+    const samples: Record<Tool, ChildRun[]> = { replay: [], replay1: [], tshark: [] };
+    const tools: Tool[] = tshark ? ['replay', 'replay1', 'tshark'] : ['replay', 'replay1'];
     for (let k = 0; k < runs; k++) {
-      // Alternate who goes first, so neither always meets a warmer page cache or a quieter machine.
-      const order: Array<'replay' | 'tshark'> = tshark ? (k % 2 === 0 ? ['replay', 'tshark'] : ['tshark', 'replay']) : ['replay'];
+      // Rotate who goes first, so none always meets a warmer page cache or a quieter machine.
+      const order = tools.map((_, i) => tools[(i + k) % tools.length]!);
       for (const tool of order) {
-        if (tool === 'replay') {
+        if (tool !== 'tshark') {
           // Stream 0's record is kept from the first run, for the comparison; a small tail bridges chunk edges.
           let tail = '';
-          const r = await timed(process.execPath, replayArgs, timeFile, (d) => {
-            if (stream0 !== undefined || k > 0) return;
+          const keep = stream0 === undefined && tool === 'replay';
+          const r = await timed(process.execPath, [...node, file, '--json', ...(tool === 'replay1' ? ['--jobs', '1'] : [])], timeFile, (d) => {
+            if (!keep || stream0 !== undefined) return;
             const text = tail + d;
             const at = text.indexOf(marker);
             const end = at >= 0 ? text.indexOf('\n', at) : -1;
             if (end >= 0) stream0 = JSON.parse(text.slice(at, end)) as FlowReport;
             tail = at >= 0 ? text.slice(at) : text.slice(-marker.length);
           });
-          samples.replay.push(r);
-          log(`replay: ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s cpu`);
+          samples[tool].push(r);
+          log(`${tool === 'replay' ? `replay (--jobs ${jobs})` : 'replay --jobs 1'}: ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s cpu`);
         } else {
           const first = samples.tshark.length === 0;
           const r = await timed(TSHARK!, ['-q', '-z', 'follow,tcp,raw,0', '-r', file], timeFile, (d) => {
@@ -413,7 +453,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
         }
       }
     }
-    const row = (tool: 'replay' | 'tshark', name: string, command: string): ReplayBenchRow => {
+    const row = (tool: Tool, name: string, command: string): ReplayBenchRow => {
       const xs = samples[tool];
       const wall = summarise(xs.map((x) => x.wallS));
       const cpu = summarise(xs.map((x) => x.cpuS));
@@ -431,15 +471,23 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
         peakRssMb: rss.length > 0 ? Math.max(...rss) : null,
       };
     };
-    const rows: ReplayBenchRow[] = [row('replay', 'replay CLI (this stack)', `node --import tsx apps/replay.ts ${file} --json`)];
+    const shown = opts.source === true ? 'node --import tsx apps/replay.ts' : 'node dist/apps/replay.js';
+    const rows: ReplayBenchRow[] = [
+      row('replay', `replay CLI (--jobs ${jobs})`, `${shown} ${file} --json`),
+      row('replay1', 'replay CLI --jobs 1', `${shown} ${file} --json --jobs 1`),
+    ];
     let speedup: number | null = null;
     let speedupCpu: number | null = null;
+    let speedupOneJob: number | null = null;
+    let speedupOneJobCpu: number | null = null;
     let agrees: boolean | null = null;
     if (tshark) {
       const t = row('tshark', 'tshark', `tshark -q -z follow,tcp,raw,0 -r ${file}`);
       rows.push(t);
       speedup = t.wall.median / rows[0]!.wall.median;
       speedupCpu = t.cpu.median / rows[0]!.cpu.median;
+      speedupOneJob = t.wall.median / rows[1]!.wall.median;
+      speedupOneJobCpu = t.cpu.median / rows[1]!.cpu.median;
       const [c, s] = parseFollowRaw(tsharkOut);
       agrees =
         stream0 !== undefined &&
@@ -449,7 +497,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
         sha256(s) === stream0.bToA.sha256;
     }
     const metrics = rows.map((r) =>
-      roundMetric({ name: `${r.tool === 'tshark' ? 'tshark' : 'replay CLI'} ms`, unit: 'ms', runs: r.runs, wall: { min: r.wall.min * 1000, median: r.wall.median * 1000 }, cpu: { min: r.cpu.min * 1000, median: r.cpu.median * 1000 } }, 0),
+      roundMetric({ name: `${r.tool} ms`, unit: 'ms', runs: r.runs, wall: { min: r.wall.min * 1000, median: r.wall.median * 1000 }, cpu: { min: r.cpu.min * 1000, median: r.cpu.median * 1000 } }, 0),
     );
     return {
       bench: 'replay',
@@ -461,6 +509,10 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
       rows,
       speedup,
       speedupCpu,
+      speedupOneJob,
+      speedupOneJobCpu,
+      jobs,
+      cli: shown,
       cpuFrom: GNU_TIME !== undefined ? 'GNU time (rusage of the child)' : "bash's time",
       metrics,
       stream0Agrees: agrees,
@@ -479,7 +531,10 @@ export function formatReplayTable(r: ReplayBenchResult): string {
       r.rows.map((x) => [x.tool, fmt(x.wall.min), fmt(x.wall.median), fmt(x.cpu.min), fmt(x.cpu.median), Math.round(x.framesPerSecond).toString(), x.megabytesPerSecond.toFixed(1), fmt(x.peakRssMb ?? undefined), String(x.runs)]),
     ),
   ];
-  if (r.speedup !== null) out.push(`replay is ${r.speedup.toFixed(2)}x tshark's speed by wall time, ${r.speedupCpu!.toFixed(2)}x by CPU time (medians); stream 0 identical in both: ${r.stream0Agrees ? 'yes' : 'NO'}`);
+  if (r.speedup !== null) {
+    out.push(`replay (--jobs ${r.jobs}) is ${r.speedup.toFixed(2)}x tshark's speed by wall time, ${r.speedupCpu!.toFixed(2)}x by CPU time (medians); stream 0 identical in both: ${r.stream0Agrees ? 'yes' : 'NO'}`);
+    out.push(`replay --jobs 1 is ${r.speedupOneJob!.toFixed(2)}x tshark's speed by wall time, ${r.speedupOneJobCpu!.toFixed(2)}x by CPU time (medians)`);
+  }
   else out.push(TSHARK === undefined ? 'tshark not installed: no comparison' : 'tshark skipped (--no-tshark)');
   out.push(`each a child process, start-up included, interleaved; cpu = user + system from ${r.cpuFrom}; frames/s and MB/s from the wall median`);
   for (const x of r.rows) out.push(`  ${x.tool}: ${x.does}\n    ${x.command}`);
@@ -501,6 +556,7 @@ async function main(): Promise<void> {
     ...(keep !== undefined ? { keep } : {}),
     noTshark: process.argv.includes('--no-tshark'),
     verbose: !process.argv.includes('--json'),
+    source: process.argv.includes('--source'),
   });
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else console.log(formatReplayTable(r));

@@ -14,6 +14,7 @@ import { createHost } from '../../src/host.js';
 import type { IpPacket } from '../../src/layers/ip.js';
 import { SimLink } from '../../src/layers/nic/sim-link.js';
 import { formatIp4 } from '../../src/wire/addr.js';
+import { formatIp } from '../../src/layers/net.js';
 import { IP_PROTO_UDP } from '../../src/wire/ipv4.js';
 import { parseUdp, udpChecksumOk, writeUdpHeader } from '../../src/wire/udp.js';
 
@@ -70,7 +71,7 @@ export async function runUdpEcho(print: (line: string) => void = (l) => console.
     onDatagram(d) {
       const text = new TextDecoder().decode(d.payload);
       replies.push(text);
-      say(`client got ${JSON.stringify(text)} from ${formatIp4(d.src)}:${d.srcPort} at ${clock.now().toFixed(3)} ms`);
+      say(`client got ${JSON.stringify(text)} from ${formatIp(d.src)}:${d.srcPort} at ${clock.now().toFixed(3)} ms`);
     },
   });
   for (const [i, word] of ['hello', 'upcalls', 'world'].entries()) {

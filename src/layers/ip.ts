@@ -159,6 +159,8 @@ function isMulticast(ip: Ip4): boolean {
 }
 
 export class Ip extends Module<IpShared, PartialDatagram> {
+  /** The address family, for transports built over several network layers (net.ts). */
+  readonly family = 4 as const;
   readonly address: Ip4;
   readonly prefixLength: number;
   readonly mtu: number;

@@ -46,6 +46,21 @@ export function transportPseudoSum(src: IpAddress, dst: IpAddress, protocol: num
   return ipv6PseudoHeaderSum(src, dst, protocol, length);
 }
 
+/** Bytes of the network header a transport's segment size must leave room for (IPv4 without options, IPv6 without extensions). */
+export function netHeaderLength(family: Family): number {
+  return family === 4 ? 20 : 40;
+}
+
+/** The unspecified address of a family (0.0.0.0, ::). */
+export function unspecifiedOf(family: Family): IpAddress {
+  return family === 4 ? 0 : new Uint8Array(16);
+}
+
+/** Text for an address and port: `10.0.0.1:23`, `[fd00::1]:23`. */
+export function formatEndpoint(a: IpAddress, port: number | string): string {
+  return typeof a === 'number' ? `${formatIp4(a)}:${port}` : `[${formatIp6(a)}]:${port}`;
+}
+
 /** A datagram a network module hands to the transport bound to its protocol. Valid during the upcall only. */
 export interface NetPacket {
   readonly src: IpAddress;
@@ -90,3 +105,24 @@ export interface NetLower {
   /** Report a datagram no transport would take (ICMP / ICMPv6 answers port unreachable). `code` is the IPv4 ICMP code; IPv6 maps it. */
   unreachable(pkt: NetPacket, code: number): void;
 }
+
+/**
+ * What an error report of the network layer (ICMP, ICMPv6) says about a
+ * datagram we sent, in the same words for both families, for the transport
+ * that sent it.
+ */
+export interface NetError {
+  readonly kind: 'unreachable' | 'too-big' | 'time-exceeded' | 'parameter-problem';
+  /** The destination itself refused (port or protocol unreachable): a hard error (RFC 1122 4.2.3.9). */
+  readonly refused: boolean;
+  /** Our address and the destination's, as the quoted datagram had them. */
+  readonly src: IpAddress;
+  readonly dst: IpAddress;
+  /** The quoted datagram's transport protocol (-1 when the quote does not reach it). */
+  readonly protocol: number;
+  /** The quoted transport bytes (the first 8 at least, when the sender followed the RFCs). Valid during the call only. */
+  readonly transport: Uint8Array;
+  /** too-big: the MTU the path allows (IPv4's "fragmentation needed" may give 0: unknown); else 0. */
+  readonly mtu: number;
+}
+

@@ -1,20 +1,39 @@
 /**
- * UDP (RFC 768) on IP protocol 17: ports bound through slots, checksums both ways.
+ * UDP (RFC 768) on IP protocol 17 over IPv4, IPv6 or both (one code path: the
+ * pseudo-header is the only difference): ports bound through slots, checksums
+ * both ways. A bound port receives from both families.
  *
- * A datagram for a port nobody bound is dropped and reported to IP as
- * undeliverable (ICMP then answers port unreachable).
+ * A datagram for a port nobody bound is dropped and reported to the network
+ * layer it came through as undeliverable (ICMP / ICMPv6 then answers port
+ * unreachable). Over IPv6 the checksum is mandatory (RFC 8200 8.1): a datagram
+ * without one is dropped.
  */
 import { DETACH, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
-import type { Ip4 } from '../wire/addr.js';
-import type { PacketBuffer } from '../wire/buffer.js';
+import { BufferError, type PacketBuffer } from '../wire/buffer.js';
+import { checksumVerifies, internetChecksum } from '../wire/checksum.js';
 import { IP_PROTO_UDP } from '../wire/ipv4.js';
-import { parseUdp, udpChecksumOk, writeUdpHeader } from '../wire/udp.js';
-import type { Ip, IpPacket, IpSlots, SendOptions, SendResult } from './ip.js';
+import { encodeUdpHeader, parseUdp, UDP_HEADER_LENGTH } from '../wire/udp.js';
+import {
+  familyOf,
+  formatIp,
+  ipOwned,
+  transportPseudoSum,
+  type Family,
+  type IpAddress,
+  type NetLower,
+  type NetPacket,
+  type NetSendOptions,
+  type NetSendResult,
+  type NetSlots,
+} from './net.js';
+
+/** What UDP needs of a network layer: all of NetLower (it reports undeliverable datagrams). */
+export type UdpLower = NetLower;
 
 export interface UdpDatagram {
-  readonly src: Ip4;
+  readonly src: IpAddress;
   readonly srcPort: number;
-  readonly dst: Ip4;
+  readonly dst: IpAddress;
   readonly dstPort: number;
   readonly ttl: number;
   /** The data; a view into the frame, valid during the upcall only (copy to keep). */
@@ -52,8 +71,8 @@ export class UdpSocket {
     return `udp:${this.port}`;
   }
 
-  /** Send `data` (copied) from this port. */
-  send(dst: Ip4, dstPort: number, data: Uint8Array, opts?: SendOptions): SendResult {
+  /** Send `data` (copied) from this port, over the family of `dst`. */
+  send(dst: IpAddress, dstPort: number, data: Uint8Array, opts?: NetSendOptions): NetSendResult {
     return this.udp.send(this.port, dst, dstPort, data, opts);
   }
 
@@ -70,19 +89,32 @@ interface UdpShared {
 export class Udp extends Module<UdpShared, UdpSocket> {
   readonly counters: UdpCounters = { received: 0, delivered: 0, sent: 0 };
   verifyChecksum: boolean;
-  readonly binding: Binding<IpSlots>;
+  /** The binding on the first network layer (`bindings`: one per layer). */
+  readonly binding: Binding<NetSlots>;
+  readonly bindings: readonly Binding<NetSlots>[];
+  /** The network layers, at most one per family; the first is the primary. */
+  readonly lowers: readonly UdpLower[];
   private readonly ephemeralFrom: number;
 
-  constructor(
-    rt: Runtime,
-    readonly ip: Ip,
-    opts: UdpOptions = {},
-  ) {
+  /** Over one network layer, or one per family (`[ip, ipv6]`). */
+  constructor(rt: Runtime, lower: UdpLower | readonly UdpLower[], opts: UdpOptions = {}) {
     const from = opts.ephemeralFrom ?? 49152;
     super(rt, 'udp', { ports: new Map(), nextEphemeral: from });
+    const lowers: readonly UdpLower[] = Array.isArray(lower) ? lower : [lower as UdpLower];
+    if (lowers.length === 0 || lowers.length > 2 || (lowers.length === 2 && lowers[0]!.family === lowers[1]!.family)) {
+      throw new RangeError('udp needs one network layer per family (one or two)');
+    }
+    this.lowers = lowers;
     this.ephemeralFrom = from;
     this.verifyChecksum = opts.verifyChecksum ?? true;
-    this.binding = ip.bindProtocol(IP_PROTO_UDP, this, { onPacket: (pkt) => this.receive(pkt) });
+    this.bindings = lowers.map((l) => l.bindProtocol(IP_PROTO_UDP, this, { onPacket: (pkt) => this.receive(pkt, l) }));
+    this.binding = this.bindings[0]!;
+  }
+
+  /** The network layer for a family, if UDP runs over one. */
+  lowerFor(family: Family): UdpLower | undefined {
+    for (const l of this.lowers) if (l.family === family) return l;
+    return undefined;
   }
 
   /** Bind `port` (0: an ephemeral one) for `owner`. Throws if the port is taken. */
@@ -121,26 +153,45 @@ export class Udp extends Module<UdpShared, UdpSocket> {
   });
 
   /** Send `data` (copied into a new buffer) from `srcPort` to `dst`:`dstPort`. */
-  readonly send = this.entry('send', 'reentrant', (srcPort: number, dst: Ip4, dstPort: number, data: Uint8Array, opts?: SendOptions): SendResult => {
-    const buf = this.ip.alloc(data.length, 'udp');
-    buf.bytes.set(data, buf.start);
-    return this.sendBuffer(srcPort, dst, dstPort, buf, opts);
-  });
+  readonly send = this.entry(
+    'send',
+    'reentrant',
+    (srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array, opts?: NetSendOptions): NetSendResult => {
+      const lower = this.lowerFor(familyOf(dst));
+      if (lower === undefined) {
+        this.drop('no-route', this.rt.observed ? `no IPv${familyOf(dst)} for ${formatIp(dst)}` : undefined);
+        return 'no-route';
+      }
+      const buf = lower.alloc(data.length, 'udp');
+      buf.bytes.set(data, buf.start);
+      return this.sendBuffer(srcPort, dst, dstPort, buf, opts);
+    },
+  );
 
-  /** Zero-copy send: `buf` (from `ip.alloc`) holds the data; ownership passes to UDP. */
+  /** Zero-copy send: `buf` (from the family's `alloc`) holds the data; ownership passes to UDP. */
   readonly sendBuffer = this.entry(
     'sendBuffer',
     'reentrant',
-    (srcPort: number, dst: Ip4, dstPort: number, buf: PacketBuffer, opts?: SendOptions): SendResult => {
-      const src = opts?.src ?? this.ip.sourceFor(dst);
-      if (src === undefined) {
+    (srcPort: number, dst: IpAddress, dstPort: number, buf: PacketBuffer, opts?: NetSendOptions): NetSendResult => {
+      const lower = this.lowerFor(familyOf(dst));
+      const src = opts?.src ?? lower?.sourceFor(dst);
+      if (lower === undefined || src === undefined || familyOf(src) !== familyOf(dst)) {
         buf.release();
         this.drop('no-route');
         return 'no-route';
       }
-      writeUdpHeader(buf, { srcPort, dstPort, length: 0, checksum: 0 }, src, dst);
+      const length = UDP_HEADER_LENGTH + buf.length;
+      if (length > 0xffff) throw new BufferError(`UDP datagram of ${length} bytes exceeds 65535`);
+      const start = buf.prepend(UDP_HEADER_LENGTH);
+      const bytes = buf.bytes;
+      encodeUdpHeader(bytes, start, { srcPort, dstPort, length, checksum: 0 });
+      // A sum of 0 goes as all ones: 0 means "no checksum" (and is refused over IPv6).
+      const c = internetChecksum(bytes, start, length, transportPseudoSum(src, dst, IP_PROTO_UDP, length));
+      const sum = c === 0 ? 0xffff : c;
+      bytes[start + 6] = sum >>> 8;
+      bytes[start + 7] = sum;
       this.counters.sent++;
-      return this.ip.send(dst, IP_PROTO_UDP, buf, opts?.src !== undefined ? opts : { ...opts, src });
+      return lower.send(dst, IP_PROTO_UDP, buf, opts?.src !== undefined ? opts : { ...opts, src });
     },
   );
 
@@ -149,7 +200,7 @@ export class Udp extends Module<UdpShared, UdpSocket> {
     return [...this.shared.ports.keys()].sort((a, b) => a - b);
   }
 
-  private receive(pkt: IpPacket): void {
+  private receive(pkt: NetPacket, lower: UdpLower): void {
     this.counters.received++;
     const buf = pkt.buf;
     const bytes = buf.bytes;
@@ -160,7 +211,11 @@ export class Udp extends Module<UdpShared, UdpSocket> {
       return;
     }
     const h = r.header;
-    if (this.verifyChecksum && h.checksum !== 0 && !udpChecksumOk(bytes, off, h.length, pkt.src, pkt.dst)) {
+    if (h.checksum === 0 && typeof pkt.src !== 'number') {
+      this.drop('no-checksum-v6');
+      return;
+    }
+    if (this.verifyChecksum && h.checksum !== 0 && !checksumVerifies(bytes, off, h.length, transportPseudoSum(pkt.src, pkt.dst, IP_PROTO_UDP, h.length))) {
       this.drop('bad-checksum');
       return;
     }
@@ -168,16 +223,17 @@ export class Udp extends Module<UdpShared, UdpSocket> {
     const b = e?.table.bindings[0];
     if (b === undefined) {
       this.drop('no-port', this.rt.observed ? String(h.dstPort) : undefined);
-      this.ip.unreachable(pkt, 3);
+      lower.unreachable(pkt, 3);
       return;
     }
     this.counters.delivered++;
     this.claim(e!.socket);
     const payload = bytes.subarray(off + 8, off + h.length);
+    // IPv6 addresses are views into the packet: the datagram outlives it in a handler's hands.
     const d: UdpDatagram = {
-      src: pkt.src,
+      src: ipOwned(pkt.src),
       srcPort: h.srcPort,
-      dst: pkt.dst,
+      dst: ipOwned(pkt.dst),
       dstPort: h.dstPort,
       ttl: pkt.ttl,
       payload,

@@ -19,7 +19,7 @@ import type { Runtime } from '../core/runtime.js';
 import { currentTask } from '../core/task.js';
 import { DeviceWrapper, type Device } from '../layers/nic/device.js';
 import type { Tcp } from '../layers/tcp/tcp.js';
-import { formatIp4 } from '../wire/addr.js';
+import { formatIp } from '../layers/net.js';
 import { decodeFrame, LINK_ETHERNET, type TcpFields } from './decode.js';
 import { buildReport, type BuildInfo } from './build.js';
 import type { HostCounters, ReportData } from './model.js';
@@ -422,7 +422,7 @@ export class ReportCollector {
 /** @internal Each connection's cwnd, ssthresh, bytes in flight, SRTT and RTO, kept when one of them changed. */
 export function sampleConnections(tcp: Tcp, byConn: Map<string, RawSample[]>, at: number): void {
   for (const c of tcp.allConnections()) {
-    const key = `${formatIp4(c.localIp)}:${c.localPort}>${formatIp4(c.remoteIp)}:${c.remotePort}`;
+    const key = `${formatIp(c.localIp)}:${c.localPort}>${formatIp(c.remoteIp)}:${c.remotePort}`;
     let list = byConn.get(key);
     if (list === undefined) {
       list = [];

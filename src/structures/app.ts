@@ -10,6 +10,7 @@ import type { AsyncWork } from '../layers/telnet/async-work.js';
 import type { UdpDatagram } from '../layers/udp.js';
 import type { StreamTransport } from '../layers/telnet/transport.js';
 import type { Ip4 } from '../wire/addr.js';
+import type { IpAddress } from '../layers/net.js';
 
 export type StackStructure = 'direct' | 'queued' | 'threaded';
 export const STRUCTURES: readonly StackStructure[] = ['direct', 'queued', 'threaded'];
@@ -17,7 +18,7 @@ export const STRUCTURES: readonly StackStructure[] = ['direct', 'queued', 'threa
 export interface DatagramSocket {
   readonly port: number;
   /** `data` is copied (or moved to another thread) before the call returns. */
-  send(dst: Ip4, dstPort: number, data: Uint8Array): unknown;
+  send(dst: IpAddress, dstPort: number, data: Uint8Array): unknown;
   close(): void;
 }
 

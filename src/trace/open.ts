@@ -9,8 +9,8 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CaptureFormatError, type CaptureRecord } from './capture.js';
-import { readPcap, type PcapReadOptions } from './pcap.js';
-import { readPcapng, type PcapngReadOptions } from './pcapng.js';
+import { readPcapBatches, type PcapReadOptions } from './pcap.js';
+import { readPcapngBatches, type PcapngReadOptions } from './pcapng.js';
 
 export type CaptureSource = string | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
 
@@ -71,7 +71,7 @@ async function sizeOf(path: string): Promise<number> {
 }
 
 function iterableOf(source: CaptureSource): AsyncIterable<Uint8Array | string> {
-  if (typeof source === 'string') return createReadStream(source, { highWaterMark: 256 * 1024 });
+  if (typeof source === 'string') return createReadStream(source, { highWaterMark: 1024 * 1024 });
   if (typeof source === 'object' && source !== null && Symbol.asyncIterator in source) {
     return source as AsyncIterable<Uint8Array | string>;
   }
@@ -90,10 +90,16 @@ function iterableOf(source: CaptureSource): AsyncIterable<Uint8Array | string> {
  * reader's CaptureFormatError; a damaged or truncated gzip stream →
  * CaptureFormatError "gzip: ..." at the compressed offset reached.
  */
-export async function* openCapture(
-  source: CaptureSource,
-  options: OpenCaptureOptions = {},
-): AsyncGenerator<CaptureRecord> {
+export async function* openCapture(source: CaptureSource, options: OpenCaptureOptions = {}): AsyncGenerator<CaptureRecord> {
+  for await (const batch of openCaptureBatches(source, options)) yield* batch;
+}
+
+/**
+ * openCapture by the chunk: each batch holds the records one chunk of input
+ * completed (see readPcapBatches). Replay reads this way: one promise per
+ * chunk, not per record.
+ */
+export async function* openCaptureBatches(source: CaptureSource, options: OpenCaptureOptions = {}): AsyncGenerator<CaptureRecord[]> {
   const total = typeof source === 'string' ? await sizeOf(source) : undefined;
   const raw = iterableOf(source)[Symbol.asyncIterator]();
   const onProgress = options.onProgress;
@@ -125,8 +131,8 @@ export async function* openCapture(
     }
     options.onFormat?.(format);
     const chunks = resume(p, it);
-    if (format === 'pcap') yield* readPcap(chunks, options.pcap);
-    else yield* readPcapng(chunks, options.pcapng);
+    if (format === 'pcap') yield* readPcapBatches(chunks, options.pcap);
+    else yield* readPcapngBatches(chunks, options.pcapng);
   } finally {
     // Closes a file stream when the caller stops early or on error.
     await raw.return?.();

@@ -196,6 +196,16 @@ function chunksOf(source: PcapSource): AsyncIterable<Uint8Array | string> {
  * it (Node streams do not).
  */
 export async function* readPcap(source: PcapSource, options?: PcapReadOptions): AsyncGenerator<CaptureRecord> {
+  for await (const batch of readPcapBatches(source, options)) yield* batch;
+}
+
+/**
+ * readPcap by the chunk: each batch holds the records completed by one chunk
+ * of input. A consumer that handles records synchronously pays one promise per
+ * chunk instead of one per record (with async hooks on, a promise is costly).
+ * Records before damage are yielded before the error is thrown.
+ */
+export async function* readPcapBatches(source: PcapSource, options?: PcapReadOptions): AsyncGenerator<CaptureRecord[]> {
   let decoder: RecordDecoder | undefined;
   // Unconsumed bytes: window[pos..] starts at absolute file offset `base + pos`.
   let window: Uint8Array = new Uint8Array(0);
@@ -226,12 +236,19 @@ export async function* readPcap(source: PcapSource, options?: PcapReadOptions): 
       decoder = new RecordDecoder(header, recordLimit(header, options));
       pos = PCAP_FILE_HEADER_LENGTH;
     }
-    for (;;) {
-      const rec = decoder.next(window, dv, pos, base + pos);
-      if (rec === undefined) break;
-      pos += PCAP_RECORD_HEADER_LENGTH + rec.data.length;
-      yield rec;
+    const batch: CaptureRecord[] = [];
+    try {
+      for (;;) {
+        const rec = decoder.next(window, dv, pos, base + pos);
+        if (rec === undefined) break;
+        pos += PCAP_RECORD_HEADER_LENGTH + rec.data.length;
+        batch.push(rec);
+      }
+    } catch (err) {
+      if (batch.length > 0) yield batch;
+      throw err;
     }
+    if (batch.length > 0) yield batch;
   }
   if (decoder === undefined) {
     parsePcapHeader(window); // throws the precise error for a short or empty file

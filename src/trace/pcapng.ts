@@ -409,23 +409,35 @@ function blockName(type: number): string {
  * after yielding it (Node streams do not).
  */
 export async function* readPcapng(source: PcapngSource, options?: PcapngReadOptions): AsyncGenerator<CaptureRecord> {
+  for await (const batch of readPcapngBatches(source, options)) yield* batch;
+}
+
+/** readPcapng by the chunk (see readPcapBatches): the packets completed by each chunk of input. */
+export async function* readPcapngBatches(source: PcapngSource, options?: PcapngReadOptions): AsyncGenerator<CaptureRecord[]> {
   const q = new ByteQueue();
   const dec = new BlockDecoder(options);
   let need = 0;
   for await (const chunk of chunksOf(source)) {
     if (typeof chunk === 'string') throw new TypeError('readPcapng: the source yields text; open it without an encoding');
     q.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    for (;;) {
-      if (need === 0) {
-        if (q.available < 12) break;
-        need = dec.blockLength(q.peek(12), q.offset);
+    const batch: CaptureRecord[] = [];
+    try {
+      for (;;) {
+        if (need === 0) {
+          if (q.available < 12) break;
+          need = dec.blockLength(q.peek(12), q.offset);
+        }
+        if (q.available < need) break;
+        const offset = q.offset;
+        const rec = dec.block(q.take(need), offset);
+        need = 0;
+        if (rec !== undefined) batch.push(rec);
       }
-      if (q.available < need) break;
-      const offset = q.offset;
-      const rec = dec.block(q.take(need), offset);
-      need = 0;
-      if (rec !== undefined) yield rec;
+    } catch (err) {
+      if (batch.length > 0) yield batch;
+      throw err;
     }
+    if (batch.length > 0) yield batch;
   }
   if (q.available > 0 || need > 0) {
     if (q.offset === 0 && q.available < 12) {

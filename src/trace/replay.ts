@@ -3,9 +3,12 @@
  *
  * The replay stack is the live stack's receive path in passive mode:
  *
- *     CaptureLink --frame--> Ip (promiscuous) --packet--> TcpObserver --bytes--> TelnetTranscriber
- *       (task per record)     (no checksum check)          (both ends of        (port 23, --telnet-port)
- *                                                           every flow)    \--> FlowRecorder (digests)
+ *     CaptureLink --frame--> Ip   (promiscuous) --packet--> TcpObserver --bytes--> TelnetTranscriber
+ *       (task per record) \-> Ipv6 (promiscuous) --packet-/  (both ends of        (port 23, --telnet-port)
+ *                             (no checksum check)             every flow)    \--> FlowRecorder (digests)
+ *
+ * IPv4 and IPv6 flows go through one observer, so their stream numbers come
+ * from one sequence, as tshark's tcp.stream does.
  *
  * Each captured frame is one task that starts at the capture link and climbs
  * by upcalls, exactly as a frame from a NIC does. The runtime's virtual clock
@@ -20,11 +23,15 @@ import type { Subscription } from 'rxjs';
 import { Runtime, VirtualClock, type StackEvent } from '../core/index.js';
 import { BufferPool } from '../wire/buffer.js';
 import { Ip } from '../layers/ip.js';
+import { attachIpv6 } from '../layers/ipv6/index.js';
+import type { Ipv6 } from '../layers/ipv6/ipv6.js';
+import { describeLinkType } from '../layers/nic/capture-link.js';
+import { frameShare, shareOf, type Share } from './shard.js';
 import { CaptureLink, type CapturedFrame } from '../layers/nic/capture-link.js';
 import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js';
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
-import { openCapture, type CaptureFormat, type CaptureSource } from './open.js';
+import { openCaptureBatches, type CaptureFormat, type CaptureSource } from './open.js';
 import { formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
 
@@ -42,6 +49,8 @@ export interface ReplayStackOptions {
   readonly onFlow?: (r: FlowReport) => void;
   /** Write each direction's reassembled bytes to a file in this directory. */
   readonly dumpStreams?: string;
+  /** Follow only this share of the flows (a worker of `replay --jobs`; see shard.ts). */
+  readonly share?: Share;
 }
 
 /**
@@ -74,10 +83,13 @@ export class ReplayStack {
     readonly pool: BufferPool,
     readonly link: CaptureLink,
     readonly ip: Ip,
+    readonly ipv6: Ipv6,
     readonly tcp: TcpObserver,
     /** The digest sink, bound to the observer before anything else so it sees every byte first. */
     readonly recorder: FlowRecorder,
     readonly telnet: TelnetTranscriber | null,
+    /** The share of flows this stack follows (replay --jobs), if only one. */
+    readonly share?: Share,
   ) {}
 
   /** Capture time of the first frame, in ns since the Unix epoch. */
@@ -109,6 +121,15 @@ export class ReplayStack {
     // Frames out of time order (several interfaces, a clock step) do not move the clock back.
     if (ms > clock.now()) clock.advanceTo(ms);
     this.lastMs = ms;
+    const share = this.share;
+    if (share !== undefined) {
+      // Another stack's frame: no task for it here (the capture link's `accept` decides the frames this look cannot).
+      const s = frameShare(rec.linkType, rec.data, share.count);
+      if (s >= 0 && s !== share.index) {
+        this.link.pass(rec);
+        return;
+      }
+    }
     this.link.input(rec);
   }
 
@@ -142,7 +163,8 @@ export function createReplayStack(opts: ReplayStackOptions = {}): ReplayStack {
   const clock = new VirtualClock(0);
   const rt = new Runtime({ name: opts.name ?? 'replay', clock });
   const pool = new BufferPool();
-  const link = new CaptureLink(rt, pool);
+  const share = opts.share;
+  const link = new CaptureLink(rt, pool, share !== undefined ? { accept: (b, start, end) => shareOf(b, start, end, share.count) === share.index } : {});
   const ip = new Ip(rt, link, null, pool, {
     address: 0,
     prefixLength: 0,
@@ -153,7 +175,8 @@ export function createReplayStack(opts: ReplayStackOptions = {}): ReplayStack {
     reassemblyMaxBytes: 16 * 1024 * 1024,
     reassemblyMaxDatagrams: 4096,
   });
-  const tcp = new TcpObserver(rt, ip, opts.observer ?? {});
+  const { ipv6 } = attachIpv6(rt, link, pool, link.mac, { promiscuous: true });
+  const tcp = new TcpObserver(rt, [ip, ipv6], opts.observer ?? {});
   const time = new CaptureTime();
   const onFlow = opts.onFlow;
   const recorder = new FlowRecorder(tcp, rt.app('report'), {
@@ -168,7 +191,7 @@ export function createReplayStack(opts: ReplayStackOptions = {}): ReplayStack {
           ...(opts.telnetPorts !== undefined ? { ports: opts.telnetPorts } : {}),
           ...(opts.transcriptChunkEntries !== undefined ? { chunkEntries: opts.transcriptChunkEntries } : {}),
         });
-  return new ReplayStack(rt, clock, time, pool, link, ip, tcp, recorder, telnet);
+  return new ReplayStack(rt, clock, time, pool, link, ip, ipv6, tcp, recorder, telnet, opts.share);
 }
 
 // ---------------------------------------------------------------------------
@@ -314,7 +337,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
   const onProgress = opts.onProgress;
   const started = performance.now();
-  const records = openCapture(source, {
+  const batches = openCaptureBatches(source, {
     onFormat: (f) => (format = f),
     onProgress: (read, total) => {
       bytesRead = read;
@@ -322,18 +345,23 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     },
   });
   try {
-    for await (const rec of records) {
-      if (speed !== undefined) {
-        const epoch = stack.epochNs ?? rec.timestampNs;
-        const due = Number(rec.timestampNs - epoch) / 1e6 / speed;
-        const wait = due - (performance.now() - started);
-        if (wait > 1) await sleep(wait);
+    // By the chunk: records are fed synchronously, one promise per chunk rather than per record.
+    const signal = opts.signal;
+    read: for await (const batch of batches) {
+      for (let i = 0; i < batch.length; i++) {
+        const rec = batch[i]!;
+        if (speed !== undefined) {
+          const epoch = stack.epochNs ?? rec.timestampNs;
+          const due = Number(rec.timestampNs - epoch) / 1e6 / speed;
+          const wait = due - (performance.now() - started);
+          if (wait > 1) await sleep(wait);
+        }
+        if (onRecord !== undefined) onRecord(rec);
+        stack.feed(rec);
+        lastTs = rec.timestampNs;
+        frames++;
+        if (signal?.aborted === true) break read;
       }
-      if (onRecord !== undefined) onRecord(rec);
-      stack.feed(rec);
-      lastTs = rec.timestampNs;
-      frames++;
-      if (opts.signal?.aborted === true) break;
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError) || frames === 0) {
@@ -344,6 +372,8 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   }
   stack.finish();
   tracer?.stop();
+  const unreadable = unreadableCapture(stack, frames);
+  if (unreadable !== undefined) throw unreadable;
   const elapsedMs = performance.now() - started;
   const c = stack.link.counters;
   const ipc = stack.ip.counters;
@@ -369,10 +399,24 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     drops: stack.drops(),
     dropTotal: stack.dropTotal(),
     maxLiveFlows: stack.tcp.counters.maxLiveFlows,
-    repaired: { snaplenCut: ipc.snaplenCut, shortFrames: ipc.shortFrames, offloadLength: ipc.offloadLength },
+    repaired: { snaplenCut: ipc.snaplenCut, shortFrames: ipc.shortFrames, offloadLength: ipc.offloadLength, bigTcp: ipc.bigTcp },
     afterFlowEnd: stack.tcp.counters.afterEnd,
     heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
     ...(error !== undefined ? { error: error.message } : {}),
   };
   return error !== undefined ? { summary, error } : { summary };
+}
+
+/**
+ * A capture none of whose frames the link could decode (every one of a link
+ * type it does not read: NFLOG, PKTAP...) is not a replay that found nothing:
+ * it is a file this tool cannot read, said in one line naming the link type.
+ */
+function unreadableCapture(stack: ReplayStack, frames: number): CaptureFormatError | undefined {
+  const u = stack.link.counters.unreadable;
+  let n = 0;
+  for (const k of u.values()) n += k;
+  if (frames === 0 || n < frames) return undefined;
+  const types = [...u.keys()].map((t) => describeLinkType(t)).join(', ');
+  return new CaptureFormatError(`cannot replay ${types}: no frame of this capture could be read (${frames} frames)`, 0);
 }

@@ -109,7 +109,7 @@ export interface ReplaySummary {
   readonly dropTotal: number;
   readonly maxLiveFlows: number;
   /** IPv4 datagrams promiscuous IP took at their captured length (see Ip): cut by the snaplen, longer than their frame, length 0 (offload). */
-  readonly repaired: { readonly snaplenCut: number; readonly shortFrames: number; readonly offloadLength: number };
+  readonly repaired: { readonly snaplenCut: number; readonly shortFrames: number; readonly offloadLength: number; readonly bigTcp: number };
   /** Packets of flows already finished (stragglers after a close), counted and not followed. */
   readonly afterFlowEnd: number;
   readonly heapUsedMb: number;
@@ -329,7 +329,8 @@ function endedText(flow: ObservedFlow): string {
   const s0 = flow.stats(0);
   const s1 = flow.stats(1);
   const how = s0.rst || s1.rst ? 'reset' : s0.fin && s1.fin ? 'closed' : s0.fin || s1.fin ? 'half-closed' : 'open';
-  return `${how} (${flow.endReason ?? 'live'})`;
+  // A flow that closed is reported as such, whether its linger ran out or the capture did first.
+  return flow.endReason === 'closed' ? how : `${how} (${flow.endReason ?? 'live'})`;
 }
 
 function plural(n: number, what: string): string {
@@ -399,6 +400,7 @@ export function formatSummary(s: ReplaySummary): string {
   if (rep.snaplenCut > 0) fixes.push(`${rep.snaplenCut} cut by the snaplen`);
   if (rep.shortFrames > 0) fixes.push(`${rep.shortFrames} claiming more than their frame holds`);
   if (rep.offloadLength > 0) fixes.push(`${rep.offloadLength} with IP length 0 (offload)`);
+  if (rep.bigTcp > 0) fixes.push(`${rep.bigTcp} with IP length 0 and more than 65535 bytes (BIG TCP)`);
   if (fixes.length > 0) out.push(`IPv4 datagrams taken at their captured length: ${fixes.join(', ')}`);
   if (s.error !== undefined) out.push(`error: ${s.error}`);
   return out.join('\n');

@@ -46,11 +46,22 @@ export const NDP_PREFIX_AUTONOMOUS = 0x40;
 /** The hop limit every NDP message is sent with and must arrive with. */
 export const NDP_HOP_LIMIT = 255;
 
-/** A link-layer address option holding a 6-byte (Ethernet) address. */
-export interface NdpLinkLayerOption {
-  kind: 'source-link-layer' | 'target-link-layer';
+/**
+ * A link-layer address option holding a 6-byte (Ethernet) address. The two kinds
+ * are records of their own, so that `findNdpOption(options, 'source-link-layer')`
+ * narrows to one of them (a shared record with a union `kind` extracts to never).
+ */
+export interface NdpSourceLinkLayerOption {
+  kind: 'source-link-layer';
   mac: Mac;
 }
+
+export interface NdpTargetLinkLayerOption {
+  kind: 'target-link-layer';
+  mac: Mac;
+}
+
+export type NdpLinkLayerOption = NdpSourceLinkLayerOption | NdpTargetLinkLayerOption;
 
 export interface NdpPrefixOption {
   kind: 'prefix';

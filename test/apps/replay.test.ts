@@ -33,7 +33,7 @@ describe('npm run replay -- FILE', () => {
     expect(code).toBe(0);
     expect(err).toBe('');
     const lines = out.split('\n');
-    expect(lines[0]).toBe('TCP stream 0: 192.168.0.2:1254 -> 192.168.0.1:23   272 packets, 54.41 s, closed (end-of-capture)');
+    expect(lines[0]).toBe('TCP stream 0: 192.168.0.2:1254 -> 192.168.0.1:23   272 packets, 54.41 s, closed');
     expect(lines[1]).toMatch(/^ {2}a->b +159 packets +259 bytes +sha256 d377bc56f926943eedc2c8b30ca983d47f8389bbbb0c88cd6519ab6519fc2fca  \(22 keep-alives\)$/);
     expect(lines[2]).toMatch(/^ {2}b->a +113 packets +1742 bytes +sha256 1e57217203e5da839f1f66f51658741991bed3887962ab9f3c73f59fa1e848a0$/);
     expect(lines).toContain('Telnet session, stream 0: client 192.168.0.2:1254 -> server 192.168.0.1:23');

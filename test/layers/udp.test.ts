@@ -4,7 +4,7 @@ import { udpChecksumOk } from '../../src/wire/udp.js';
 import { describeFrame, IP_A, IP_B, ipFrame, MAC_A, MAC_B, manualHost, pair, udp } from './helpers.js';
 
 function keep(d: UdpDatagram): { src: number; srcPort: number; dstPort: number; data: number[] } {
-  return { src: d.src, srcPort: d.srcPort, dstPort: d.dstPort, data: [...d.payload] };
+  return { src: d.src as number, srcPort: d.srcPort, dstPort: d.dstPort, data: [...d.payload] };
 }
 
 describe('Udp', () => {

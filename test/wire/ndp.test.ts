@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { formatMac, parseMac } from '../../src/wire/addr.js';
 import { formatIp6, ip6SolicitedNode, parseIp6 } from '../../src/wire/addr6.js';
 import { BufferError, BufferPool } from '../../src/wire/buffer.js';
@@ -8,7 +8,7 @@ import {
   NDP_NA_OVERRIDE, NDP_NA_ROUTER, NDP_NA_SOLICITED, NDP_NEIGHBOR_ADVERTISEMENT, NDP_NEIGHBOR_SOLICITATION,
   NDP_PREFIX_AUTONOMOUS, NDP_PREFIX_ON_LINK, NDP_RA_OTHER, NDP_REDIRECT, NDP_ROUTER_ADVERTISEMENT,
   NDP_ROUTER_SOLICITATION, emitNdp, findNdpOption, isNdpType, ndpValidityProblem, parseNdp, parseNdpOptions, writeNdp,
-  type NdpMessage, type NdpOption,
+  type NdpMessage, type NdpOption, type NdpSourceLinkLayerOption, type NdpTargetLinkLayerOption,
 } from '../../src/wire/ndp.js';
 import { first, loadIpv6Trace, num, type TraceFrame } from './ipv6-traces.js';
 
@@ -162,5 +162,20 @@ describe('NDP', () => {
     expect(() => emitNdp({
       type: NDP_ROUTER_SOLICITATION, code: 0, checksum: 0, reserved: 0, options: [{ kind: 'raw', type: 9, data: new Uint8Array(3) }],
     })).toThrow(BufferError);
+  });
+
+  it('finds a link-layer option by its kind, typed as that option (its MAC readable without a cast)', () => {
+    const options: NdpOption[] = [
+      { kind: 'mtu', reserved: 0, mtu: 1280 },
+      { kind: 'target-link-layer', mac: parseMac('02:00:00:00:00:02') },
+      { kind: 'source-link-layer', mac: parseMac('02:00:00:00:00:01') },
+    ];
+    const s = findNdpOption(options, 'source-link-layer');
+    const t = findNdpOption(options, 'target-link-layer');
+    expectTypeOf(s).toEqualTypeOf<NdpSourceLinkLayerOption | undefined>();
+    expectTypeOf(t).toEqualTypeOf<NdpTargetLinkLayerOption | undefined>();
+    expect(s && formatMac(s.mac)).toBe('02:00:00:00:00:01');
+    expect(t && formatMac(t.mac)).toBe('02:00:00:00:00:02');
+    expect(findNdpOption(options.slice(0, 1), 'source-link-layer')).toBeUndefined();
   });
 });

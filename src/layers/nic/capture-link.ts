@@ -85,6 +85,8 @@ export interface CaptureLinkCounters {
   delivered: number;
   /** Ethernet frames whose payload came out of a PPPoE session. */
   pppoe: number;
+  /** IP frames left to another stack (`accept` said no, or `pass` was called): not drops. */
+  otherShare: number;
   /** Frames of a link type this layer cannot decode, by link type. */
   readonly unreadable: Map<number, number>;
 }
@@ -111,12 +113,18 @@ interface CaptureLinkShared {
 export interface CaptureLinkOptions {
   /** The MTU IP is told (it only matters for sending, which a replay never does). Default 65535. */
   mtu?: number;
+  /**
+   * `replay --jobs`: whether this stack follows the IP datagram at
+   * `bytes[start, end)` (IPv4 or IPv6 ethertype); the other stacks follow the
+   * rest. A plain predicate on the bytes, not an upcall. Default: every datagram.
+   */
+  accept?: (bytes: Uint8Array, start: number, end: number) => boolean;
 }
 
 export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer {
   readonly mac: Mac = 0;
   readonly mtu: number;
-  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, unreadable: new Map() };
+  readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, otherShare: 0, unreadable: new Map() };
   readonly current: CurrentFrame = {
     index: -1,
     timestampNs: 0n,
@@ -146,7 +154,10 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   ) {
     super(rt, name, { types: new EthertypeTable() });
     this.mtu = opts.mtu ?? 65535;
+    this.accept = opts.accept;
   }
+
+  private readonly accept: CaptureLinkOptions['accept'];
 
   /** Bind the handler for one ethertype (0x0800 IPv4...), as on the NIC. */
   readonly bindEthertype = this.entry(
@@ -179,6 +190,23 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     this.frameData = rec.data;
     this.startTask('replay', this.receiveCurrent);
     this.frameData = null;
+  }
+
+  /**
+   * A frame that another stack follows (a share of `replay --jobs`): counted
+   * as read and delivered, as `input` would have, without a task.
+   */
+  pass(rec: CapturedFrame): void {
+    const cur = this.current;
+    cur.index = rec.index;
+    cur.timestampNs = rec.timestampNs;
+    cur.linkType = rec.linkType;
+    cur.capturedLength = rec.data.length;
+    cur.originalLength = rec.originalLength;
+    const c = this.counters;
+    c.frames++;
+    c.bytes += rec.data.length;
+    c.otherShare++;
   }
 
   /** Gives the buffer back to the pool (end of replay). */
@@ -355,6 +383,11 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
       // PPPoE's own length ends the payload: what follows is padding, and a cut frame lost only what fell before it.
       if (payloadEnd < buf.end) buf.end = payloadEnd;
       wireMissing = Math.min(wireMissing, Math.max(0, payloadEnd - buf.end));
+    }
+    const accept = this.accept;
+    if (accept !== undefined && (type === ETHERTYPE_IPV4 || type === ETHERTYPE_IPV6) && !accept(bytes, buf.start, buf.end)) {
+      this.counters.otherShare++;
+      return;
     }
     this.counters.delivered++;
     this.upcall(b, 'onFrame', buf, eth, wireMissing);

@@ -58,6 +58,13 @@ export interface LinkLayer {
   bindEthertype(ethertype: number, owner: Module, handlers: Partial<EthertypeSlots>): Binding<EthertypeSlots>;
   /** Takes ownership of `buf` (data = the payload); prepends the link header and transmits. */
   readonly send: (buf: PacketBuffer, dst: Mac, ethertype: number) => void;
+  /**
+   * Accept frames sent to the group address `mac` (IPv6 all-nodes, solicited-node
+   * groups); counted per caller, so two joins need two leaves. A link without
+   * the method hears no multicast but broadcast.
+   */
+  readonly joinMulticast?: (mac: Mac) => void;
+  readonly leaveMulticast?: (mac: Mac) => void;
 }
 
 export interface NicOptions {
@@ -105,6 +112,8 @@ export class Nic extends Module<NicShared> implements LinkLayer {
   promiscuous: boolean;
   readonly counters: NicCounters = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 };
   private readonly taps = new SlotTable<NicTapSlots>(this, 'taps', { onFrame: 'many' });
+  /** Multicast groups joined, with how many joins each. */
+  private readonly groups = new Map<Mac, number>();
   /** Reused for every send: the header is written out before the next send can start. */
   private readonly txHeader: EthernetHeader = { dst: 0, src: 0, vlans: [], ethertype: 0 };
 
@@ -135,6 +144,18 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       this.lock.locked(() => this.shared.types.bind(this, ethertype, owner, handlers)) as Binding<EthertypeSlots>,
   );
 
+  readonly joinMulticast = this.entry('joinMulticast', 'reentrant', (mac: Mac): void => {
+    this.lock.locked(() => this.groups.set(mac, (this.groups.get(mac) ?? 0) + 1));
+  });
+
+  readonly leaveMulticast = this.entry('leaveMulticast', 'reentrant', (mac: Mac): void => {
+    this.lock.locked(() => {
+      const n = this.groups.get(mac) ?? 0;
+      if (n <= 1) this.groups.delete(mac);
+      else this.groups.set(mac, n - 1);
+    });
+  });
+
   /** Observe every accepted and sent frame. */
   readonly tap = this.entry('tap', 'reject', (owner: Module, handlers: Partial<NicTapSlots>): Binding<NicTapSlots> => {
     return this.lock.locked(() => this.taps.bind(owner, handlers)) as Binding<NicTapSlots>;
@@ -161,7 +182,7 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       return;
     }
     const eth = r.header;
-    if (!this.promiscuous && eth.dst !== this.device.mac && eth.dst !== BROADCAST_MAC) {
+    if (!this.promiscuous && eth.dst !== this.device.mac && eth.dst !== BROADCAST_MAC && !this.groups.has(eth.dst)) {
       this.drop('not-for-us', this.rt.observed ? formatMac(eth.dst) : undefined);
       return;
     }

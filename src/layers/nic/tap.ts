@@ -13,6 +13,7 @@
  * a failure during setup.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type { Mac } from '../../wire/addr.js';
 import { UdpTunnelDevice } from './udp-tunnel.js';
@@ -20,10 +21,18 @@ import { UdpTunnelDevice } from './udp-tunnel.js';
 export interface TapLinkOptions {
   /** Namespace to create (default: upcall-<pid>-<n>). Must not exist. */
   namespace?: string;
-  /** TAP interface name (default: uptap<n>, at most 15 characters). */
+  /** TAP interface name (default: uptap + 8 random hex digits, see `pickTapName`; at most 15 characters). */
   tapName?: string;
   /** The kernel's address on the TAP, with prefix, e.g. '10.77.0.1/24'. */
   kernelAddress: string;
+  /**
+   * The kernel's IPv6 address on the TAP, with prefix, e.g. 'fd00:77::1/64'.
+   * Without it IPv6 stays off in the namespace (no router solicitations or
+   * DAD probes in an IPv4 capture); with it the TAP alone speaks IPv6, and the
+   * kernel's address is usable at once (no DAD of its own: the stack's DAD
+   * probes then meet a kernel that already answers for its address).
+   */
+  kernelAddress6?: string;
   /** MAC of the stack's end. */
   stackMac: Mac;
   mtu?: number;
@@ -44,6 +53,31 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** Linux's IFNAMSIZ less the terminating NUL. */
+export const MAX_INTERFACE_NAME = 15;
+
+/**
+ * A TAP name no other interface on the machine has: 'uptap' and 8 random hex
+ * digits (13 characters), drawn again while `exists` says the name is taken.
+ * A name made from `pid % 10000` and a counter was not enough: two processes
+ * can share those digits, and one of them then failed with `Cannot find device`
+ * (the name it waited for was the other's device, gone into the other's
+ * namespace). 32 random bits make a collision between two live links unlikely;
+ * the check catches a name that is there already (a crashed run's, say).
+ */
+export function pickTapName(exists: (name: string) => boolean, random: (bytes: number) => Uint8Array = randomBytes, tries = 16): string {
+  for (let i = 0; i < tries; i++) {
+    const name = `uptap${Buffer.from(random(4)).toString('hex')}`;
+    if (!exists(name)) return name;
+  }
+  throw new Error(`no free TAP name after ${tries} tries`);
+}
+
+/** Whether an interface of that name exists in this process's namespace. */
+function interfaceExists(name: string): boolean {
+  return spawnSync('ip', ['link', 'show', 'dev', name], { stdio: 'ignore' }).status === 0;
 }
 
 let counter = 0;
@@ -104,13 +138,16 @@ export class TapLink {
     readonly namespace: string,
     readonly tapName: string,
     readonly kernelAddress: string,
+    /** The kernel's IPv6 address with prefix, when the TAP speaks IPv6. */
+    readonly kernelAddress6: string | undefined,
     readonly device: UdpTunnelDevice,
   ) {}
 
   static async create(opts: TapLinkOptions): Promise<TapLink> {
     const n = counter++;
     const ns = opts.namespace ?? `upcall-${process.pid}-${n}`;
-    const tap = opts.tapName ?? `uptap${process.pid % 10000}${n}`.slice(0, 15);
+    const tap = opts.tapName ?? pickTapName(interfaceExists);
+    if (tap.length > MAX_INTERFACE_NAME) throw new RangeError(`TAP name ${tap} is longer than ${MAX_INTERFACE_NAME} characters`);
     const relayPort = await freeUdpPort();
     const bufferBytes = opts.relayBufferBytes ?? 4 * 1024 * 1024;
     const device = await UdpTunnelDevice.open({
@@ -122,7 +159,7 @@ export class TapLink {
       recvBufferSize: bufferBytes,
       sendBufferSize: bufferBytes,
     });
-    const link = new TapLink(ns, tap, opts.kernelAddress, device);
+    const link = new TapLink(ns, tap, opts.kernelAddress, opts.kernelAddress6, device);
     installHooks();
     live.add(link);
     try {
@@ -146,6 +183,13 @@ export class TapLink {
       run('ip', ['link', 'set', tap, 'netns', ns]);
       run('ip', ['-n', ns, 'link', 'set', tap, 'mtu', String(opts.mtu ?? 1500)]);
       run('ip', ['-n', ns, 'addr', 'add', opts.kernelAddress, 'dev', tap]);
+      if (opts.kernelAddress6 !== undefined) {
+        // IPv6 on for this TAP only (all/default stay off), without DAD on the kernel's side.
+        for (const [key, value] of [['accept_dad', '0'], ['disable_ipv6', '0']] as const) {
+          run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${tap}.${key}=${value}`]);
+        }
+        run('ip', ['-n', ns, '-6', 'addr', 'add', opts.kernelAddress6, 'dev', tap, 'nodad']);
+      }
       run('ip', ['-n', ns, 'link', 'set', tap, 'up']);
     } catch (e) {
       link.destroySync();

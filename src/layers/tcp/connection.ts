@@ -7,10 +7,11 @@
  * variables, read and written by input.ts, output.ts and timers.ts.
  */
 import type { Binding, Module, ModuleTimer } from '../../core/index.js';
-import { formatIp4, type Ip4 } from '../../wire/addr.js';
+import { formatEndpoint, formatIp, type IpAddress } from '../net.js';
 import { Congestion } from './congestion.js';
 import { newCounters, type TcpCounters } from './counters.js';
 import type { TcpListener } from './listener.js';
+import type { TcpLower } from './lower.js';
 import { ReassemblyQueue } from './reassembly.js';
 import { RttEstimator } from './rto.js';
 import { Scoreboard } from './scoreboard.js';
@@ -32,6 +33,8 @@ export class TcpConnection {
   readonly stats: TcpCounters = newCounters();
   /** When the connection was created, on the module's clock. */
   readonly createdAt: number;
+  /** @internal the network layer of the connection's family */
+  lower!: TcpLower;
 
   // --- send sequence space (RFC 9293 3.3.1)
   /** @internal */ iss = 0;
@@ -158,9 +161,9 @@ export class TcpConnection {
   constructor(
     /** The module this connection belongs to. */
     readonly tcp: Tcp,
-    readonly localIp: Ip4,
+    readonly localIp: IpAddress,
     readonly localPort: number,
-    readonly remoteIp: Ip4,
+    readonly remoteIp: IpAddress,
     readonly remotePort: number,
     /** Opened by a listener (passive) or by connect (active). */
     readonly passive: boolean,
@@ -177,11 +180,16 @@ export class TcpConnection {
   }
 
   get localAddress(): string {
-    return formatIp4(this.localIp);
+    return formatIp(this.localIp);
   }
 
   get remoteAddress(): string {
-    return formatIp4(this.remoteIp);
+    return formatIp(this.remoteIp);
+  }
+
+  /** 4 or 6. */
+  get family(): 4 | 6 {
+    return typeof this.remoteIp === 'number' ? 4 : 6;
   }
 
   /** Bytes handed to send() and not yet acknowledged. */
@@ -204,7 +212,7 @@ export class TcpConnection {
   }
 
   describe(): string {
-    return `tcp ${formatIp4(this.localIp)}:${this.localPort} -> ${formatIp4(this.remoteIp)}:${this.remotePort} ${this.state}`;
+    return `tcp ${formatEndpoint(this.localIp, this.localPort)} -> ${formatEndpoint(this.remoteIp, this.remotePort)} ${this.state}`;
   }
 
   /**

@@ -42,6 +42,8 @@ export interface TcpCounters {
   halfOpenEvicted: number;
   zeroWindowProbes: number;
   windowUpdates: number;
+  /** ICMP "fragmentation needed" / ICMPv6 "packet too big" that lowered the segment size. */
+  pathMtuReductions: number;
 }
 
 export function newCounters(): TcpCounters {
@@ -71,5 +73,6 @@ export function newCounters(): TcpCounters {
     halfOpenEvicted: 0,
     zeroWindowProbes: 0,
     windowUpdates: 0,
+    pathMtuReductions: 0,
   };
 }

@@ -16,6 +16,7 @@ import { seqGeq, seqGt, seqLeq, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
+import { defaultMss } from './lower.js';
 import { armRetransmitTimer, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
 import { ReassemblyQueue } from './reassembly.js';
 import { connectionFromCookie, evictHalfOpen, noteHalfOpen, sendCookieSynAck } from './syn-cookies.js';
@@ -95,7 +96,7 @@ export function listenerReceives(tcp: Tcp, l: TcpListener, seg: Segment): void {
       return;
     }
   }
-  const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true);
+  const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true, seg.lower);
   c.noDelay = l.noDelay;
   c.listener = l;
   takePeerSyn(tcp, c, seg);
@@ -126,7 +127,7 @@ function takePeerSyn(tcp: Tcp, c: TcpConnection, seg: Segment): void {
 /** Options of a SYN or SYN-ACK: what both sides agreed to. */
 function synOptions(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   const cfg = tcp.config;
-  const peerMss = seg.mss > 0 ? seg.mss : 536;
+  const peerMss = seg.mss > 0 ? seg.mss : defaultMss(c.family);
   if (cfg.windowScaling && seg.wscale >= 0) {
     c.sndWscale = seg.wscale > 14 ? 14 : seg.wscale;
   } else {

@@ -5,6 +5,7 @@
  * has not bound yet (the accept queue, "backlog").
  */
 import type { Binding } from '../../core/index.js';
+import { formatEndpoint, type IpAddress } from '../net.js';
 import type { Tcp } from './tcp.js';
 import type { TcpListenSlots } from './types.js';
 
@@ -26,6 +27,8 @@ export class TcpListener {
     readonly backlog: number,
     readonly synBacklog: number,
     readonly noDelay: boolean,
+    /** The one local address it accepts on; null: every address of both families. */
+    readonly address: IpAddress | null = null,
   ) {}
 
   /** Stop listening: half-open and unbound connections are reset; bound ones live on. */
@@ -34,6 +37,6 @@ export class TcpListener {
   }
 
   describe(): string {
-    return `tcp listen :${this.port}`;
+    return this.address === null ? `tcp listen :${this.port}` : `tcp listen ${formatEndpoint(this.address, this.port)}`;
   }
 }

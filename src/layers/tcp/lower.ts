@@ -1,23 +1,47 @@
 /**
- * The part of IP that TCP uses, as an interface: the real `Ip` module satisfies
- * it, and so does a test double, so TCP can be exercised over any substrate that
- * delivers datagrams.
+ * The part of the network layer that TCP uses, as an interface: the real `Ip`
+ * (family 4) and `Ipv6` (family 6) modules satisfy it, and so does a test
+ * double, so TCP can be exercised over any substrate that delivers datagrams.
+ * TCP is built over one lower per family; what differs between the families
+ * (the pseudo-header, the header overhead, the default MSS) is said here.
  */
-import type { Binding, Module } from '../../core/index.js';
-import type { Ip4 } from '../../wire/addr.js';
-import type { PacketBuffer } from '../../wire/buffer.js';
-import type { IpPacket, IpSlots, SendOptions, SendResult } from '../ip.js';
+import { checksumVerifies, internetChecksum } from '../../wire/checksum.js';
+import { IP_PROTO_TCP } from '../../wire/ipv4.js';
+import { familyOf, netHeaderLength, transportPseudoSum, type Family, type IpAddress, type NetLower } from '../net.js';
 
-export type { IpPacket, IpSlots, SendOptions, SendResult };
+export type { NetPacket, NetSlots, NetSendOptions, NetSendResult } from '../net.js';
 
-export interface TcpLower {
-  /** Primary local address. */
-  readonly address: Ip4;
-  bindProtocol(protocol: number, owner: Module, handlers: Partial<IpSlots>): Binding<IpSlots>;
-  /** Takes ownership of `buf` (segment at start..end, headroom in front). */
-  send(dst: Ip4, protocol: number, buf: PacketBuffer, opts?: SendOptions): SendResult;
-  /** A buffer with headroom for every header below TCP and `payloadLength` bytes of data. */
-  alloc(payloadLength: number, label?: string): PacketBuffer;
-  sourceFor(dst: Ip4): Ip4 | undefined;
-  pathMtu(dst: Ip4): number;
+/**
+ * NetLower without what TCP never asks for (`unreachable`: TCP answers with
+ * RST), and with `family` optional: a lower written for IPv4 alone before there
+ * were two families (a benchmark's or a structure's stand-in) is taken for
+ * the family of its address.
+ */
+export type TcpLower = Omit<NetLower, 'family' | 'unreachable'> & { readonly family?: Family };
+
+/** The family of a lower. */
+export function lowerFamily(l: TcpLower): Family {
+  return l.family ?? familyOf(l.address);
+}
+
+/** The MSS assumed when a SYN carries none (RFC 9293 3.7.1, RFC 8200 8.3: IPv6 minimum MTU - 60). */
+export function defaultMss(family: Family): number {
+  return family === 4 ? 536 : 1220;
+}
+
+/** The MSS a path MTU allows: MTU minus the network and TCP headers, within the 16-bit option. */
+export function mssForMtu(family: Family, mtu: number): number {
+  return Math.max(64, Math.min(65_495, mtu - netHeaderLength(family) - 20));
+}
+
+/** Whether the segment at `off` (`len` = header + payload) passes its checksum, for either family. */
+export function segmentChecksumOk(bytes: Uint8Array, off: number, len: number, src: IpAddress, dst: IpAddress): boolean {
+  return checksumVerifies(bytes, off, len, transportPseudoSum(src, dst, IP_PROTO_TCP, len));
+}
+
+/** Computes and stores the checksum of a segment whose checksum field is zero. */
+export function setSegmentChecksum(bytes: Uint8Array, off: number, len: number, src: IpAddress, dst: IpAddress): void {
+  const sum = internetChecksum(bytes, off, len, transportPseudoSum(src, dst, IP_PROTO_TCP, len));
+  bytes[off + 16] = sum >>> 8;
+  bytes[off + 17] = sum;
 }

@@ -9,6 +9,10 @@
  * flow or for flows on given ports, and get per-flow upcalls: the flow started,
  * bytes arrived in stream order, a hole was found, the flow ended.
  *
+ * It follows IPv4 and IPv6 alike (one observer bound to both network modules):
+ * a flow's key is its addresses, of either family, and ports, and both families
+ * share one sequence of stream numbers, as tshark's tcp.stream does.
+ *
  * Flows are numbered the way Wireshark numbers tcp.stream: a new number for a
  * 4-tuple not seen before, and a new one when a SYN (without ACK) comes with a
  * sequence number other than the one its sender's direction started from (port
@@ -34,9 +38,8 @@
  * unless somebody observes the runtime (--trace).
  */
 import { FAILED, Module, SlotTable, type Binding, type ModuleTimer, type Runtime } from '../../core/index.js';
-import { formatIp4, type Ip4 } from '../../wire/addr.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
-import type { Ip, IpPacket } from '../ip.js';
+import { formatEndpoint, formatIp, ipEqual, ipOwned, type IpAddress, type NetLower, type NetPacket } from '../net.js';
 import {
   FlowFollower,
   TCP_ACK,
@@ -113,9 +116,10 @@ export class ObservedFlow {
   constructor(
     /** Stream number, as tshark's tcp.stream counts them when no flow was finished early. */
     readonly id: number,
-    readonly aIp: Ip4,
+    /** Owned addresses (IPv4 or IPv6; both of one family). */
+    readonly aIp: IpAddress,
     readonly aPort: number,
-    readonly bIp: Ip4,
+    readonly bIp: IpAddress,
     readonly bPort: number,
     readonly follower: FlowFollower,
     readonly hash: number,
@@ -129,13 +133,13 @@ export class ObservedFlow {
     this.subscribers = subscribers;
   }
 
-  /** "192.168.0.2:1254" */
+  /** "192.168.0.2:1254", "[fd00::1]:1254" */
   get a(): string {
-    return `${formatIp4(this.aIp)}:${this.aPort}`;
+    return formatEndpoint(this.aIp, this.aPort);
   }
 
   get b(): string {
-    return `${formatIp4(this.bIp)}:${this.bPort}`;
+    return formatEndpoint(this.bIp, this.bPort);
   }
 
   /** Follower counters of one direction (0: a to b). */
@@ -190,6 +194,12 @@ export interface TcpObserverOptions {
   maxHeldBytes?: number;
   /** Finished flows' tuples remembered to recognise late packets (default 16384). */
   maxTombstones?: number;
+  /**
+   * Told each time the number of open flows changes (+1 a flow starts, -1 it
+   * closes or ends open), in order: `replay --jobs` merges its workers' counts
+   * with it. Accounting only: it must not call into the stack.
+   */
+  onOpenFlows?: (delta: 1 | -1) => void;
 }
 
 export interface TcpObserverCounters {
@@ -198,7 +208,7 @@ export interface TcpObserverCounters {
   flowsEnded: number;
   /** Segments of a flow already finished and freed (closed, then a straggler). */
   afterEnd: number;
-  /** Largest number of flows live at once. */
+  /** Largest number of open flows at once (a closed flow waiting out its linger no longer counts). */
   maxLiveFlows: number;
   /** Out-of-order bytes held now, over all flows. */
   heldBytes: number;
@@ -209,7 +219,7 @@ interface Tombstone {
   readonly parts: number;
   readonly open: boolean;
   /** Tuple as the flow had it (a = aIp/aPort). */
-  readonly aIp: Ip4;
+  readonly aIp: IpAddress;
   readonly aPort: number;
   readonly base: [number, number];
   readonly baseSet: [boolean, boolean];
@@ -225,8 +235,23 @@ interface ObserverShared {
 }
 
 /** An order-independent hash of a 4-tuple. */
-function tupleHash(ipA: number, portA: number, ipB: number, portB: number): number {
-  return (endpointHash(ipA, portA) + endpointHash(ipB, portB)) | 0;
+function tupleHash(ipA: IpAddress, portA: number, ipB: IpAddress, portB: number): number {
+  return (endpointHash(typeof ipA === 'number' ? ipA : ip6Fold(ipA), portA) + endpointHash(typeof ipB === 'number' ? ipB : ip6Fold(ipB), portB)) | 0;
+}
+
+/** An IPv6 address folded to 32 bits for the hash (its four words mixed, not just xor'ed: prefixes repeat). */
+function ip6Fold(a: Uint8Array): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < 16; i += 4) {
+    const w = (a[i]! << 24) | (a[i + 1]! << 16) | (a[i + 2]! << 8) | a[i + 3]!;
+    h = Math.imul(h ^ w, 0x01000193) ^ (h >>> 16);
+  }
+  return h;
+}
+
+/** The same address (IPv4 numbers compare directly; the IPv6 side only when the first test fails). */
+function sameIp(a: IpAddress, b: IpAddress): boolean {
+  return a === b || (typeof a !== 'number' && ipEqual(a, b));
 }
 
 function endpointHash(ip: number, port: number): number {
@@ -236,9 +261,9 @@ function endpointHash(ip: number, port: number): number {
   return h ^ (h >>> 13);
 }
 
-function tupleKey(ipA: number, portA: number, ipB: number, portB: number): string {
-  const x = `${ipA}:${portA}`;
-  const y = `${ipB}:${portB}`;
+function tupleKey(ipA: IpAddress, portA: number, ipB: IpAddress, portB: number): string {
+  const x = `${typeof ipA === 'number' ? ipA : formatIp(ipA)}/${portA}`;
+  const y = `${typeof ipB === 'number' ? ipB : formatIp(ipB)}/${portB}`;
   return x < y ? `${x}|${y}` : `${y}|${x}`;
 }
 
@@ -273,7 +298,8 @@ class ActivityList {
 
 export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   readonly counters: TcpObserverCounters = { segments: 0, flowsStarted: 0, flowsEnded: 0, afterEnd: 0, maxLiveFlows: 0, heldBytes: 0 };
-  readonly binding: Binding<{ onPacket(pkt: IpPacket): void }>;
+  /** One binding per network module below (IPv4, IPv6). */
+  readonly bindings: ReadonlyArray<Binding<{ onPacket(pkt: NetPacket): void }>>;
   private readonly table = new SlotTable<TcpObserverSlots>(this, 'flows', {
     onFlowStart: 'many',
     onBytes: 'many',
@@ -284,6 +310,9 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   private readonly closedLingerMs: number;
   private readonly maxClosedFlows: number;
   private closedCount = 0;
+  /** Flows live and not closed. */
+  private openCount = 0;
+  private readonly onOpenFlows: ((delta: 1 | -1) => void) | undefined;
   private readonly idleTimeoutMs: number;
   private readonly maxBuffered: number;
   private readonly maxHeldBytes: number;
@@ -300,7 +329,8 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
 
   constructor(
     rt: Runtime,
-    readonly ip: Ip,
+    /** The network module(s) it listens to: IPv4, IPv6 or both. */
+    lowers: Pick<NetLower, 'bindProtocol'> | ReadonlyArray<Pick<NetLower, 'bindProtocol'>>,
     opts: TcpObserverOptions = {},
     name = 'tcp-observer',
   ) {
@@ -312,8 +342,12 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     this.maxBuffered = opts.maxBufferedBytesPerDirection ?? 1024 * 1024;
     this.maxHeldBytes = opts.maxHeldBytes ?? 128 * 1024 * 1024;
     this.maxTombstones = opts.maxTombstones ?? 16_384;
+    this.onOpenFlows = opts.onOpenFlows;
     this.sweeper = this.timer(null, 'sweep', () => this.sweep());
-    this.binding = ip.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
+    const list = Array.isArray(lowers) ? (lowers as ReadonlyArray<Pick<NetLower, 'bindProtocol'>>) : [lowers as Pick<NetLower, 'bindProtocol'>];
+    const onPacket = (pkt: NetPacket): void => this.onPacket(pkt);
+    // IP_PROTO_TCP is TCP's number in IPv6's next header too.
+    this.bindings = list.map((l) => l.bindProtocol(IP_PROTO_TCP, this, { onPacket }));
   }
 
   /**
@@ -345,31 +379,19 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   }
 
   /**
-   * The capture is over: every live flow is finished ('end-of-capture') in the
-   * order the flows started, and reported to the observers.
+   * The capture is over: every live flow is finished in the order the flows
+   * started, and reported to the observers: 'closed' if it had closed (and was
+   * waiting out its linger), else 'end-of-capture'.
    */
-  /**
-   * Takes the next stream number for a flow this observer does not follow
-   * (an IPv6 flow seen by a counter below): tshark numbers flows of both
-   * families in one sequence, so the flows after it keep tshark's numbers.
-   */
-  readonly reserveStream = this.entry('reserveStream', 'reentrant', (): number => {
-    let id = 0;
-    this.lock.locked(() => {
-      id = this.shared.nextId++;
-    });
-    return id;
-  });
-
   readonly finishAll = this.entry('finishAll', 'reject', (): void => {
     const all = this.flows().sort((x, y) => x.id - y.id || x.part - y.part);
-    for (const f of all) this.finish(f, 'end-of-capture');
+    for (const f of all) this.finish(f, f.inClosedList ? 'closed' : 'end-of-capture');
     this.sweeper.cancel();
   });
 
   // ---- receive -------------------------------------------------------------
 
-  private onPacket(pkt: IpPacket): void {
+  private onPacket(pkt: NetPacket): void {
     const buf = pkt.buf;
     const bytes = buf.bytes;
     const o = buf.start;
@@ -405,8 +427,8 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     let flow = this.shared.flows.get(hash) ?? null;
     let dir: FollowDirection = 0;
     while (flow !== null) {
-      if (flow.aIp === src && flow.aPort === sport && flow.bIp === dst && flow.bPort === dport) break;
-      if (flow.aIp === dst && flow.aPort === dport && flow.bIp === src && flow.bPort === sport) {
+      if (flow.aPort === sport && flow.bPort === dport && sameIp(flow.aIp, src) && sameIp(flow.bIp, dst)) break;
+      if (flow.aPort === dport && flow.bPort === sport && sameIp(flow.aIp, dst) && sameIp(flow.bIp, src)) {
         dir = 1;
         break;
       }
@@ -422,7 +444,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       const created = this.startFlow(hash, src, sport, dst, dport, flags, seq, now);
       if (created === null) return;
       flow = created;
-      dir = flow.aIp === src && flow.aPort === sport ? 0 : 1;
+      dir = flow.aPort === sport && sameIp(flow.aIp, src) ? 0 : 1;
       if (this.failedInTask) return;
     }
     this.claim(flow);
@@ -471,6 +493,8 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       flow.inClosedList = true;
       this.closedList.push(flow);
       this.closedCount++;
+      this.openCount--;
+      this.onOpenFlows?.(-1);
       if (this.closedCount > this.maxClosedFlows && this.closedList.head !== null) this.finish(this.closedList.head, 'closed');
       this.armSweep();
     } else {
@@ -482,9 +506,9 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   /** A new flow, or null when the packet belongs to one already finished (a straggler). */
   private startFlow(
     hash: number,
-    src: Ip4,
+    src: IpAddress,
     sport: number,
-    dst: Ip4,
+    dst: IpAddress,
     dport: number,
     flags: number,
     seq: number,
@@ -498,7 +522,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       const key = tupleKey(src, sport, dst, dport);
       const t = sh.tombstones.get(key);
       if (t !== undefined) {
-        const dir = t.aIp === src && t.aPort === sport ? 0 : 1;
+        const dir = t.aPort === sport && sameIp(t.aIp, src) ? 0 : 1;
         const newConnection = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (!t.baseSet[dir] || t.base[dir] !== seq);
         if (!newConnection) {
           if (!t.open) {
@@ -526,10 +550,11 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       onBytes: this.onFollowBytes,
       onGap: this.onFollowGap,
     });
-    const flow = new ObservedFlow(id, src, sport, dst, dport, follower, hash, now, part, this.subscribersFor(sport, dport));
+    // The packet's addresses may be views into the frame (IPv6): the flow keeps copies.
+    const flow = new ObservedFlow(id, ipOwned(src), sport, ipOwned(dst), dport, follower, hash, now, part, this.subscribersFor(sport, dport));
     if (continues !== undefined) {
       // The old part's bases still decide port reuse for the new one.
-      const d = continues.aIp === src && continues.aPort === sport ? 0 : 1;
+      const d = continues.aPort === sport && sameIp(continues.aIp, src) ? 0 : 1;
       flow.baseSet[0] = continues.baseSet[d];
       flow.base[0] = continues.base[d];
       flow.baseSet[1] = continues.baseSet[1 - d]!;
@@ -543,7 +568,9 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     });
     this.open.push(flow);
     this.counters.flowsStarted++;
-    if (sh.live > this.counters.maxLiveFlows) this.counters.maxLiveFlows = sh.live;
+    this.openCount++;
+    if (this.openCount > this.counters.maxLiveFlows) this.counters.maxLiveFlows = this.openCount;
+    this.onOpenFlows?.(1);
     if (this.idleTimeoutMs !== Infinity) this.armSweep();
     this.claim(flow);
     if (this.rt.observed) this.note(`${flow.describe()}: new flow${part > 1 ? ` (part ${part}, after an early finish)` : ''}`);
@@ -641,6 +668,8 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       this.closedCount--;
     } else {
       this.open.remove(flow);
+      this.openCount--;
+      this.onOpenFlows?.(-1);
     }
     this.counters.heldBytes -= flow.held;
     flow.held = 0;

@@ -14,11 +14,13 @@
  */
 import { FAILED } from '../../core/index.js';
 import { EMPTY_BYTES, type PacketBuffer } from '../../wire/buffer.js';
-import { internetChecksum, pseudoHeaderSum } from '../../wire/checksum.js';
+import { internetChecksum } from '../../wire/checksum.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
 import { seqGt, seqLt } from '../../wire/seq.js';
-import { setTcpChecksum, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import { transportPseudoSum } from '../net.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
+import { setSegmentChecksum } from './lower.js';
 import type { Segment } from './segment.js';
 import { canSend, CLOSED, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
 import type { Tcp } from './tcp.js';
@@ -299,7 +301,7 @@ function armedSegment(tcp: Tcp, c: TcpConnection, off: number, unsent: number, r
   }
   const nSack = sackCount(c);
   const hl = 20 + (c.tsOk ? 12 : 0) + (nSack > 0 ? 4 + 8 * nSack : 0);
-  const pkt = tcp.lower.alloc(hl + room, 'tcp segment');
+  const pkt = c.lower.alloc(hl + room, 'tcp segment');
   const base = pkt.start + hl;
   if (unsent > 0) c.sendBuf.copyOut(off, pkt.bytes, base, unsent);
   const w = new PayloadWriter(c, pkt.bytes, base + unsent, room - unsent);
@@ -421,7 +423,7 @@ export function sendRstForConn(tcp: Tcp, c: TcpConnection): void {
 
 /** A RST answering `seg`, which belongs to no connection (RFC 9293 3.10.7.1). */
 export function sendReset(tcp: Tcp, seg: Segment): void {
-  const pkt = tcp.lower.alloc(20, 'tcp rst');
+  const pkt = seg.lower.alloc(20, 'tcp rst');
   const segLen = seg.dataLen + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0);
   let seq = 0;
   let ack = 0;
@@ -433,10 +435,10 @@ export function sendReset(tcp: Tcp, seg: Segment): void {
     flags |= TCP_ACK;
   }
   writeHeader(pkt.bytes, pkt.start, seg.dstPort, seg.srcPort, seq, ack, 20, flags, 0);
-  setTcpChecksum(pkt.bytes, pkt.start, 20, seg.dst, seg.src);
+  setSegmentChecksum(pkt.bytes, pkt.start, 20, seg.dst, seg.src);
   tcp.counters.resetsOut++;
   tcp.counters.segmentsOut++;
-  tcp.lower.send(seg.src, IP_PROTO_TCP, pkt);
+  seg.lower.send(seg.src, IP_PROTO_TCP, pkt);
 }
 
 /**
@@ -509,7 +511,7 @@ function sendSegment(tcp: Tcp, c: TcpConnection, flags: number, seq: number, off
   const syn = (flags & TCP_SYN) !== 0;
   const nSack = syn || !(flags & TCP_ACK) ? 0 : sackCount(c);
   const hl = 20 + (syn ? synOptionsLength(tcp, c) : (c.tsOk ? 12 : 0) + (nSack > 0 ? 4 + 8 * nSack : 0));
-  const pkt = tcp.lower.alloc(hl + len, 'tcp segment');
+  const pkt = c.lower.alloc(hl + len, 'tcp segment');
   if (len > 0) c.sendBuf.copyOut(off, pkt.bytes, pkt.start + hl, len);
   finishAndSend(tcp, c, pkt, hl, flags, seq, len, nSack);
 }
@@ -554,7 +556,7 @@ function finishAndSend(
     }
   }
   // The checksum field is zero (writeHeader): one pass over the segment.
-  const sum = internetChecksum(bytes, o, hl + len, pseudoHeaderSum(c.localIp, c.remoteIp, IP_PROTO_TCP, hl + len));
+  const sum = internetChecksum(bytes, o, hl + len, transportPseudoSum(c.localIp, c.remoteIp, IP_PROTO_TCP, hl + len));
   bytes[o + 16] = sum >>> 8;
   bytes[o + 17] = sum;
   // Bookkeeping before the hand-off.
@@ -584,7 +586,7 @@ function finishAndSend(
   }
   if (flags & TCP_RST) mc.resetsOut++;
   c.lastSendAt = tcp.rt.clock.now();
-  tcp.lower.send(c.remoteIp, IP_PROTO_TCP, pkt);
+  c.lower.send(c.remoteIp, IP_PROTO_TCP, pkt);
 }
 
 function writeSynOptions(tcp: Tcp, c: TcpConnection, b: Uint8Array, p: number): number {

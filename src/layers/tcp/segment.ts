@@ -5,14 +5,17 @@
  * the timestamp option (NOP NOP TS, RFC 7323 appendix A) is read without parsing
  * an option list; anything else goes through the wire format's option parser.
  */
-import type { Ip4 } from '../../wire/addr.js';
+import type { IpAddress } from '../net.js';
+import type { TcpLower } from './lower.js';
 import { parseTcpOptions, TCP_MIN_HEADER_LENGTH, tcpOptionValues } from '../../wire/tcp.js';
 
 const EMPTY = new Uint8Array(0);
 
 export class Segment {
-  src: Ip4 = 0;
-  dst: Ip4 = 0;
+  src: IpAddress = 0;
+  dst: IpAddress = 0;
+  /** The network layer it arrived through (answers go back the same way). */
+  lower!: TcpLower;
   srcPort = 0;
   dstPort = 0;
   seq = 0;
@@ -42,6 +45,8 @@ export class Segment {
   /** Forget the packet (the scratch segment must not keep a buffer alive). */
   reset(): void {
     this.bytes = EMPTY;
+    // IPv6 addresses are views into the packet.
+    if (typeof this.src !== 'number') this.src = this.dst = 0;
     this.hasTs = false;
     this.mss = -1;
     this.wscale = -1;

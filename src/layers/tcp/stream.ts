@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { context, currentFrame, type ClockEntry, type Module } from '../../core/index.js';
-import { parseIp4, tryParseIp4, type Ip4 } from '../../wire/addr.js';
+import { formatIp, tryParseIp, type IpAddress } from '../net.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
 import type { Tcp } from './tcp.js';
@@ -121,7 +121,7 @@ export class TcpSocket extends Duplex {
     if (typeof hostOrCb === 'string') host = hostOrCb;
     else if (typeof hostOrCb === 'function') done = hostOrCb;
     if (done !== undefined) this.once('connect', done);
-    const dst: Ip4 = host === undefined || host === 'localhost' ? this.tcp.lower.address : parseIp4(host);
+    const dst: IpAddress = host === undefined || host === 'localhost' ? this.tcp.lower.address : parseHost(host);
     this.connecting = true;
     this.conn = call(() =>
       this.tcp.connect(dst, opts.port, this.owner, this.handlers(), {
@@ -224,7 +224,7 @@ export class TcpSocket extends Duplex {
   }
 
   get remoteFamily(): string {
-    return 'IPv4';
+    return this.conn?.family === 6 ? 'IPv6' : 'IPv4';
   }
 
   get localAddress(): string | undefined {
@@ -254,7 +254,7 @@ export class TcpSocket extends Duplex {
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
     const c = this.conn;
-    return c === null ? {} : { address: c.localAddress, family: 'IPv4', port: c.localPort };
+    return c === null ? {} : { address: c.localAddress, family: c.family === 6 ? 'IPv6' : 'IPv4', port: c.localPort };
   }
 
   private releaseWrite(): void {
@@ -296,9 +296,12 @@ export class TcpServer extends EventEmitter {
     super();
   }
 
-  listen(portOrOpts: number | { port: number; backlog?: number }, cb?: () => void): this {
+  /** `host`: accept only on that local address (IPv4 or IPv6); default every address of both families. */
+  listen(portOrOpts: number | { port: number; backlog?: number; host?: string }, cb?: () => void): this {
     const port = typeof portOrOpts === 'number' ? portOrOpts : portOrOpts.port;
     const backlog = typeof portOrOpts === 'number' ? undefined : portOrOpts.backlog;
+    const host = typeof portOrOpts === 'number' ? undefined : portOrOpts.host;
+    const address = host === undefined ? undefined : parseHost(host);
     const owner = this.opts.owner ?? this.tcp.rt.app('net');
     this.listener = call(() =>
       this.tcp.listen(
@@ -314,7 +317,7 @@ export class TcpServer extends EventEmitter {
             return undefined;
           },
         },
-        backlog !== undefined ? { backlog } : {},
+        { ...(backlog !== undefined ? { backlog } : {}), ...(address !== undefined ? { address } : {}) },
       ),
     );
     if (cb !== undefined) this.once('listening', cb);
@@ -339,8 +342,13 @@ export class TcpServer extends EventEmitter {
     return this;
   }
 
+  /** As Node's: a listener on both families reports '::'. */
   address(): { address: string; family: string; port: number } | null {
-    return this.listener === null ? null : { address: '0.0.0.0', family: 'IPv4', port: this.listener.port };
+    if (this.listener === null) return null;
+    const bound = this.listener.address;
+    if (bound !== null) return { address: formatIp(bound), family: typeof bound === 'number' ? 'IPv4' : 'IPv6', port: this.listener.port };
+    const v6 = this.tcp.lowerFor(6) !== undefined;
+    return { address: v6 ? '::' : '0.0.0.0', family: v6 ? 'IPv6' : 'IPv4', port: this.listener.port };
   }
 
   get listening(): boolean {
@@ -354,7 +362,7 @@ export function createServer(tcp: Tcp, onConnection?: (s: TcpSocket) => void, op
   return s;
 }
 
-/** `net.createConnection` over `tcp`: host is a dotted quad ('localhost' = the host's own address). */
+/** `net.createConnection` over `tcp`: host is a dotted quad or an IPv6 address ('localhost' = the host's own address). */
 export function createConnection(tcp: Tcp, opts: SocketConnectOptions & TcpSocketOptions, cb?: () => void): TcpSocket {
   const s = new TcpSocket(tcp, opts);
   return s.connect(opts, cb);
@@ -362,7 +370,18 @@ export function createConnection(tcp: Tcp, opts: SocketConnectOptions & TcpSocke
 
 export const connect = createConnection;
 
-/** Whether `host` is an address this adapter can reach (dotted quad or 'localhost'). */
+/** Whether `host` is an address this adapter can reach (dotted quad, IPv6 address, or 'localhost'). */
 export function isReachableHost(host: string): boolean {
-  return host === 'localhost' || tryParseIp4(host) !== undefined;
+  return host === 'localhost' || hostAddress(host) !== undefined;
+}
+
+/** An IPv4 or IPv6 address, the latter bracketed or not. */
+function hostAddress(host: string): IpAddress | undefined {
+  return tryParseIp(host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
+}
+
+function parseHost(host: string): IpAddress {
+  const a = hostAddress(host);
+  if (a === undefined) throw new RangeError(`not an IPv4 or IPv6 address: ${JSON.stringify(host)}`);
+  return a;
 }

@@ -24,8 +24,10 @@
 import { createHmac } from 'node:crypto';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
 import { seqLt } from '../../wire/seq.js';
-import { setTcpChecksum, TCP_ACK, TCP_SYN } from '../../wire/tcp.js';
-import type { Ip4 } from '../../wire/addr.js';
+import { TCP_ACK, TCP_SYN } from '../../wire/tcp.js';
+import type { Ip6 } from '../../wire/addr6.js';
+import { familyOf, type IpAddress } from '../net.js';
+import { defaultMss, mssForMtu, setSegmentChecksum } from './lower.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
 import type { Segment } from './segment.js';
@@ -42,22 +44,33 @@ const TS_SACK = 0x10;
 
 export class SynCookies {
   private readonly tuple = Buffer.alloc(14);
+  private readonly tuple6 = Buffer.alloc(38);
 
   constructor(private readonly secret: Uint8Array) {}
 
-  private h(label: number, count: number, localIp: Ip4, localPort: number, remoteIp: Ip4, remotePort: number): number {
-    const t = this.tuple;
-    t.writeUInt32BE(localIp >>> 0, 0);
-    t.writeUInt16BE(localPort, 4);
-    t.writeUInt32BE(remoteIp >>> 0, 6);
-    t.writeUInt16BE(remotePort, 10);
-    t[12] = label;
-    t[13] = count & 0xff;
+  private h(label: number, count: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
+    let t = this.tuple;
+    if (typeof localIp === 'number') {
+      t.writeUInt32BE(localIp >>> 0, 0);
+      t.writeUInt16BE(localPort, 4);
+      t.writeUInt32BE((remoteIp as number) >>> 0, 6);
+      t.writeUInt16BE(remotePort, 10);
+      t[12] = label;
+      t[13] = count & 0xff;
+    } else {
+      t = this.tuple6;
+      t.set(localIp, 0);
+      t.writeUInt16BE(localPort, 16);
+      t.set(remoteIp as Ip6, 18);
+      t.writeUInt16BE(remotePort, 34);
+      t[36] = label;
+      t[37] = count & 0xff;
+    }
     return createHmac('sha256', this.secret).update(t).digest().readUInt32BE(0);
   }
 
   /** The ISN for a cookie SYN-ACK answering `peerIsn` on this tuple. */
-  encode(nowMs: number, localIp: Ip4, localPort: number, remoteIp: Ip4, remotePort: number, peerIsn: number, mssIndex: number): number {
+  encode(nowMs: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number, peerIsn: number, mssIndex: number): number {
     const count = Math.floor(nowMs / COUNT_MS) & 0xff;
     const h1 = this.h(2, 0, localIp, localPort, remoteIp, remotePort);
     const h2 = this.h(3, count, localIp, localPort, remoteIp, remotePort);
@@ -65,7 +78,7 @@ export class SynCookies {
   }
 
   /** The MSS index a returning cookie carries, or -1 if it is not one of ours or too old. */
-  decode(nowMs: number, localIp: Ip4, localPort: number, remoteIp: Ip4, remotePort: number, peerIsn: number, cookie: number): number {
+  decode(nowMs: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number, peerIsn: number, cookie: number): number {
     const h1 = this.h(2, 0, localIp, localPort, remoteIp, remotePort);
     const v = (cookie - h1 - peerIsn) >>> 0;
     const now = Math.floor(nowMs / COUNT_MS) & 0xff;
@@ -131,8 +144,10 @@ export function evictHalfOpen(tcp: Tcp, l: TcpListener): boolean {
 export function sendCookieSynAck(tcp: Tcp, l: TcpListener, seg: Segment): void {
   const cfg = tcp.config;
   const now = tcp.rt.clock.now();
-  const peerMss = seg.mss > 0 ? seg.mss : 536;
-  const rcvMss = Math.max(64, Math.min(65_495, tcp.lower.pathMtu(seg.src) - 40));
+  const lower = seg.lower;
+  const family = familyOf(seg.src);
+  const peerMss = seg.mss > 0 ? seg.mss : defaultMss(family);
+  const rcvMss = mssForMtu(family, lower.pathMtu(seg.src));
   const idx = mssIndexFor(Math.min(peerMss, rcvMss));
   const iss = tcp.cookies.encode(now, seg.dst, seg.dstPort, seg.src, seg.srcPort, seg.seq, idx);
   const ws = cfg.windowScaling && seg.wscale >= 0;
@@ -141,7 +156,7 @@ export function sendCookieSynAck(tcp: Tcp, l: TcpListener, seg: Segment): void {
   let rcvWscale = 0;
   if (ws) while (rcvWscale < 14 && cfg.receiveBufferSize > 0xffff << rcvWscale) rcvWscale++;
   const hl = 20 + 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0);
-  const pkt = tcp.lower.alloc(hl, 'tcp syn cookie');
+  const pkt = lower.alloc(hl, 'tcp syn cookie');
   const b = pkt.bytes;
   const o = pkt.start;
   const win = Math.min(cfg.receiveBufferSize, 0xffff);
@@ -194,11 +209,11 @@ export function sendCookieSynAck(tcp: Tcp, l: TcpListener, seg: Segment): void {
     b[p + 2] = 3;
     b[p + 3] = rcvWscale;
   }
-  setTcpChecksum(b, o, hl, seg.dst, seg.src);
+  setSegmentChecksum(b, o, hl, seg.dst, seg.src);
   lastCookieAt.set(l, now);
   tcp.counters.synCookiesSent++;
   tcp.counters.segmentsOut++;
-  tcp.lower.send(seg.src, IP_PROTO_TCP, pkt);
+  lower.send(seg.src, IP_PROTO_TCP, pkt);
 }
 
 /**
@@ -219,7 +234,7 @@ export function connectionFromCookie(tcp: Tcp, l: TcpListener, seg: Segment): Tc
     return undefined;
   }
   const cfg = tcp.config;
-  const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true);
+  const c = tcp.newConnection(seg.dst, seg.dstPort, seg.src, seg.srcPort, true, seg.lower);
   c.noDelay = l.noDelay;
   c.iss = iss;
   c.sndUna = iss;

@@ -21,19 +21,22 @@
  * `connections` is a query.
  */
 import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
-import { formatIp4, type Ip4 } from '../../wire/addr.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
-import { tcpChecksumOk, TCP_ACK, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import { TCP_ACK, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import { familyOf, formatEndpoint, ipEqual, ipOwned, unspecifiedOf, type Family, type IpAddress } from '../net.js';
 import { resolveConfig, type TcpConfig } from './config.js';
 import { TcpConnection } from './connection.js';
 import { newCounters, type TcpCounters } from './counters.js';
 import { deliverHeld, listenerReceives, noConnection, segmentArrives } from './input.js';
+import { fromIcmp, fromIcmpv6, netErrorArrives, type ErrorSource } from './net-errors.js';
+import type { IcmpError } from '../icmp.js';
+import type { Icmpv6Error } from '../ipv6/icmpv6.js';
 import { ChallengeBudget } from './challenge.js';
 import { IsnGenerator } from './isn.js';
 import { setKeepalive } from './keepalive.js';
 import { SynCookies } from './syn-cookies.js';
 import { TcpListener } from './listener.js';
-import type { IpPacket, TcpLower } from './lower.js';
+import { lowerFamily, mssForMtu, segmentChecksumOk, type NetPacket, type TcpLower } from './lower.js';
 import { output, sendRstForConn, windowUpdateMatters } from './output.js';
 import { Segment, readSegment } from './segment.js';
 import {
@@ -64,7 +67,10 @@ import {
 
 interface TcpShared {
   readonly table: ConnectionTable;
+  /** Listeners on every local address (both families), by port. */
   readonly listeners: Map<number, TcpListener>;
+  /** Listeners bound to one local address, by port. */
+  readonly boundListeners: Map<number, TcpListener[]>;
   nextEphemeral: number;
 }
 
@@ -87,13 +93,20 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   private readonly listenTable = new SlotTable<TcpListenSlots>(this, 'listeners', { onAccept: 'many' });
   private scratch: Segment | null = new Segment(new Uint8Array(0));
   private readonly challenges: ChallengeBudget;
+  /** @internal the network layers, at most one per family */
+  readonly lowers: readonly TcpLower[];
+  /** @internal the first network layer given (the host's primary family) */
+  readonly lower: TcpLower;
 
-  constructor(
-    rt: Runtime,
-    /** @internal */ readonly lower: TcpLower,
-    config: Partial<TcpConfig> = {},
-  ) {
-    super(rt, 'tcp', { table: new ConnectionTable(), listeners: new Map(), nextEphemeral: 0 });
+  /** Over one network layer, or one per family (`[ip, ipv6]`: a dual-stack TCP). */
+  constructor(rt: Runtime, lower: TcpLower | readonly TcpLower[], config: Partial<TcpConfig> = {}) {
+    super(rt, 'tcp', { table: new ConnectionTable(), listeners: new Map(), boundListeners: new Map(), nextEphemeral: 0 });
+    const lowers: readonly TcpLower[] = Array.isArray(lower) ? lower : [lower as TcpLower];
+    if (lowers.length === 0 || lowers.length > 2 || (lowers.length === 2 && lowerFamily(lowers[0]!) === lowerFamily(lowers[1]!))) {
+      throw new RangeError('tcp needs one network layer per family (one or two)');
+    }
+    this.lowers = lowers;
+    this.lower = lowers[0]!;
     this.config = resolveConfig(config);
     const secret = this.config.isnSecret ?? rt.rng.bytes(16);
     this.isn = new IsnGenerator(secret);
@@ -101,28 +114,59 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.challenges = new ChallengeBudget(this.config.challengeAckLimit, this.config.challengeAckIntervalMs, rt.rng);
     const span = this.config.ephemeralHigh - this.config.ephemeralLow + 1;
     this.shared.nextEphemeral = this.config.ephemeralLow + rt.rng.int(span);
-    lower.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt) });
+    for (const l of lowers) l.bindProtocol(IP_PROTO_TCP, this, { onPacket: (pkt) => this.onPacket(pkt, l) });
+  }
+
+  /**
+   * Hear ICMP (IPv4) and ICMPv6 errors about our segments (net-errors.ts):
+   * the host that assembles the stack calls it once per error source.
+   */
+  watchErrors(icmp?: ErrorSource<IcmpError>, icmpv6?: ErrorSource<Icmpv6Error>): void {
+    icmp?.bindErrors(this, { onError: (e) => netErrorArrives(this, fromIcmp(e)) });
+    icmpv6?.bindErrors(this, { onError: (e) => netErrorArrives(this, fromIcmpv6(e)) });
+  }
+
+  /** @internal the connection of a 4-tuple, if any */
+  lookup(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): TcpConnection | undefined {
+    return this.shared.table.get(localIp, localPort, remoteIp, remotePort);
+  }
+
+  /** The network layer for a family, if this TCP has one. */
+  lowerFor(family: Family): TcpLower | undefined {
+    for (const l of this.lowers) if (lowerFamily(l) === family) return l;
+    return undefined;
   }
 
   // ---- the application side: listen / connect --------------------------------
 
-  /** Accept connections on `port` (any local address). */
+  /**
+   * Accept connections on `port`: on every local address of both families, or
+   * only on `opts.address`. A port has one listener for every address, or
+   * listeners each bound to an address of its own.
+   */
   readonly listen = this.entry(
     'listen',
     'reentrant',
     (port: number, owner: Module, handlers: Partial<TcpListenSlots>, opts: ListenOptions = {}): TcpListener => {
       if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new RangeError(`bad port ${port}`);
+      const address = opts.address === undefined ? null : ipOwned(opts.address);
       return this.lock.locked(() => {
-        if (this.shared.listeners.has(port)) throw new Error(`tcp port ${port} is already listening`);
+        const bound = this.shared.boundListeners.get(port);
+        if (this.shared.listeners.has(port) || (bound !== undefined && (address === null || bound.some((b) => ipEqual(b.address!, address))))) {
+          throw new Error(`tcp port ${port} is already listening`);
+        }
         const l = new TcpListener(
           this,
           port,
           opts.backlog ?? this.config.backlog,
           opts.synBacklog ?? this.config.synBacklog,
           opts.noDelay ?? false,
+          address,
         );
         l.binding = this.listenTable.bind(owner, handlers, l);
-        this.shared.listeners.set(port, l);
+        if (address === null) this.shared.listeners.set(port, l);
+        else if (bound === undefined) this.shared.boundListeners.set(port, [l]);
+        else bound.push(l);
         return l;
       }) as TcpListener;
     },
@@ -134,6 +178,12 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     l.open = false;
     this.lock.locked(() => {
       if (this.shared.listeners.get(l.port) === l) this.shared.listeners.delete(l.port);
+      const bound = this.shared.boundListeners.get(l.port);
+      const i = bound === undefined ? -1 : bound.indexOf(l);
+      if (i >= 0) {
+        bound!.splice(i, 1);
+        if (bound!.length === 0) this.shared.boundListeners.delete(l.port);
+      }
       l.binding?.unbind();
     });
     for (const c of [...this.shared.table.all()]) {
@@ -147,27 +197,32 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
    * (ENETUNREACH) and no free ephemeral port (EADDRNOTAVAIL) are reported the
    * same way, by onError on a later clock turn, as a socket reports them: the
    * caller's task goes on. An explicit `localPort` already in use throws.
+   * `dst` is an IPv4 or IPv6 address: the connection goes over that family's
+   * network layer (none: ENETUNREACH, as a socket reports it).
    */
   readonly connect = this.entry(
     'connect',
     'reentrant',
-    (dst: Ip4, port: number, owner: Module, handlers: Partial<TcpSlots>, opts: ConnectOptions = {}): TcpConnection => {
+    (dst: IpAddress, port: number, owner: Module, handlers: Partial<TcpSlots>, opts: ConnectOptions = {}): TcpConnection => {
       if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new RangeError(`bad port ${port}`);
-      const src = this.lower.sourceFor(dst);
-      const localIp = src ?? this.lower.address;
+      dst = ipOwned(dst);
+      const family = familyOf(dst);
+      const lower = this.lowerFor(family);
+      const src = lower?.sourceFor(dst);
+      const localIp = src ?? lower?.address ?? unspecifiedOf(family);
       const conn = this.lock.locked(() => {
         const lport = opts.localPort ?? this.pickPort(localIp, dst, port);
         if (lport === 0) {
           // Every ephemeral port is taken: a connection that is never entered
           // in the table, failed by its wait timer (onWaitTimer).
-          const c = this.newConnection(localIp, 0, dst, port, false);
+          const c = this.newConnection(localIp, 0, dst, port, false, lower ?? this.lower);
           c.binding = this.bindConn(c, owner, handlers, opts.client);
           return c;
         }
         if (this.shared.table.get(localIp, lport, dst, port) !== undefined) {
-          throw new Error(`tcp ${formatIp4(localIp)}:${lport} -> ${formatIp4(dst)}:${port} is in use`);
+          throw new Error(`tcp ${formatEndpoint(localIp, lport)} -> ${formatEndpoint(dst, port)} is in use`);
         }
-        const c = this.newConnection(localIp, lport, dst, port, false);
+        const c = this.newConnection(localIp, lport, dst, port, false, lower ?? this.lower);
         c.noDelay = opts.noDelay ?? false;
         c.binding = this.bindConn(c, owner, handlers, opts.client);
         this.shared.table.add(c);
@@ -189,13 +244,22 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   /** Connections and listeners, for `netstat`. */
   readonly connections = this.query('connections', (): TcpConnectionRow[] => {
     const rows: TcpConnectionRow[] = [];
+    // A listener on every address shows once per family, as netstat shows a dual-stack socket.
     for (const l of this.shared.listeners.values()) {
-      rows.push({ local: `0.0.0.0:${l.port}`, remote: '0.0.0.0:*', state: 'LISTEN' });
+      for (const lower of this.lowers) {
+        const any = unspecifiedOf(lowerFamily(lower));
+        rows.push({ local: formatEndpoint(any, l.port), remote: formatEndpoint(any, '*'), state: 'LISTEN' });
+      }
+    }
+    for (const bound of this.shared.boundListeners.values()) {
+      for (const l of bound) {
+        rows.push({ local: formatEndpoint(l.address!, l.port), remote: formatEndpoint(unspecifiedOf(familyOf(l.address!)), '*'), state: 'LISTEN' });
+      }
     }
     for (const c of this.shared.table.all()) {
       rows.push({
-        local: `${formatIp4(c.localIp)}:${c.localPort}`,
-        remote: `${formatIp4(c.remoteIp)}:${c.remotePort}`,
+        local: formatEndpoint(c.localIp, c.localPort),
+        remote: formatEndpoint(c.remoteIp, c.remotePort),
         state: STATE_NAMES[c.st]!,
       });
     }
@@ -314,9 +378,12 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
 
   // ---- internals shared by input/output/timers ----------------------------------
 
-  /** @internal a connection's control block, its timers created */
-  newConnection(localIp: Ip4, localPort: number, remoteIp: Ip4, remotePort: number, passive: boolean): TcpConnection {
+  /** @internal a connection's control block over `lower`, its timers created */
+  newConnection(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number, passive: boolean, lower: TcpLower): TcpConnection {
+    localIp = ipOwned(localIp);
+    remoteIp = ipOwned(remoteIp);
     const c = new TcpConnection(this, localIp, localPort, remoteIp, remotePort, passive);
+    c.lower = lower;
     c.rtoTimer = this.timer(c, 'rto', () => onRtoTimer(this, c));
     c.delackTimer = this.timer(c, 'delack', () => onDelackTimer(this, c));
     c.waitTimer = this.timer(c, 'wait', () => onWaitTimer(this, c));
@@ -327,8 +394,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
     c.tsOffset = this.isn.timestampOffset(localIp, localPort, remoteIp, remotePort);
-    const mtu = this.lower.pathMtu(remoteIp);
-    c.rcvMss = Math.max(64, Math.min(65_495, mtu - 40));
+    // A lower of the other family serves only a connect that fails with ENETUNREACH.
+    const family = familyOf(remoteIp);
+    c.rcvMss = mssForMtu(family, lowerFamily(lower) === family ? lower.pathMtu(remoteIp) : 1280);
     c.sndMss = Math.min(536, c.rcvMss);
     if (this.config.windowScaling) {
       let shift = 0;
@@ -347,8 +415,12 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     }) as boolean;
   }
 
-  /** @internal the listener for a local port, if open */
-  listenerFor(port: number): TcpListener | undefined {
+  /** @internal the listener for a local port and address, if open: one bound to that address, else one on every address */
+  listenerFor(port: number, local: IpAddress): TcpListener | undefined {
+    const bound = this.shared.boundListeners.get(port);
+    if (bound !== undefined) {
+      for (const l of bound) if (ipEqual(l.address!, local)) return l;
+    }
     return this.shared.listeners.get(port);
   }
 
@@ -463,12 +535,12 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     return table.bind(owner, handlers, client === undefined ? c : client);
   }
 
-  private pickPort(localIp: Ip4, dst: Ip4, port: number): number {
+  private pickPort(localIp: IpAddress, dst: IpAddress, port: number): number {
     const lo = this.config.ephemeralLow;
     const span = this.config.ephemeralHigh - lo + 1;
     for (let i = 0; i < span; i++) {
       const p = lo + ((this.shared.nextEphemeral - lo + i) % span);
-      if (this.shared.listeners.has(p)) continue;
+      if (this.shared.listeners.has(p) || this.shared.boundListeners.has(p)) continue;
       if (this.shared.table.get(localIp, p, dst, port) !== undefined) continue;
       this.shared.nextEphemeral = lo + ((p - lo + 1) % span);
       return p;
@@ -570,13 +642,13 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
 
   // ---- receive path ------------------------------------------------------------
 
-  private onPacket(pkt: IpPacket): void {
+  private onPacket(pkt: NetPacket, lower: TcpLower): void {
     const buf = pkt.buf;
     const bytes = buf.bytes;
     const off = buf.start;
     const len = buf.end - off;
     this.counters.segmentsIn++;
-    if (this.config.verifyChecksums && len >= 20 && !tcpChecksumOk(bytes, off, len, pkt.src, pkt.dst)) {
+    if (this.config.verifyChecksums && len >= 20 && !segmentChecksumOk(bytes, off, len, pkt.src, pkt.dst)) {
       this.counters.checksumErrors++;
       this.drop('bad-checksum');
       return;
@@ -595,6 +667,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     }
     seg.src = pkt.src;
     seg.dst = pkt.dst;
+    seg.lower = lower;
     this.dispatchSegment(seg);
     seg.reset();
     this.scratch = seg;
@@ -605,7 +678,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     if (conn !== undefined && conn.st === TIME_WAIT && (seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
       // RFC 9293 3.6.1 / RFC 6191: a new SYN may reopen a TIME-WAIT pair if it
       // cannot be confused with the old connection.
-      const l = this.listenerFor(seg.dstPort);
+      const l = this.listenerFor(seg.dstPort, seg.dst);
       const newer = conn.tsOk && seg.hasTs ? ((seg.tsVal - conn.tsRecent) | 0) > 0 : ((seg.seq - conn.rcvNxt) | 0) > 0;
       if (l !== undefined && newer) {
         this.destroy(conn);
@@ -613,7 +686,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
       }
     }
     if (conn === undefined) {
-      const l = this.listenerFor(seg.dstPort);
+      const l = this.listenerFor(seg.dstPort, seg.dst);
       if (l !== undefined && l.open) listenerReceives(this, l, seg);
       else noConnection(this, seg);
       return;

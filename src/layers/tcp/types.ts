@@ -2,6 +2,7 @@
  * TCP's upcall interface: the slots a client binds per connection and per
  * listener, the error it may receive, and the writer it fills in place.
  */
+import type { IpAddress } from '../net.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpState } from './states.js';
 
@@ -88,6 +89,8 @@ export interface ConnectOptions {
 }
 
 export interface ListenOptions {
+  /** Accept only on this local address (an IPv4 or IPv6 one); default: every address of both families. */
+  address?: IpAddress;
   /** Established connections not yet bound by the application. */
   backlog?: number;
   /** Half-open connections (SYN-RECEIVED). */

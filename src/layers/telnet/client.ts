@@ -10,7 +10,7 @@
  * the ACK of what the server said.
  */
 import { Module, type Runtime } from '../../core/index.js';
-import { formatIp4, type Ip4 } from '../../wire/addr.js';
+import { formatEndpoint, type IpAddress } from '../net.js';
 import { encodeNaws, encodeTerminalTypeIs, parseTerminalType, TelnetOption, type WindowSize } from '../../wire/telnet.js';
 import { ClientSession, type Keystroke, type ScriptStep } from './client-session.js';
 import { TelnetEndpoint } from './endpoint.js';
@@ -68,7 +68,7 @@ export class TelnetClient extends Module<ClientShared, ClientSession> {
   }
 
   /** Open a connection to `dst:port` and run the script, if any, once connected. */
-  readonly connect = this.entry('connect', 'reject', (dst: Ip4, port: number = 23, opts: TelnetConnectOptions = {}): ClientSession => {
+  readonly connect = this.entry('connect', 'reject', (dst: IpAddress, port: number = 23, opts: TelnetConnectOptions = {}): ClientSession => {
     const character = (opts.mode ?? 'character') === 'character';
     let s: ClientSession;
     const endpoint = new TelnetEndpoint(
@@ -94,7 +94,7 @@ export class TelnetClient extends Module<ClientShared, ClientSession> {
     );
     s = this.lock.locked(() => {
       const id = this.shared.nextId++;
-      const session = new ClientSession(id, endpoint, opts.script ?? [], `${formatIp4(dst)}:${port}`);
+      const session = new ClientSession(id, endpoint, opts.script ?? [], formatEndpoint(dst, port));
       this.shared.sessions.set(id, session);
       return session;
     }) as ClientSession;

@@ -4,8 +4,10 @@
  * connection table, and ICMP for ping. Nothing of the real machine.
  */
 import type { Module, Runtime } from '../../core/index.js';
-import { formatIp4, tryParseIp4, type Ip4 } from '../../wire/addr.js';
-import type { Icmp } from '../icmp.js';
+import type { Ip6 } from '../../wire/addr6.js';
+import type { Icmp, PingOptions } from '../icmp.js';
+import type { Ping6Options, Ping6Result } from '../ipv6/icmpv6.js';
+import { formatIp, tryParseIp, type IpAddress } from '../net.js';
 import type { Tcp } from '../tcp/index.js';
 import type { TelnetServer } from './server.js';
 import type { ShellEnv } from './shell.js';
@@ -15,10 +17,12 @@ export interface HostEnvOptions {
   rt: Runtime;
   tcp: Tcp;
   icmp: Icmp;
+  /** ICMPv6, for `ping` to IPv6 addresses (a dual-stack host's `host.icmpv6`). */
+  icmpv6?: { ping(dst: Ip6, opts?: Ping6Options): Promise<Ping6Result> };
   /** Shown in the prompt. Default: the runtime's name. */
   hostName?: string;
-  /** Names `ping` knows besides dotted quads. */
-  names?: Readonly<Record<string, Ip4>>;
+  /** Names `ping` knows besides IPv4 and IPv6 addresses. */
+  names?: Readonly<Record<string, IpAddress>>;
   /** Echo requests per `ping`. Default 3. */
   pingCount?: number;
 }
@@ -44,7 +48,7 @@ export function hostShellEnv(opts: HostEnvOptions, server?: () => TelnetServer |
 export function netstatTable(tcp: Tcp, server?: TelnetServer): Table {
   const users = new Map<string, string>();
   if (server !== undefined) {
-    for (const s of server.sessions()) users.set(`${s.conn.remoteAddress}:${s.conn.remotePort}`, s.user !== null && s.loggedIn ? s.user : '');
+    for (const s of server.sessions()) users.set(endpoint(s.conn.remoteAddress, s.conn.remotePort), s.user !== null && s.loggedIn ? s.user : '');
   }
   return {
     columns: ['PROTO', 'LOCAL', 'REMOTE', 'STATE', 'USER'],
@@ -96,26 +100,34 @@ function detail(m: Module, tcp: Tcp, server: TelnetServer | undefined): string {
   return '';
 }
 
+/** As TCP's rows write an endpoint (IPv6 addresses in brackets). */
+function endpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 async function ping(opts: HostEnvOptions, host: string, write: (line: string) => void, signal: AbortSignal): Promise<void> {
-  const dst = opts.names?.[host] ?? tryParseIp4(host);
+  const dst = opts.names?.[host] ?? tryParseIp(host);
   if (dst === undefined) throw new Error(`unknown host ${host}`);
-  const ip = formatIp4(dst);
+  if (typeof dst !== 'number' && opts.icmpv6 === undefined) throw new Error(`no IPv6 here to reach ${host}`);
+  const ip = formatIp(dst);
   const count = opts.pingCount ?? 3;
   write(`PING ${host === ip ? ip : `${host} (${ip})`}: 56 data bytes`);
   const aborted = new Promise<null>((resolve) => {
     if (signal.aborted) resolve(null);
     else signal.addEventListener('abort', () => resolve(null), { once: true });
   });
+  // One set of callbacks for both families: a reply's `from` is either kind of address.
+  const pingOpts: PingOptions & Ping6Options = {
+    count,
+    onReply: (r: { bytes: number; from: IpAddress; seq: number; ttl: number; rttMs: number; duplicate: boolean }) => {
+      if (!signal.aborted) write(`${r.bytes} bytes from ${formatIp(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs.toFixed(3)} ms${r.duplicate ? ' (DUP!)' : ''}`);
+    },
+    onTimeout: (seq) => {
+      if (!signal.aborted) write(`Request timeout for icmp_seq ${seq}`);
+    },
+  };
   const result = await Promise.race([
-    opts.icmp.ping(dst, {
-      count,
-      onReply: (r) => {
-        if (!signal.aborted) write(`${r.bytes} bytes from ${formatIp4(r.from)}: icmp_seq=${r.seq} ttl=${r.ttl} time=${r.rttMs.toFixed(3)} ms${r.duplicate ? ' (DUP!)' : ''}`);
-      },
-      onTimeout: (seq) => {
-        if (!signal.aborted) write(`Request timeout for icmp_seq ${seq}`);
-      },
-    }),
+    typeof dst === 'number' ? opts.icmp.ping(dst, pingOpts) : opts.icmpv6!.ping(dst, pingOpts),
     aborted,
   ]);
   if (result === null) return;

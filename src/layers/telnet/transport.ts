@@ -5,7 +5,7 @@
  * The shapes are TCP's own (src/layers/tcp/types.ts), narrowed to what Telnet uses.
  */
 import type { Module } from '../../core/index.js';
-import type { Ip4 } from '../../wire/addr.js';
+import type { IpAddress } from '../net.js';
 
 /** One connection, as Telnet uses it. */
 export interface StreamConnection {
@@ -84,7 +84,8 @@ export interface StreamTransport {
   /** `noDelay`: send small writes at once (no Nagle), as interactive services do. */
   listen(port: number, owner: Module, slots: Partial<StreamListenSlots>, opts?: { noDelay?: boolean }): StreamListener;
   connect(
-    dst: Ip4,
+    /** An IPv4 or IPv6 address. */
+    dst: IpAddress,
     port: number,
     owner: Module,
     handlers: Partial<StreamSlots>,

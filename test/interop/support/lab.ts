@@ -2,9 +2,12 @@
  * One test's private network: a namespace with a TAP device whose kernel end has
  * <subnet>.1, and the stack on the other end of the wire with <subnet>.2, on
  * real time. Nothing is added outside the namespace except the loopback UDP
- * relay between socat and this process.
+ * relay between socat and this process. With `subnet6` the wire is dual-stack:
+ * the kernel is also <subnet6>::1/64 and the stack <subnet6>::2/64 (past its
+ * duplicate address detection, against the kernel, when `open` returns).
  *
  *     const lab = await Lab.open({ tag: 'ping', subnet: '10.77.1' });
+ *     const lab6 = await Lab.open({ tag: 'ping6', subnet: '10.77.6', subnet6: 'fd77:6' });
  *     try { ... lab.run('ping', [...]) ... } finally { await lab.close(); }
  */
 import { RealClock } from '../../../src/core/index.js';
@@ -14,6 +17,7 @@ import { TapLink, type RunResult } from '../../../src/layers/nic/tap.js';
 import { FaultDevice, type FaultOptions } from '../../../src/layers/nic/wrappers.js';
 import { Tcp, type TcpConfig } from '../../../src/layers/tcp/index.js';
 import { parseIp4, type Ip4 } from '../../../src/wire/addr.js';
+import { parseIp6, type Ip6 } from '../../../src/wire/addr6.js';
 import { Capture, type CaptureStats } from './capture.js';
 
 export interface LabOptions {
@@ -21,6 +25,8 @@ export interface LabOptions {
   tag: string;
   /** First three octets, e.g. '10.77.1': the kernel is .1, the stack .2. */
   subnet: string;
+  /** IPv6 too: the first groups of a /64, e.g. 'fd77:6': the kernel is fd77:6::1, the stack fd77:6::2. */
+  subnet6?: string;
   /** Faults on the stack's side of the wire (loss both ways, seeded). */
   faults?: FaultOptions;
   tcp?: Partial<TcpConfig>;
@@ -42,6 +48,9 @@ export class Lab {
     readonly faults: FaultDevice | null,
     readonly kernelIp: string,
     readonly stackIp: string,
+    /** The kernel's and the stack's IPv6 addresses (without prefix) when the lab has `subnet6`. */
+    readonly kernelIp6: string | undefined,
+    readonly stackIp6: string | undefined,
     private readonly tcpConfig: Partial<TcpConfig>,
   ) {}
 
@@ -49,9 +58,12 @@ export class Lab {
     if (!/^[a-z0-9]+$/.test(opts.tag)) throw new Error(`bad tag ${opts.tag}`);
     const kernelIp = `${opts.subnet}.1`;
     const stackIp = `${opts.subnet}.2`;
+    const kernelIp6 = opts.subnet6 === undefined ? undefined : `${opts.subnet6}::1`;
+    const stackIp6 = opts.subnet6 === undefined ? undefined : `${opts.subnet6}::2`;
     const link = await TapLink.create({
       namespace: `uit-${opts.tag}-${process.pid}-${counter++}`,
       kernelAddress: `${kernelIp}/24`,
+      ...(kernelIp6 !== undefined ? { kernelAddress6: `${kernelIp6}/64` } : {}),
       stackMac: 0x0200_4d77_0002,
     });
     let device: Device = link.device;
@@ -61,9 +73,18 @@ export class Lab {
       fault = new FaultDevice(link.device, clock, opts.faults);
       device = fault;
     }
-    const host = createHost({ name: 'stack', device, ip: `${stackIp}/24`, clock, seed: 7 });
-    const lab = new Lab(link, host, device, fault, kernelIp, stackIp, opts.tcp ?? {});
+    const ip = stackIp6 === undefined ? `${stackIp}/24` : [`${stackIp}/24`, `${stackIp6}/64`];
+    const host = createHost({ name: 'stack', device, ip, clock, seed: 7 });
+    const lab = new Lab(link, host, device, fault, kernelIp, stackIp, kernelIp6, stackIp6, opts.tcp ?? {});
     open.add(lab);
+    if (stackIp6 !== undefined) {
+      try {
+        await lab.addressUsable(parseIp6(stackIp6), 5_000);
+      } catch (e) {
+        await lab.close();
+        throw e;
+      }
+    }
     return lab;
   }
 
@@ -84,11 +105,27 @@ export class Lab {
     return parseIp4(this.kernelIp);
   }
 
-  /** The stack's TCP (made on first use; the host may already carry one). */
+  get kernelAddr6(): Ip6 {
+    if (this.kernelIp6 === undefined) throw new Error('this lab has no IPv6 (open it with subnet6)');
+    return parseIp6(this.kernelIp6);
+  }
+
+  /** Waits (real time) until duplicate address detection has made the stack's address its own. */
+  private async addressUsable(a: Ip6, ms: number): Promise<void> {
+    const ipv6 = this.host.ipv6!;
+    const end = Date.now() + ms;
+    while (ipv6.findAddress(a)?.state !== 'preferred') {
+      if (Date.now() > end) throw new Error(`the stack's ${this.stackIp6} is still ${ipv6.findAddress(a)?.state ?? 'absent'} after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The stack's TCP (made on first use, over both families on a dual-stack lab; the host may already carry one). */
   get tcp(): Tcp {
     if (this.tcpModule !== null) return this.tcpModule;
     const existing = this.host.tcp;
-    this.tcpModule = existing instanceof Tcp ? existing : new Tcp(this.host.rt, this.host.ip, this.tcpConfig);
+    const lowers = this.host.ipv6 === undefined ? this.host.ip : [this.host.ip, this.host.ipv6];
+    this.tcpModule = existing instanceof Tcp ? existing : new Tcp(this.host.rt, lowers, this.tcpConfig);
     this.host.tcp = this.tcpModule;
     return this.tcpModule;
   }

@@ -3,7 +3,8 @@
  * alloc, sourceFor, pathMtu) over a "network" that carries datagrams between
  * hosts on a shared VirtualClock with seeded loss, duplication, reordering,
  * corruption and delay. Fast (no Ethernet, no ARP), so the property tests can
- * run many seeds.
+ * run many seeds. The addresses are IPv4 (`FakeNet`) or IPv6 (`FakeNet<Ip6>`):
+ * the double is a NetLower of either family.
  */
 import {
   Module,
@@ -14,7 +15,7 @@ import {
   type Binding,
   type DispatchPolicy,
 } from '../../../../src/core/index.js';
-import type { IpPacket, IpSlots, SendOptions, SendResult } from '../../../../src/layers/ip.js';
+import { familyOf, formatIp, type IpAddress, type NetSendOptions, type NetSendResult, type NetSlots } from '../../../../src/layers/net.js';
 import { Tcp } from '../../../../src/layers/tcp/tcp.js';
 import type { TcpConfig } from '../../../../src/layers/tcp/config.js';
 import { parseIp4, type Ip4 } from '../../../../src/wire/addr.js';
@@ -33,24 +34,29 @@ export interface Faults {
 
 export const NO_FAULTS: Faults = { loss: 0, duplicate: 0, reorder: 0, reorderDelayMs: 5, corrupt: 0, delayMs: 1, jitterMs: 0 };
 
-export interface Datagram {
+/** A map key for an address: IPv6 ones are compared by value, not identity. */
+function key(a: IpAddress): number | string {
+  return typeof a === 'number' ? a : formatIp(a);
+}
+
+export interface Datagram<A extends IpAddress = Ip4> {
   readonly at: number;
-  readonly src: Ip4;
-  readonly dst: Ip4;
+  readonly src: A;
+  readonly dst: A;
   readonly protocol: number;
   readonly bytes: Uint8Array;
 }
 
-export class FakeNet {
-  readonly hosts = new Map<Ip4, FakeIp>();
+export class FakeNet<A extends IpAddress = Ip4> {
+  readonly hosts = new Map<number | string, FakeIp<A>>();
   readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
   faults: Faults;
   /** Per-source overrides of the faults. */
-  readonly perSource = new Map<Ip4, Partial<Faults>>();
+  readonly perSource = new Map<A, Partial<Faults>>();
   /** Observers of every datagram sent (before faults). */
-  readonly taps: Array<(d: Datagram) => void> = [];
+  readonly taps: Array<(d: Datagram<A>) => void> = [];
   /** When set, datagrams are handed here instead of being delivered (scripted peers). */
-  intercept: ((d: Datagram) => boolean) | null = null;
+  intercept: ((d: Datagram<A>) => boolean) | null = null;
   private readonly rng: Rng;
 
   constructor(
@@ -62,9 +68,9 @@ export class FakeNet {
     this.faults = { ...NO_FAULTS, ...faults };
   }
 
-  transmit(src: Ip4, dst: Ip4, protocol: number, bytes: Uint8Array): void {
+  transmit(src: A, dst: A, protocol: number, bytes: Uint8Array): void {
     this.stats.sent++;
-    const d: Datagram = { at: this.clock.now(), src, dst, protocol, bytes };
+    const d: Datagram<A> = { at: this.clock.now(), src, dst, protocol, bytes };
     for (const t of this.taps) t(d);
     if (this.intercept !== null && this.intercept(d)) return;
     const f = { ...this.faults, ...this.perSource.get(src) };
@@ -94,8 +100,8 @@ export class FakeNet {
   }
 
   /** Puts a datagram on the receiving host now (scripted peers use this). */
-  deliver(src: Ip4, dst: Ip4, protocol: number, bytes: Uint8Array): void {
-    const h = this.hosts.get(dst);
+  deliver(src: A, dst: A, protocol: number, bytes: Uint8Array): void {
+    const h = this.hosts.get(key(dst));
     if (h === undefined) return;
     this.stats.delivered++;
     h.receive(src, protocol, bytes);
@@ -117,24 +123,28 @@ const FAKE_HEADER: Ipv4Header = {
   options: new Uint8Array(0),
 };
 
-export class FakeIp extends Module<undefined, undefined> {
+export class FakeIp<A extends IpAddress = Ip4> extends Module<undefined, undefined> {
   readonly pool = new BufferPool({ headroom: 128, bufferSize: 128 + 9100 });
-  private readonly protocols = new Map<number, Binding<IpSlots>>();
+  private readonly protocols = new Map<number, Binding<NetSlots>>();
+  readonly family: 4 | 6;
   sent = 0;
   received = 0;
+  /** Datagrams reported undeliverable (`unreachable`), with their code. */
+  readonly unreachables: number[] = [];
 
   constructor(
     rt: Runtime,
-    readonly net: FakeNet,
-    readonly address: Ip4,
+    readonly net: FakeNet<A>,
+    readonly address: A,
     readonly mtu = 1500,
   ) {
-    super(rt, 'ip', undefined);
-    net.hosts.set(address, this);
+    super(rt, familyOf(address) === 4 ? 'ip' : 'ipv6', undefined);
+    this.family = familyOf(address);
+    net.hosts.set(key(address), this);
   }
 
-  bindProtocol(protocol: number, owner: Module, handlers: Partial<IpSlots>): Binding<IpSlots> {
-    const b = new SlotTable<IpSlots>(this, `proto-${protocol}`, { onPacket: 'one' }).bind(owner, handlers);
+  bindProtocol(protocol: number, owner: Module, handlers: Partial<NetSlots>): Binding<NetSlots> {
+    const b = new SlotTable<NetSlots>(this, `proto-${protocol}`, { onPacket: 'one' }).bind(owner, handlers);
     this.protocols.set(protocol, b);
     return b;
   }
@@ -142,7 +152,7 @@ export class FakeIp extends Module<undefined, undefined> {
   readonly send = this.entry(
     'send',
     'reentrant',
-    (dst: Ip4, protocol: number, buf: PacketBuffer, _opts?: SendOptions): SendResult => {
+    (dst: A, protocol: number, buf: PacketBuffer, _opts?: NetSendOptions): NetSendResult => {
       const bytes = buf.bytes.slice(buf.start, buf.end);
       buf.release();
       this.sent++;
@@ -155,16 +165,20 @@ export class FakeIp extends Module<undefined, undefined> {
     return this.pool.alloc(payloadLength, label);
   }
 
-  sourceFor(_dst: Ip4): Ip4 | undefined {
+  sourceFor(_dst: A): A | undefined {
     return this.address;
   }
 
-  pathMtu(_dst: Ip4): number {
+  pathMtu(_dst: A): number {
     return this.mtu;
   }
 
+  unreachable(_pkt: unknown, code: number): void {
+    this.unreachables.push(code);
+  }
+
   /** A datagram arrives: a task starts here, as at a NIC. */
-  receive(src: Ip4, protocol: number, bytes: Uint8Array): void {
+  receive(src: A, protocol: number, bytes: Uint8Array): void {
     this.received++;
     this.startTask('frame', () => {
       const b = this.protocols.get(protocol);
@@ -176,7 +190,7 @@ export class FakeIp extends Module<undefined, undefined> {
       // is gone when the message runs).
       const queued = b.owner.dispatchPolicy === 'queued';
       const buf = this.pool.wrap(queued ? bytes.slice() : bytes, 'rx');
-      const pkt: IpPacket = { src, dst: this.address, protocol, ttl: 64, header: FAKE_HEADER, buf };
+      const pkt = { src, dst: this.address, protocol, ttl: 64, header: FAKE_HEADER, buf };
       this.upcall(b, 'onPacket', pkt);
       if (!queued) buf.release();
     });

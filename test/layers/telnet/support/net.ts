@@ -12,6 +12,7 @@ import { hostShellEnv } from '../../../../src/layers/telnet/host-env.js';
 import { TelnetServer, type TelnetServerOptions } from '../../../../src/layers/telnet/server.js';
 import { hashPasswordSync, parseUsers, type UserDb } from '../../../../src/layers/telnet/users.js';
 import { parseIp4 } from '../../../../src/wire/addr.js';
+import { parseIp6 } from '../../../../src/wire/addr6.js';
 import type { Runtime } from '../../../../src/core/index.js';
 import type { StreamTransport } from '../../../../src/layers/telnet/transport.js';
 
@@ -32,6 +33,8 @@ export function testUsers(): UserDb {
 
 export const SERVER_IP = parseIp4('10.0.0.1');
 export const CLIENT_IP = parseIp4('10.0.0.2');
+export const SERVER_IP6 = parseIp6('fd00::1');
+export const CLIENT_IP6 = parseIp6('fd00::2');
 
 export type ServerClass = new (rt: Runtime, transport: StreamTransport, options: TelnetServerOptions) => TelnetServer;
 
@@ -41,6 +44,8 @@ export interface NetOptions {
   tcp?: Partial<TcpConfig>;
   server?: Partial<TelnetServerOptions>;
   serverClass?: ServerClass;
+  /** Both hosts dual-stack (fd00::1, fd00::2; no DAD), TCP over both families. */
+  ipv6?: boolean;
 }
 
 export interface Net {
@@ -60,12 +65,17 @@ export function makeNet(opts: NetOptions = {}): Net {
   const seed = opts.seed ?? 1;
   const clock = new VirtualClock();
   const link = new SimLink(clock, { seed, ...opts.link });
-  const srv = createHost({ name: 'server', link, ip: '10.0.0.1/24', seed });
-  const cli = createHost({ name: 'client', link, ip: '10.0.0.2/24', seed: seed + 1 });
-  const srvTcp = new Tcp(srv.rt, srv.ip, opts.tcp);
-  const cliTcp = new Tcp(cli.rt, cli.ip, opts.tcp);
+  const v6 = opts.ipv6 ?? false;
+  const srv = createHost({ name: 'server', link, ip: v6 ? ['10.0.0.1/24', 'fd00::1/64'] : '10.0.0.1/24', ipv6: { dad: false }, seed });
+  const cli = createHost({ name: 'client', link, ip: v6 ? ['10.0.0.2/24', 'fd00::2/64'] : '10.0.0.2/24', ipv6: { dad: false }, seed: seed + 1 });
+  const srvTcp = new Tcp(srv.rt, v6 ? [srv.ip, srv.ipv6!] : srv.ip, opts.tcp);
+  const cliTcp = new Tcp(cli.rt, v6 ? [cli.ip, cli.ipv6!] : cli.ip, opts.tcp);
   let server: TelnetServer | undefined;
-  const shellEnv = hostShellEnv({ rt: srv.rt, tcp: srvTcp, icmp: srv.icmp, hostName: 'server', names: { client: CLIENT_IP, server: SERVER_IP } }, () => server);
+  const names = v6 ? { client: CLIENT_IP6, server: SERVER_IP6 } : { client: CLIENT_IP, server: SERVER_IP };
+  const shellEnv = hostShellEnv(
+    { rt: srv.rt, tcp: srvTcp, icmp: srv.icmp, ...(srv.icmpv6 !== undefined ? { icmpv6: srv.icmpv6 } : {}), hostName: 'server', names },
+    () => server,
+  );
   const Cls = opts.serverClass ?? TelnetServer;
   server = new Cls(srv.rt, srvTcp, { users: testUsers(), shellEnv, ...opts.server });
   server.start();

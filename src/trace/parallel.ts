@@ -1,0 +1,293 @@
+/**
+ * `replay --jobs N`: one capture replayed by N worker threads, with the
+ * results of one.
+ *
+ * Each worker runs the ordinary replay stack on the whole file with a share
+ * (shard.ts): it reads and times every frame, so its clock and timers are the
+ * single stack's, and follows only the flows of its share. What the
+ * workers report is put back together here:
+ *
+ *  - stream numbers: each worker numbers its flows in order of appearance;
+ *    every flow's first frame is reported too, and the global number of a
+ *    flow is its rank among all flows' first frames, which is how one stack
+ *    (and tshark) numbers them;
+ *  - the summary: frame and link counts from worker 0 (every worker reads every
+ *    frame), the rest summed (every datagram is followed by one worker), and the
+ *    most flows live at once from the workers' flow starts and ends merged in
+ *    frame order (a flow counts while open: the number of closed flows
+ *    waiting out their linger is a per-stack memory bound, not a property of
+ *    the capture);
+ *  - flow records and Telnet transcripts, with their numbers rewritten, in
+ *    stream order once every worker is done (a single stack emits them as
+ *    flows end: the order differs, the records do not).
+ *
+ * The worker side lives in this module too (it runs when the module is loaded
+ * as a worker with `workerData.replayShard`), so the built package needs no
+ * second entry point.
+ */
+import { availableParallelism } from 'node:os';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { currentTask } from '../core/task.js';
+import type { CaptureLink } from '../layers/nic/capture-link.js';
+import type { TelnetTranscript } from '../layers/telnet/transcript.js';
+import { CaptureFormatError } from './capture.js';
+import { CaptureOpenError } from './open.js';
+import { replayCapture, type ReplayOptions, type ReplayResult } from './replay.js';
+import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
+
+/** What a parallel replay takes: the options that make sense per worker (no tracing, pacing or stream dumps). */
+export interface ParallelReplayOptions {
+  readonly jobs?: number;
+  readonly telnetPorts?: readonly number[];
+  readonly transcripts?: boolean;
+  readonly transcriptChunkEntries?: number;
+  readonly observer?: ReplayOptions['observer'];
+  readonly onFlow?: (r: FlowReport) => void;
+  readonly onTranscript?: (t: TelnetTranscript) => void;
+}
+
+/** Workers by default: the cores there are. */
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+interface ShardTask {
+  readonly replayShard: true;
+  readonly file: string;
+  readonly index: number;
+  readonly count: number;
+  readonly telnetPorts: readonly number[];
+  readonly transcripts: boolean;
+  readonly transcriptChunkEntries: number | undefined;
+  readonly observer: ReplayOptions['observer'];
+}
+
+type WorkerMessage =
+  /** Records in batches: one structured clone per message costs more than the record. */
+  | { readonly t: 'records'; readonly flows: readonly FlowReport[]; readonly transcripts: readonly TelnetTranscript[] }
+  | {
+      readonly t: 'done';
+      readonly summary: ReplaySummary;
+      readonly error: { message: string; offset: number } | undefined;
+      /** Local stream id, first frame index, pairs. */
+      readonly firsts: Float64Array;
+      /** (position, +1 | -1) pairs: the open-flow count changing; position = frame index, + 0.5 between frames. */
+      readonly events: Float64Array;
+    }
+  | { readonly t: 'fail'; readonly kind: 'format' | 'open' | 'other'; readonly message: string; readonly offset: number; readonly path: string };
+
+/** Replays `file` with `jobs` workers; the same result as replayCapture with one. */
+export async function replayParallel(file: string, opts: ParallelReplayOptions = {}): Promise<ReplayResult> {
+  const count = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
+  const started = performance.now();
+  const url = new URL(import.meta.url);
+  const ts = url.pathname.endsWith('.ts');
+  // From source (tsx, vitest) a worker needs TypeScript loading of its own: the main thread's hooks do not reach it.
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  const flows: Array<{ w: number; r: FlowReport }> = [];
+  const transcripts: Array<{ w: number; tr: TelnetTranscript }> = [];
+  const done: Array<Extract<WorkerMessage, { t: 'done' }>> = [];
+  const runs: Array<Promise<void>> = [];
+  for (let w = 0; w < count; w++) {
+    const task: ShardTask = {
+      replayShard: true,
+      file,
+      index: w,
+      count,
+      telnetPorts: [...(opts.telnetPorts ?? [])],
+      transcripts: opts.transcripts ?? true,
+      transcriptChunkEntries: opts.transcriptChunkEntries,
+      observer: opts.observer,
+    };
+    runs.push(
+      new Promise<void>((resolve, reject) => {
+        const worker = ts ? new Worker(boot, { eval: true, workerData: task }) : new Worker(url, { workerData: task });
+        let failed: Error | undefined;
+        worker.on('message', (m: WorkerMessage) => {
+          if (m.t === 'records') {
+            for (const r of m.flows) flows.push({ w, r });
+            for (const tr of m.transcripts) transcripts.push({ w, tr });
+          } else if (m.t === 'done') done[w] = m;
+          else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
+          else if (m.kind === 'open') failed = new CaptureOpenError(m.message, m.path);
+          else failed = new Error(m.message);
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (failed !== undefined) reject(failed);
+          else if (code !== 0 || done[w] === undefined) reject(new Error(`replay worker ${w} exited with ${code}`));
+          else resolve();
+        });
+      }),
+    );
+  }
+  const settled = await Promise.allSettled(runs);
+  // Worker 0's failure is the one to report (every worker reads the same file and fails alike).
+  for (const s of settled) if (s.status === 'rejected') throw stripFormatOffset(s.reason);
+
+  // Global stream numbers: rank of each flow's first frame.
+  const firsts: Array<{ w: number; id: number; frame: number }> = [];
+  done.forEach((d, w) => {
+    for (let i = 0; i < d.firsts.length; i += 2) firsts.push({ w, id: d.firsts[i]!, frame: d.firsts[i + 1]! });
+  });
+  firsts.sort((x, y) => x.frame - y.frame);
+  const global = new Map<string, number>();
+  firsts.forEach((f, rank) => global.set(`${f.w}/${f.id}`, rank));
+  const renumber = (w: number, id: number): number => global.get(`${w}/${id}`) ?? id;
+
+  const byStream = new Map<number, TelnetTranscript[]>();
+  for (const { w, tr } of transcripts) {
+    const t = { ...tr, stream: renumber(w, tr.stream) };
+    let list = byStream.get(t.stream);
+    if (list === undefined) byStream.set(t.stream, (list = []));
+    list.push(t);
+  }
+  const out = flows.map(({ w, r }) => ({ ...r, stream: renumber(w, r.stream) }));
+  out.sort((x, y) => x.stream - y.stream || (x.part ?? 1) - (y.part ?? 1));
+  const emittedTranscripts = new Set<number>();
+  for (const r of out) {
+    opts.onFlow?.(r);
+    if ((r.part ?? 1) > 1 || emittedTranscripts.has(r.stream)) continue;
+    emittedTranscripts.add(r.stream);
+    const ts = byStream.get(r.stream);
+    if (ts !== undefined && opts.onTranscript !== undefined) {
+      ts.sort((x, y) => x.part - y.part || x.chunk - y.chunk);
+      for (const t of ts) opts.onTranscript(t);
+    }
+  }
+
+  const summary = mergeSummaries(done, performance.now() - started);
+  const e = done[0]!.error;
+  return e !== undefined ? { summary, error: new CaptureFormatError(e.message, e.offset) } : { summary };
+}
+
+/** The error a worker sent has its offset in the message already; rebuild it without a second one. */
+function stripFormatOffset(err: unknown): unknown {
+  if (err instanceof CaptureFormatError) {
+    const m = / \(at byte offset \d+\)$/.exec(err.message);
+    return m !== null ? new CaptureFormatError(err.message.slice(0, m.index), err.offset) : err;
+  }
+  return err;
+}
+
+function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }>>, elapsedMs: number): ReplaySummary {
+  const first = done[0]!.summary;
+  const sum = (f: (s: ReplaySummary) => number): number => done.reduce((n, d) => n + f(d.summary), 0);
+  const drops: Record<string, Record<string, number>> = {};
+  done.forEach((d, w) => {
+    for (const [mod, reasons] of Object.entries(d.summary.drops)) {
+      // Every worker's capture link sees every frame: its drops once.
+      if (mod === 'capture' && w !== 0) continue;
+      const into = (drops[mod] ??= {});
+      for (const [reason, n] of Object.entries(reasons)) into[reason] = (into[reason] ?? 0) + n;
+    }
+  });
+  let dropTotal = 0;
+  for (const reasons of Object.values(drops)) for (const n of Object.values(reasons)) dropTotal += n;
+  const seconds = elapsedMs / 1000;
+  return {
+    ...first,
+    elapsedMs: Math.round(elapsedMs * 1000) / 1000,
+    framesPerSecond: seconds > 0 ? first.frames / seconds : 0,
+    megabytesPerSecond: seconds > 0 ? first.fileBytes / 1e6 / seconds : 0,
+    flows: sum((s) => s.flows),
+    telnetSessions: sum((s) => s.telnetSessions),
+    segments: sum((s) => s.segments),
+    drops: drops as DropCounts,
+    dropTotal,
+    maxLiveFlows: maxLive(done.map((d) => d.events)),
+    repaired: {
+      snaplenCut: sum((s) => s.repaired.snaplenCut),
+      shortFrames: sum((s) => s.repaired.shortFrames),
+      offloadLength: sum((s) => s.repaired.offloadLength),
+      bigTcp: sum((s) => s.repaired.bigTcp),
+    },
+    afterFlowEnd: sum((s) => s.afterFlowEnd),
+    heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+  };
+}
+
+/**
+ * The most flows live at once over all workers. A frame's events come from the
+ * one worker that followed it, in that worker's order; between frames only
+ * timers end flows. A stable sort by position keeps both orders.
+ */
+function maxLive(perWorker: readonly Float64Array[]): number {
+  const all: Array<{ at: number; d: number }> = [];
+  for (const ev of perWorker) for (let i = 0; i < ev.length; i += 2) all.push({ at: ev[i]!, d: ev[i + 1]! });
+  all.sort((x, y) => x.at - y.at);
+  let live = 0;
+  let max = 0;
+  for (const e of all) {
+    live += e.d;
+    if (live > max) max = live;
+  }
+  return max;
+}
+
+// ---------------------------------------------------------------------------
+// The worker side
+
+async function runShard(task: ShardTask): Promise<void> {
+  const port = parentPort!;
+  const firsts: number[] = [];
+  const events: number[] = [];
+  let link: CaptureLink | undefined;
+  let flows: FlowReport[] = [];
+  let transcripts: TelnetTranscript[] = [];
+  const send = (): void => {
+    if (flows.length === 0 && transcripts.length === 0) return;
+    port.postMessage({ t: 'records', flows, transcripts } satisfies WorkerMessage);
+    flows = [];
+    transcripts = [];
+  };
+  try {
+    const result = await replayCapture(task.file, {
+      share: { index: task.index, count: task.count },
+      telnetPorts: task.telnetPorts,
+      transcripts: task.transcripts,
+      ...(task.transcriptChunkEntries !== undefined ? { transcriptChunkEntries: task.transcriptChunkEntries } : {}),
+      observer: {
+        ...task.observer,
+        // Where in the capture the open-flow count changes: at a frame, or between frames (a timer).
+        onOpenFlows: (d) => events.push(currentTask()?.source === 'replay' ? link!.current.index : link!.current.index + 0.5, d),
+      },
+      onFlow: (r) => {
+        if (flows.push(r) >= 1024) send();
+      },
+      onTranscript: (tr) => {
+        if (transcripts.push(tr) >= 1024) send();
+      },
+      onStack: (stack) => {
+        link = stack.link;
+        const l = link;
+        stack.tcp.observe(stack.rt.app('shard-ledger'), {
+          onFlowStart: (f) => {
+            if (f.part === 1) firsts.push(f.id, l.current.index);
+          },
+        });
+      },
+    });
+    send();
+    port.postMessage({
+      t: 'done',
+      summary: result.summary,
+      error: result.error !== undefined ? { message: result.error.message.replace(/ \(at byte offset \d+\)$/, ''), offset: result.error.offset } : undefined,
+      firsts: Float64Array.from(firsts),
+      events: Float64Array.from(events),
+    } satisfies WorkerMessage);
+  } catch (err) {
+    const kind = err instanceof CaptureFormatError ? 'format' : err instanceof CaptureOpenError ? 'open' : 'other';
+    port.postMessage({
+      t: 'fail',
+      kind,
+      message: err instanceof CaptureFormatError ? err.message : (err as Error).message,
+      offset: err instanceof CaptureFormatError ? err.offset : 0,
+      path: err instanceof CaptureOpenError ? err.path : '',
+    } satisfies WorkerMessage);
+  }
+}
+
+if (!isMainThread && (workerData as Partial<ShardTask> | null)?.replayShard === true) {
+  await runShard(workerData as ShardTask);
+}

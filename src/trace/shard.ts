@@ -1,0 +1,83 @@
+/**
+ * One share of a capture's traffic, for a replay split across worker threads.
+ *
+ * `replay --jobs N` runs N replay stacks, each reading the whole capture (so
+ * each sees every frame's time, and its clock and timers run exactly as one
+ * stack's would). Each follows only the IP datagrams of its share, chosen by
+ * the unordered pair of addresses, so both directions of every flow, every
+ * fragment of a datagram and every flow between two hosts go to the same stack.
+ * Datagrams too short to carry both addresses go to share 0, where IP counts
+ * their drop once. The capture link asks `shareOf` (its `accept` option) after
+ * decoding the link header; `frameShare` is a quick look at the record that
+ * spares a task for most frames of other shares.
+ */
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, isVlanTpid } from '../wire/ethernet.js';
+
+export interface Share {
+  /** This stack's share, 0 .. count-1. */
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The share an IP datagram belongs to (0 for a datagram too short to tell). */
+export function shareOf(bytes: Uint8Array, ip: number, end: number, count: number): number {
+  const version = end > ip ? bytes[ip]! >>> 4 : 0;
+  let h: number;
+  if (version === 4 && end - ip >= 20) h = pairHash(bytes, ip + 12, ip + 16, 4);
+  else if (version === 6 && end - ip >= 40) h = pairHash(bytes, ip + 8, ip + 24, 16);
+  else return 0;
+  return (h >>> 0) % count;
+}
+
+/**
+ * The share of a captured frame, read straight from the record, or -1 when
+ * this quick look cannot tell (PPPoE, a link type it does not know, a frame too
+ * short): a stack can pass over another share's frame without starting a task
+ * for it. It agrees with `shareOf` on the decoded frame, which decides the rest.
+ */
+export function frameShare(linkType: number, data: Uint8Array, count: number): number {
+  let ip: number;
+  switch (linkType) {
+    case 1: {
+      let p = 12;
+      let type = data.length >= 14 ? (data[12]! << 8) | data[13]! : -1;
+      // VLAN tags as the capture link reads them (at most 8; more are its drop to count).
+      for (let tags = 0; isVlanTpid(type) && tags < 8; tags++) {
+        p += 4;
+        type = data.length >= p + 2 ? (data[p]! << 8) | data[p + 1]! : -1;
+      }
+      if (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_IPV6) return -1;
+      ip = p + 2;
+      break;
+    }
+    case 12:
+    case 14:
+    case 101:
+    case 228:
+      ip = 0;
+      break;
+    case 113:
+      ip = 16;
+      break;
+    case 276:
+      ip = 20;
+      break;
+    default:
+      return -1;
+  }
+  const v = data.length > ip ? data[ip]! >>> 4 : 0;
+  if ((v === 4 && data.length - ip >= 20) || (v === 6 && data.length - ip >= 40)) return shareOf(data, ip, data.length, count);
+  return -1;
+}
+
+/** Order-independent: the two addresses' hashes summed. */
+function pairHash(bytes: Uint8Array, a: number, b: number, len: number): number {
+  return (addrHash(bytes, a, len) + addrHash(bytes, b, len)) | 0;
+}
+
+function addrHash(bytes: Uint8Array, at: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ bytes[at + i]!, 0x01000193);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d);
+}
