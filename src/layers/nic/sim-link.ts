@@ -243,7 +243,7 @@ export class SimPort implements Device {
   /** End times of frames still being serialized, oldest first. */
   private readonly txQueue: number[] = [];
   /** Latest in-order arrival time per receiving port (keeps each path FIFO under jitter). */
-  private readonly lastArrival = new Map<SimPort, number>();
+  private readonly lastArrival = new Map<SimPort, { at: number }>();
 
   constructor(
     readonly link: SimLink,
@@ -310,14 +310,17 @@ export class SimPort implements Device {
       return;
     }
     let at = txEnd + c.delayMs + (c.jitterMs > 0 ? rng.float() * c.jitterMs : 0);
-    const last = this.lastArrival.get(to) ?? 0;
+    // A mutable cell per receiver: storing a fresh number in the Map would box it on every frame.
+    let cell = this.lastArrival.get(to);
+    if (cell === undefined) this.lastArrival.set(to, (cell = { at: 0 }));
+    const last = cell.at;
     if (rng.chance(c.reorder)) {
       st.reordered++;
       this.stats.reordered++;
       at = Math.max(at, last) + c.reorderDelayMs;
     } else {
       if (at < last) at = last;
-      this.lastArrival.set(to, at);
+      cell.at = at;
     }
     const memory = this.link.memory;
     const copy = memory.copy(frame);
