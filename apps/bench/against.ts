@@ -14,9 +14,15 @@
  * so neither side always runs on a warmer or quieter machine). Each process's
  * figures are its in-process medians; across the rounds we print min and median
  * per side and the ratio there/here (times: above 1 means here is faster).
+ *
+ * A benchmark REF does not have (one added since) runs there from this
+ * checkout's script, copied into the temporary worktree with the helpers it
+ * needs that REF lacks (never over a file REF has): the same measurement of
+ * REF's code, provided REF's code has the API the script uses; if not, the
+ * runs there fail and say so.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fmt, formatTable, summarise, type Metric, type Stat } from './measure.js';
@@ -183,6 +189,28 @@ export function createRefTree(root: string, commit: string, log: (s: string) => 
   }
 }
 
+/** Helpers of the benchmark scripts that a borrowed script may need. */
+const SCRIPT_HELPERS = ['measure.ts'];
+
+/**
+ * Copies this checkout's `apps/bench/NAME.ts` into the REF tree `dir`, where
+ * it is absent, with the helpers REF lacks. Returns the files copied (none
+ * when REF has the script: its own is used).
+ */
+export function borrowScript(root: string, dir: string, name: string): string[] {
+  const rel = (f: string): string => path.join('apps', 'bench', f);
+  if (existsSync(path.join(dir, rel(`${name}.ts`)))) return [];
+  const copied: string[] = [];
+  for (const f of [`${name}.ts`, ...SCRIPT_HELPERS]) {
+    const from = path.join(root, rel(f));
+    const to = path.join(dir, rel(f));
+    if (existsSync(to) || !existsSync(from)) continue;
+    copyFileSync(from, to);
+    copied.push(rel(f));
+  }
+  return copied;
+}
+
 /** Runs one benchmark process; resolves with its stdout, or an error line. */
 function runOnce(cwd: string, script: string, args: readonly string[], track: (c: ChildProcess | undefined) => void): Promise<{ ok: true; stdout: string } | { ok: false; error: string }> {
   return new Promise((resolve) => {
@@ -237,6 +265,7 @@ export async function runAgainst(o: AgainstOptions): Promise<number> {
     const args = o.quick ? ['--quick'] : [];
     for (const name of o.names) {
       const rel = path.join('apps', 'bench', `${name}.ts`);
+      const borrowed = borrowScript(o.root, tree.dir, name);
       const thereHas = existsSync(path.join(tree.dir, rel));
       const sides = { here: [] as RunFigures[], there: [] as RunFigures[] };
       const errors: string[] = [];
@@ -253,9 +282,10 @@ export async function runAgainst(o: AgainstOptions): Promise<number> {
       const rows = compare(name, sides.here, sides.there);
       if (o.json) {
         if (!thereHas) console.log(JSON.stringify({ bench: name, against: o.commit, there: 'absent' }));
+        else if (borrowed.length > 0) console.log(JSON.stringify({ bench: name, against: o.commit, there: 'this checkout\'s script', copied: borrowed }));
         for (const r of rows) console.log(JSON.stringify({ ...r, against: o.commit }));
       } else {
-        console.log(`== ${name}${thereHas ? '' : `: not at ${o.ref} (here only)`}`);
+        console.log(`== ${name}${thereHas ? (borrowed.length > 0 ? `: not at ${o.ref}; this checkout's script run on ${o.ref}'s code` : '') : `: not at ${o.ref} (here only)`}`);
         if (rows.length > 0) console.log(formatComparison(rows));
         else console.log('(no figures)');
       }
