@@ -192,14 +192,25 @@ export function createRefTree(root: string, commit: string, log: (s: string) => 
 /** Helpers of the benchmark scripts that a borrowed script may need. */
 const SCRIPT_HELPERS = ['measure.ts'];
 
+/** The project modules (`../../src/...`) a benchmark script imports, as .ts paths from the root. */
+export function projectImports(scriptText: string): string[] {
+  const out: string[] = [];
+  for (const m of scriptText.matchAll(/from '\.\.\/\.\.\/(src\/[^']+)\.js'/g)) out.push(`${m[1]!}.ts`);
+  return out;
+}
+
 /**
  * Copies this checkout's `apps/bench/NAME.ts` into the REF tree `dir`, where
- * it is absent, with the helpers REF lacks. Returns the files copied (none
- * when REF has the script: its own is used).
+ * it is absent, with the helpers REF lacks. Returns the files copied: none
+ * when REF has the script (its own is used) or lacks a module the script
+ * imports (REF cannot run it: here only).
  */
 export function borrowScript(root: string, dir: string, name: string): string[] {
   const rel = (f: string): string => path.join('apps', 'bench', f);
   if (existsSync(path.join(dir, rel(`${name}.ts`)))) return [];
+  const script = path.join(root, rel(`${name}.ts`));
+  if (!existsSync(script)) return [];
+  if (projectImports(readFileSync(script, 'utf8')).some((m) => !existsSync(path.join(dir, m)))) return [];
   const copied: string[] = [];
   for (const f of [`${name}.ts`, ...SCRIPT_HELPERS]) {
     const from = path.join(root, rel(f));

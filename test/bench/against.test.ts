@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { borrowScript, compare, figuresFromJson, formatComparison, resolveRef } from '../../apps/bench/against.js';
+import { borrowScript, compare, projectImports, figuresFromJson, formatComparison, resolveRef } from '../../apps/bench/against.js';
 import { main as benchMain, parseBenchArgs } from '../../apps/bench/index.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -105,6 +105,14 @@ describe('bench --against: a benchmark REF does not have', () => {
       writeFileSync(path.join(bench(here), 'newer.ts'), 'newer here');
       expect(borrowScript(here, there, 'newer')).toEqual([path.join('apps', 'bench', 'newer.ts')]);
       expect(readFileSync(path.join(bench(there), 'measure.ts'), 'utf8')).toBe('measure there');
+      // A script importing a module REF does not have is not borrowed: REF could not run it.
+      writeFileSync(path.join(bench(here), 'needs.ts'), "import { x } from '../../src/layers/absent.js';\nimport { y } from './measure.js';\n");
+      mkdirSync(path.join(there, 'src', 'core'), { recursive: true });
+      writeFileSync(path.join(there, 'src', 'core', 'index.ts'), '');
+      expect(projectImports("import { a } from '../../src/core/index.js';\nimport type { B } from '../../src/layers/absent.js';")).toEqual(['src/core/index.ts', 'src/layers/absent.ts']);
+      expect(borrowScript(here, there, 'needs')).toEqual([]);
+      writeFileSync(path.join(bench(here), 'fits.ts'), "import { a } from '../../src/core/index.js';\n");
+      expect(borrowScript(here, there, 'fits')).toEqual([path.join('apps', 'bench', 'fits.ts')]);
     } finally {
       rmSync(top, { recursive: true, force: true });
     }
