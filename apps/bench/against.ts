@@ -18,8 +18,11 @@
  * A benchmark REF does not have (one added since) runs there from this
  * checkout's script, copied into the temporary worktree with the helpers it
  * needs that REF lacks (never over a file REF has): the same measurement of
- * REF's code, provided REF's code has the API the script uses; if not, the
- * runs there fail and say so.
+ * REF's code, provided REF has every project module the script imports
+ * (else the benchmark runs here only). A borrowed script may meet REF's code at
+ * its worst (the reassembly flood on a quadratic queue): its processes there
+ * are stopped after BORROWED_TIMEOUT_MS, and once one is, that side's other
+ * rounds are skipped.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -189,6 +192,9 @@ export function createRefTree(root: string, commit: string, log: (s: string) => 
   }
 }
 
+/** How long a borrowed script may run at REF, per process. */
+const BORROWED_TIMEOUT_MS = 120_000;
+
 /** Helpers of the benchmark scripts that a borrowed script may need. */
 const SCRIPT_HELPERS = ['measure.ts'];
 
@@ -223,10 +229,15 @@ export function borrowScript(root: string, dir: string, name: string): string[] 
 }
 
 /** Runs one benchmark process; resolves with its stdout, or an error line. */
-function runOnce(cwd: string, script: string, args: readonly string[], track: (c: ChildProcess | undefined) => void): Promise<{ ok: true; stdout: string } | { ok: false; error: string }> {
+function runOnce(cwd: string, script: string, args: readonly string[], track: (c: ChildProcess | undefined) => void, timeoutMs?: number): Promise<{ ok: true; stdout: string } | { ok: false; error: string; timedOut?: boolean }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, ['--import', 'tsx', script, '--json', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     track(c);
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      c.kill('SIGKILL');
+    }, timeoutMs);
     let out = '';
     let err = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -234,7 +245,9 @@ function runOnce(cwd: string, script: string, args: readonly string[], track: (c
     c.on('error', (e) => resolve({ ok: false, error: e.message }));
     c.on('close', (code, signal) => {
       track(undefined);
-      if (code === 0) resolve({ ok: true, stdout: out });
+      if (timer !== undefined) clearTimeout(timer);
+      if (timedOut) resolve({ ok: false, error: `stopped after ${Math.round(timeoutMs! / 1000)} s (a borrowed script on ${path.basename(cwd)}'s code)`, timedOut: true });
+      else if (code === 0) resolve({ ok: true, stdout: out });
       else resolve({ ok: false, error: `exit ${code ?? signal}: ${err.trim().split('\n').slice(-1)[0] ?? ''}` });
     });
   });
@@ -280,14 +293,19 @@ export async function runAgainst(o: AgainstOptions): Promise<number> {
       const thereHas = existsSync(path.join(tree.dir, rel));
       const sides = { here: [] as RunFigures[], there: [] as RunFigures[] };
       const errors: string[] = [];
+      let thereStopped = false;
       for (let k = 0; k < o.rounds; k++) {
         const order: Array<'here' | 'there'> = k % 2 === 0 ? ['here', 'there'] : ['there', 'here'];
         for (const side of order) {
-          if (side === 'there' && !thereHas) continue;
+          if (side === 'there' && (!thereHas || thereStopped)) continue;
           const cwd = side === 'here' ? o.root : tree.dir;
-          const r = await runOnce(cwd, rel, args, (c) => (child = c));
+          const limit = side === 'there' && borrowed.length > 0 ? BORROWED_TIMEOUT_MS : undefined;
+          const r = await runOnce(cwd, rel, args, (c) => (child = c), limit);
           if (r.ok) sides[side].push(figuresFromJson(name, r.stdout));
-          else errors.push(`${side}: ${r.error}`);
+          else {
+            errors.push(`${side}: ${r.error}`);
+            if (r.timedOut === true) thereStopped = true;
+          }
         }
       }
       const rows = compare(name, sides.here, sides.there);
