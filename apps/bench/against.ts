@@ -14,9 +14,18 @@
  * so neither side always runs on a warmer or quieter machine). Each process's
  * figures are its in-process medians; across the rounds we print min and median
  * per side and the ratio there/here (times: above 1 means here is faster).
+ *
+ * A benchmark REF does not have (one added since) runs there from this
+ * checkout's script, copied into the temporary worktree with the helpers it
+ * needs that REF lacks (never over a file REF has): the same measurement of
+ * REF's code, provided REF has every project module the script imports
+ * (else the benchmark runs here only). A borrowed script may meet REF's code at
+ * its worst (the reassembly flood on a quadratic queue): its processes there
+ * are stopped after BORROWED_TIMEOUT_MS, and once one is, that side's other
+ * rounds are skipped.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fmt, formatTable, summarise, type Metric, type Stat } from './measure.js';
@@ -183,11 +192,52 @@ export function createRefTree(root: string, commit: string, log: (s: string) => 
   }
 }
 
+/** How long a borrowed script may run at REF, per process. */
+const BORROWED_TIMEOUT_MS = 120_000;
+
+/** Helpers of the benchmark scripts that a borrowed script may need. */
+const SCRIPT_HELPERS = ['measure.ts'];
+
+/** The project modules (`../../src/...`) a benchmark script imports, as .ts paths from the root. */
+export function projectImports(scriptText: string): string[] {
+  const out: string[] = [];
+  for (const m of scriptText.matchAll(/from '\.\.\/\.\.\/(src\/[^']+)\.js'/g)) out.push(`${m[1]!}.ts`);
+  return out;
+}
+
+/**
+ * Copies this checkout's `apps/bench/NAME.ts` into the REF tree `dir`, where
+ * it is absent, with the helpers REF lacks. Returns the files copied: none
+ * when REF has the script (its own is used) or lacks a module the script
+ * imports (REF cannot run it: here only).
+ */
+export function borrowScript(root: string, dir: string, name: string): string[] {
+  const rel = (f: string): string => path.join('apps', 'bench', f);
+  if (existsSync(path.join(dir, rel(`${name}.ts`)))) return [];
+  const script = path.join(root, rel(`${name}.ts`));
+  if (!existsSync(script)) return [];
+  if (projectImports(readFileSync(script, 'utf8')).some((m) => !existsSync(path.join(dir, m)))) return [];
+  const copied: string[] = [];
+  for (const f of [`${name}.ts`, ...SCRIPT_HELPERS]) {
+    const from = path.join(root, rel(f));
+    const to = path.join(dir, rel(f));
+    if (existsSync(to) || !existsSync(from)) continue;
+    copyFileSync(from, to);
+    copied.push(rel(f));
+  }
+  return copied;
+}
+
 /** Runs one benchmark process; resolves with its stdout, or an error line. */
-function runOnce(cwd: string, script: string, args: readonly string[], track: (c: ChildProcess | undefined) => void): Promise<{ ok: true; stdout: string } | { ok: false; error: string }> {
+function runOnce(cwd: string, script: string, args: readonly string[], track: (c: ChildProcess | undefined) => void, timeoutMs?: number): Promise<{ ok: true; stdout: string } | { ok: false; error: string; timedOut?: boolean }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, ['--import', 'tsx', script, '--json', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     track(c);
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      c.kill('SIGKILL');
+    }, timeoutMs);
     let out = '';
     let err = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -195,7 +245,9 @@ function runOnce(cwd: string, script: string, args: readonly string[], track: (c
     c.on('error', (e) => resolve({ ok: false, error: e.message }));
     c.on('close', (code, signal) => {
       track(undefined);
-      if (code === 0) resolve({ ok: true, stdout: out });
+      if (timer !== undefined) clearTimeout(timer);
+      if (timedOut) resolve({ ok: false, error: `stopped after ${Math.round(timeoutMs! / 1000)} s (a borrowed script on ${path.basename(cwd)}'s code)`, timedOut: true });
+      else if (code === 0) resolve({ ok: true, stdout: out });
       else resolve({ ok: false, error: `exit ${code ?? signal}: ${err.trim().split('\n').slice(-1)[0] ?? ''}` });
     });
   });
@@ -237,25 +289,32 @@ export async function runAgainst(o: AgainstOptions): Promise<number> {
     const args = o.quick ? ['--quick'] : [];
     for (const name of o.names) {
       const rel = path.join('apps', 'bench', `${name}.ts`);
+      const borrowed = borrowScript(o.root, tree.dir, name);
       const thereHas = existsSync(path.join(tree.dir, rel));
       const sides = { here: [] as RunFigures[], there: [] as RunFigures[] };
       const errors: string[] = [];
+      let thereStopped = false;
       for (let k = 0; k < o.rounds; k++) {
         const order: Array<'here' | 'there'> = k % 2 === 0 ? ['here', 'there'] : ['there', 'here'];
         for (const side of order) {
-          if (side === 'there' && !thereHas) continue;
+          if (side === 'there' && (!thereHas || thereStopped)) continue;
           const cwd = side === 'here' ? o.root : tree.dir;
-          const r = await runOnce(cwd, rel, args, (c) => (child = c));
+          const limit = side === 'there' && borrowed.length > 0 ? BORROWED_TIMEOUT_MS : undefined;
+          const r = await runOnce(cwd, rel, args, (c) => (child = c), limit);
           if (r.ok) sides[side].push(figuresFromJson(name, r.stdout));
-          else errors.push(`${side}: ${r.error}`);
+          else {
+            errors.push(`${side}: ${r.error}`);
+            if (r.timedOut === true) thereStopped = true;
+          }
         }
       }
       const rows = compare(name, sides.here, sides.there);
       if (o.json) {
         if (!thereHas) console.log(JSON.stringify({ bench: name, against: o.commit, there: 'absent' }));
+        else if (borrowed.length > 0) console.log(JSON.stringify({ bench: name, against: o.commit, there: 'this checkout\'s script', copied: borrowed }));
         for (const r of rows) console.log(JSON.stringify({ ...r, against: o.commit }));
       } else {
-        console.log(`== ${name}${thereHas ? '' : `: not at ${o.ref} (here only)`}`);
+        console.log(`== ${name}${thereHas ? (borrowed.length > 0 ? `: not at ${o.ref}; this checkout's script run on ${o.ref}'s code` : '') : `: not at ${o.ref} (here only)`}`);
         if (rows.length > 0) console.log(formatComparison(rows));
         else console.log('(no figures)');
       }

@@ -28,6 +28,8 @@ const KNOWN: readonly Bench[] = [
   { name: 'reassembly', what: 'TCP out-of-order queue: cost per segment as pieces pile up around a hole' },
   { name: 'checksum', what: 'Internet checksum per byte on 20..9000-byte payloads' },
   { name: 'tcp-bulk', what: 'bulk TCP between two in-process stacks over the sim link (MTU 1500 and 9000)' },
+  { name: 'tcp-rr', what: '64-byte TCP request/response round trips between two in-process stacks' },
+  { name: 'tcp-connect', what: 'opening 10,000 TCP connections between two in-process stacks; idle heap bytes per connection' },
   { name: 'replay', what: 'replaying a million-frame capture, next to tshark' },
   { name: 'check-loops', what: 'the static loop checker on the project and on 200 generated modules' },
   { name: 'structures', what: 'the same stack as upcalls, as mailboxes (asynchronous daemons) and as threads: echo, request/response, bulk, remote login' },
@@ -62,7 +64,7 @@ function command(list: readonly Bench[]) {
       quick: { kind: 'flag', help: 'shorter runs, fewer repetitions (structures: under a minute)' },
       against: <StringSpec<string>>{
         kind: 'string', placeholder: 'REF', parse: (t: string): string => t,
-        help: 'also run the benchmarks at REF (commit, tag, branch) in a temporary git worktree, interleaved with here, and print there/here ratios (default names: runtime checksum reassembly tcp-bulk)',
+        help: 'also run the benchmarks at REF (commit, tag, branch) in a temporary git worktree, interleaved with here, and print there/here ratios (default names: runtime checksum reassembly tcp-bulk tcp-rr tcp-connect; one REF lacks runs there from this checkout\'s script)',
       },
       rounds: integer('with --against: processes per side (default 3, --quick 2)', { min: 1, max: 100 }),
     }),
@@ -84,7 +86,7 @@ export function parseBenchArgs(argv: readonly string[]): { names: string[]; json
 }
 
 /** Benchmarks compared by --against when none are named: the quick, in-process ones. */
-const AGAINST_DEFAULT = ['runtime', 'checksum', 'reassembly', 'tcp-bulk'];
+const AGAINST_DEFAULT = ['runtime', 'checksum', 'reassembly', 'tcp-bulk', 'tcp-rr', 'tcp-connect'];
 
 export async function main(argv: readonly string[]): Promise<number> {
   let o: ReturnType<typeof parseBenchArgs>;

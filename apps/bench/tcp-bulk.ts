@@ -5,6 +5,7 @@
  *   npx tsx apps/bench/tcp-bulk.ts --json     # one JSON line
  *   npx tsx apps/bench/tcp-bulk.ts --mb 200   # bytes per run (default 400 MB at 1500, 800 at 9000)
  *   npx tsx apps/bench/tcp-bulk.ts --quick    # 50 MB a run, 2 runs (--runs N: that many; default 3)
+ *   npx tsx apps/bench/tcp-bulk.ts --only 'stack 1500'   # one case (for a profile)
  *
  * 'stack' rows: two hosts built by createHost (NIC, ARP, IPv4) on a SimLink
  * with no faults and no bandwidth limit, a sender pumping 64 KiB writes
@@ -219,14 +220,13 @@ function repeated(substrate: TcpBulkRow['substrate'], mtu: number, bytes: number
   return { row: { ...mid, runs: all.length, wall: m.wall, cpu: m.cpu! }, metric: m };
 }
 
-export function runTcpBulkBench(opts: { mb?: number; runs?: number } = {}): { rows: TcpBulkRow[]; metrics: Metric[] } {
+export function runTcpBulkBench(opts: { mb?: number; runs?: number; only?: string } = {}): { rows: TcpBulkRow[]; metrics: Metric[] } {
   const mb = opts.mb;
   const runs = opts.runs ?? 3;
-  const all = [
-    repeated('stack', 1500, (mb ?? 400) * 1e6, runs),
-    repeated('stack', 9000, (mb ?? 800) * 1e6, runs),
-    repeated('tcp only', 1500, (mb ?? 400) * 1e6, runs),
-  ];
+  const cases: Array<[TcpBulkRow['substrate'], number, number]> = [['stack', 1500, 400], ['stack', 9000, 800], ['tcp only', 1500, 400]];
+  const all = cases
+    .filter(([s, mtu]) => opts.only === undefined || opts.only === `${s} ${mtu}`)
+    .map(([s, mtu, defMb]) => repeated(s, mtu, (mb ?? defMb) * 1e6, runs));
   return { rows: all.map((x) => x.row), metrics: all.map((x) => x.metric) };
 }
 
@@ -254,7 +254,9 @@ function main(): void {
   const args = process.argv.slice(2);
   const i = args.indexOf('--mb');
   const mb = i >= 0 ? Number(args[i + 1]) : args.includes('--quick') ? 50 : undefined;
-  const { rows, metrics } = runTcpBulkBench({ ...(mb !== undefined ? { mb } : {}), runs: runsFrom(args, 3, 2) });
+  const o = args.indexOf('--only');
+  const only = o >= 0 ? args[o + 1] : undefined;
+  const { rows, metrics } = runTcpBulkBench({ ...(mb !== undefined ? { mb } : {}), ...(only !== undefined ? { only } : {}), runs: runsFrom(args, 3, 2) });
   if (args.includes('--json')) console.log(JSON.stringify({ bench: 'tcp-bulk', rows, metrics }));
   else {
     console.log(formatTcpBulkTable(rows));

@@ -36,19 +36,37 @@ function before(x: Entry, y: Entry): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
 }
 
+/** Sorted runs beside the heap (see VirtualClock). */
+const LANES = 4;
+
 /**
  * Deterministic clock. Nothing happens until a test or driver advances it; entries
  * due at the same time run in the order they were scheduled.
+ *
+ * Most entries come in ascending order of time from one source (a link
+ * delivering frames after a fixed delay, a periodic timer), many at once (a
+ * window of frames in flight). So an entry not earlier than the last entry of
+ * one of a few FIFO lanes is appended there, in O(1); only the rest go to a
+ * binary heap. Each lane is sorted by (time, sequence), so the next entry is
+ * the least of the lanes' heads and the heap's top: the order is exactly the
+ * heap-only order.
  */
 export class VirtualClock implements Clock {
   readonly virtual = true;
   private time = 0;
   private seq = 0;
   private heap: Entry[] = [];
+  private readonly lanes: Entry[][] = [];
+  private readonly laneHead: number[] = [];
   private live = 0;
 
   /** @param epochMs wall-clock time at which the virtual clock reads 0. */
-  constructor(private readonly epochMs = Date.UTC(2026, 0, 1)) {}
+  constructor(private readonly epochMs = Date.UTC(2026, 0, 1)) {
+    for (let i = 0; i < LANES; i++) {
+      this.lanes.push([]);
+      this.laneHead.push(0);
+    }
+  }
 
   now(): number {
     return this.time;
@@ -79,15 +97,14 @@ export class VirtualClock implements Clock {
 
   /** Time of the next live entry, or undefined when nothing is scheduled. */
   nextAt(): number | undefined {
-    this.skipDead();
-    return this.heap.length > 0 ? this.heap[0]!.at : undefined;
+    return this.peek()?.at;
   }
 
   /** Runs the next live entry (advancing time to it). False when nothing is scheduled. */
   step(): boolean {
-    this.skipDead();
-    const e = this.pop();
+    const e = this.peek();
     if (e === undefined) return false;
+    this.take(e);
     this.time = e.at;
     e.live = false;
     this.live--;
@@ -102,9 +119,13 @@ export class VirtualClock implements Clock {
 
   advanceTo(t: number): void {
     for (;;) {
-      const at = this.nextAt();
-      if (at === undefined || at > t) break;
-      this.step();
+      const e = this.peek();
+      if (e === undefined || e.at > t) break;
+      this.take(e);
+      this.time = e.at;
+      e.live = false;
+      this.live--;
+      e.cb();
     }
     if (t > this.time) this.time = t;
   }
@@ -132,11 +153,68 @@ export class VirtualClock implements Clock {
     this.runUntil(() => this.live === 0, limitMs);
   }
 
-  private skipDead(): void {
-    while (this.heap.length > 0 && !this.heap[0]!.live) this.pop();
+  /** The next live entry (dead ones at the fronts are discarded), not removed. */
+  private peek(): Entry | undefined {
+    const h = this.heap;
+    while (h.length > 0 && !h[0]!.live) this.pop();
+    let best: Entry | undefined = h.length > 0 ? h[0] : undefined;
+    const lanes = this.lanes;
+    const heads = this.laneHead;
+    for (let i = 0; i < LANES; i++) {
+      const lane = lanes[i]!;
+      let k = heads[i]!;
+      while (k < lane.length && !lane[k]!.live) k++;
+      if (k > 0 && k === lane.length) {
+        lane.length = 0;
+        k = 0;
+      }
+      heads[i] = k;
+      if (k < lane.length) {
+        const e = lane[k]!;
+        if (best === undefined || before(e, best)) best = e;
+      }
+    }
+    return best;
+  }
+
+  /** Removes `e`, the entry `peek` just returned. */
+  private take(e: Entry): void {
+    const h = this.heap;
+    if (h.length > 0 && h[0] === e) {
+      this.pop();
+      return;
+    }
+    const lanes = this.lanes;
+    const heads = this.laneHead;
+    for (let i = 0; i < LANES; i++) {
+      const lane = lanes[i]!;
+      const k = heads[i]!;
+      if (k < lane.length && lane[k] === e) {
+        if (k + 1 === lane.length) {
+          lane.length = 0;
+          heads[i] = 0;
+        } else if (k + 1 >= 1024 && 2 * (k + 1) >= lane.length) {
+          // Drop the consumed front now and then, so a lane that never empties stays small.
+          lane.splice(0, k + 1);
+          heads[i] = 0;
+        } else {
+          heads[i] = k + 1;
+        }
+        return;
+      }
+    }
   }
 
   private push(e: Entry): void {
+    const lanes = this.lanes;
+    for (let i = 0; i < LANES; i++) {
+      const lane = lanes[i]!;
+      // seq only grows, so "not earlier" keeps the lane sorted by (time, seq).
+      if (lane.length === this.laneHead[i] || lane[lane.length - 1]!.at <= e.at) {
+        lane.push(e);
+        return;
+      }
+    }
     const h = this.heap;
     h.push(e);
     let i = h.length - 1;

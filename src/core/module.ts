@@ -468,6 +468,7 @@ export class Module<S = unknown, C = unknown> {
 export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
+  private callback: (() => void) | null = null;
 
   constructor(
     readonly module: Module,
@@ -496,7 +497,7 @@ export class ModuleTimer {
       if (this.entry.at <= at) return;
       clock.cancel(this.entry);
     }
-    this.entry = clock.schedule(at, this.onClock);
+    this.entry = clock.schedule(at, (this.callback ??= () => this.onClock()));
   }
 
   cancel(): void {
@@ -507,15 +508,19 @@ export class ModuleTimer {
     }
   }
 
-  private readonly onClock = (): void => {
+  /**
+   * The clock reached the entry. Its callback is made on the first arm, not
+   * with the timer: a connection has three timers, often never armed.
+   */
+  private onClock(): void {
     this.entry = null;
     if (this.dueAt < 0) return;
     const clock = this.module.rt.clock;
     if (clock.now() < this.dueAt) {
-      this.entry = clock.schedule(this.dueAt, this.onClock);
+      this.entry = clock.schedule(this.dueAt, this.callback!);
       return;
     }
     this.dueAt = -1;
     this.module.startTask('timer', this.fire, { client: this.client ?? undefined, entry: this.name });
-  };
+  }
 }

@@ -82,7 +82,8 @@ export class Runtime {
   private readonly observers = new Set<Subscriber<StackEvent>>();
   private readonly modules = new Map<string, Module>();
   private readonly apps = new Set<Module>();
-  private readonly liveTasks = new Set<Task>();
+  /** Tasks not yet ended, as an intrusive list (Task.prevLive/nextLive): no hashing per task. */
+  private liveHead: Task | null = null;
   private nextTaskId = 0;
 
   constructor(opts: RuntimeOptions = {}) {
@@ -140,7 +141,9 @@ export class Runtime {
 
   /** Tasks not yet ended (running, or waiting for async handlers). */
   tasks(): Task[] {
-    return [...this.liveTasks];
+    const out: Task[] = [];
+    for (let t = this.liveHead; t !== null; t = t.nextLive) out.push(t);
+    return out.reverse();
   }
 
   emit(e: StackEvent): void {
@@ -169,7 +172,10 @@ export class Runtime {
     const task = new Task(++this.nextTaskId, this.name, parent, source, origin.name, now);
     if (opts?.deadlineMs !== undefined) task.deadline = now + opts.deadlineMs;
     this.stats.tasksStarted++;
-    this.liveTasks.add(task);
+    const head = this.liveHead;
+    task.nextLive = head;
+    if (head !== null) head.prevLive = task;
+    this.liveHead = task;
     if (this.observed) {
       this.emit({ kind: 'task-start', host: this.name, task: task.id, at: now, parent: parent?.id ?? null, source, module: origin.name });
     }
@@ -307,7 +313,15 @@ export class Runtime {
   }
 
   private end(task: Task): void {
-    if (!this.liveTasks.delete(task)) return;
+    if (!task.isLive) return;
+    task.isLive = false;
+    const prev = task.prevLive;
+    const next = task.nextLive;
+    if (prev !== null) prev.nextLive = next;
+    else this.liveHead = next;
+    if (next !== null) next.prevLive = prev;
+    task.prevLive = null;
+    task.nextLive = null;
     if (task.state === 'running') task.state = 'ended';
     this.stats.tasksEnded++;
     if (task.resources !== null && task.resources.size > 0) {

@@ -104,6 +104,12 @@ export class Task {
   resources: Set<TaskResource> | null = null;
   /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
   cleaned: Array<[Module, unknown]> | null = null;
+  /** @internal the runtime's list of tasks not yet ended. */
+  isLive = true;
+  /** @internal */
+  prevLive: Task | null = null;
+  /** @internal */
+  nextLive: Task | null = null;
   private controller: AbortController | null = null;
   private endWaiters: Array<() => void> | null = null;
 

@@ -87,8 +87,8 @@ export class BufferError extends Error {
 export class PacketBuffer {
   /** The backing memory. Offsets `start`/`end` index into it. */
   readonly bytes: Uint8Array;
-  /** A DataView over exactly the same memory as `bytes` (same offsets). */
-  readonly view: DataView;
+  /** @internal the DataView, made on first use (no layer of the stack reads through one per packet). */
+  private _view: DataView | null;
   /** Offset of the first byte of current data. */
   start: number;
   /** Offset one past the last byte of current data. */
@@ -110,7 +110,7 @@ export class PacketBuffer {
   /** @internal use `BufferPool.alloc`/`wrap` or `PacketBuffer.standalone`. */
   constructor(
     bytes: Uint8Array,
-    view: DataView,
+    view: DataView | null,
     start: number,
     end: number,
     pool: BufferPool | null,
@@ -119,7 +119,7 @@ export class PacketBuffer {
     label: string | undefined,
   ) {
     this.bytes = bytes;
-    this.view = view;
+    this._view = view;
     this.start = start;
     this.end = end;
     this.#pool = pool;
@@ -133,6 +133,16 @@ export class PacketBuffer {
     const bytes = new Uint8Array(headroom + payloadLength);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return new PacketBuffer(bytes, view, headroom, headroom + payloadLength, null, false, 0, undefined);
+  }
+
+  /** A DataView over exactly the same memory as `bytes` (same offsets). */
+  get view(): DataView {
+    let v = this._view;
+    if (v === null) {
+      const b = this.bytes;
+      v = this._view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    return v;
   }
 
   /** Bytes free in front of the data. */
@@ -216,10 +226,10 @@ export class PacketBuffer {
     }
     this.#released = true;
     const bytes = this.bytes;
-    const view = this.view;
+    const view = this._view;
     // Later access through this handle must not reach memory a new owner may hold.
     (this as { bytes: Uint8Array }).bytes = EMPTY_BYTES;
-    (this as { view: DataView }).view = EMPTY_VIEW;
+    this._view = EMPTY_VIEW;
     this.start = 0;
     this.end = 0;
     if (this.#pool !== null) this.#pool._release(this, bytes, view);
@@ -318,8 +328,7 @@ export class BufferPool {
 
   /** Adopts received bytes as a buffer (start 0, no headroom, no copy); counted like an alloc. */
   wrap(bytes: Uint8Array, label?: string): PacketBuffer {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const buf = new PacketBuffer(bytes, view, 0, bytes.length, this, false, this.allocated + 1, label);
+    const buf = new PacketBuffer(bytes, null, 0, bytes.length, this, false, this.allocated + 1, label);
     this.#track(buf);
     return buf;
   }
@@ -354,7 +363,7 @@ export class BufferPool {
   }
 
   /** @internal called by PacketBuffer.release */
-  _release(buf: PacketBuffer, bytes: Uint8Array, view: DataView): void {
+  _release(buf: PacketBuffer, bytes: Uint8Array, view: DataView | null): void {
     this.inUse--;
     const prev = buf._prev;
     const next = buf._next;
@@ -363,7 +372,7 @@ export class BufferPool {
     if (next !== null) next._prev = prev;
     buf._prev = null;
     buf._next = null;
-    if (buf._recycle && this.#free.length < this.maxFree) this.#free.push({ bytes, view });
+    if (buf._recycle && view !== null && this.#free.length < this.maxFree) this.#free.push({ bytes, view });
   }
 
   /** @internal */

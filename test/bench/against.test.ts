@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compare, figuresFromJson, formatComparison, resolveRef } from '../../apps/bench/against.js';
+import { borrowScript, compare, projectImports, figuresFromJson, formatComparison, resolveRef } from '../../apps/bench/against.js';
 import { main as benchMain, parseBenchArgs } from '../../apps/bench/index.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -77,5 +80,41 @@ describe('bench --against: the comparison', () => {
     const table = formatComparison(rows);
     expect(table).toMatch(/unobserved nsPerTask\s+ns\/task\s+cpu\s+80\.0\s+90\.0\s+-\s+-\s+n\/a there/);
     expect(table).toMatch(/old only nsPerTask\s+ns\/task\s+wall\s+-\s+-\s+5\.00\s+5\.00\s+n\/a here/);
+  });
+});
+
+describe('bench --against: a benchmark REF does not have', () => {
+  it('runs there from this checkout\'s script, copying only what REF lacks and never over its files', () => {
+    const top = mkdtempSync(path.join(tmpdir(), 'borrow-'));
+    try {
+      const here = path.join(top, 'here');
+      const there = path.join(top, 'there');
+      const bench = (root: string): string => path.join(root, 'apps', 'bench');
+      mkdirSync(bench(here), { recursive: true });
+      mkdirSync(bench(there), { recursive: true });
+      writeFileSync(path.join(bench(here), 'new.ts'), 'new here');
+      writeFileSync(path.join(bench(here), 'old.ts'), 'old here');
+      writeFileSync(path.join(bench(here), 'measure.ts'), 'measure here');
+      writeFileSync(path.join(bench(there), 'old.ts'), 'old there');
+      expect(borrowScript(here, there, 'old')).toEqual([]);
+      expect(readFileSync(path.join(bench(there), 'old.ts'), 'utf8')).toBe('old there');
+      expect(borrowScript(here, there, 'new')).toEqual([path.join('apps', 'bench', 'new.ts'), path.join('apps', 'bench', 'measure.ts')]);
+      expect(readFileSync(path.join(bench(there), 'new.ts'), 'utf8')).toBe('new here');
+      // REF's own helper stays.
+      writeFileSync(path.join(bench(there), 'measure.ts'), 'measure there');
+      writeFileSync(path.join(bench(here), 'newer.ts'), 'newer here');
+      expect(borrowScript(here, there, 'newer')).toEqual([path.join('apps', 'bench', 'newer.ts')]);
+      expect(readFileSync(path.join(bench(there), 'measure.ts'), 'utf8')).toBe('measure there');
+      // A script importing a module REF does not have is not borrowed: REF could not run it.
+      writeFileSync(path.join(bench(here), 'needs.ts'), "import { x } from '../../src/layers/absent.js';\nimport { y } from './measure.js';\n");
+      mkdirSync(path.join(there, 'src', 'core'), { recursive: true });
+      writeFileSync(path.join(there, 'src', 'core', 'index.ts'), '');
+      expect(projectImports("import { a } from '../../src/core/index.js';\nimport type { B } from '../../src/layers/absent.js';")).toEqual(['src/core/index.ts', 'src/layers/absent.ts']);
+      expect(borrowScript(here, there, 'needs')).toEqual([]);
+      writeFileSync(path.join(bench(here), 'fits.ts'), "import { a } from '../../src/core/index.js';\n");
+      expect(borrowScript(here, there, 'fits')).toEqual([path.join('apps', 'bench', 'fits.ts')]);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
   });
 });

@@ -498,6 +498,11 @@ function synOptionsLength(tcp: Tcp, c: TcpConnection): number {
   const ts = active ? cfg.timestamps : c.tsOk;
   const sack = active ? cfg.sack : c.sackOk;
   const ws = active ? cfg.windowScaling : c.wsOk;
+  return synOptionListLength(ts, sack, ws);
+}
+
+/** Bytes of the options a SYN or SYN-ACK carries (see writeSynOptionList). */
+export function synOptionListLength(ts: boolean, sack: boolean, ws: boolean): number {
   return 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0);
 }
 
@@ -595,12 +600,23 @@ function writeSynOptions(tcp: Tcp, c: TcpConnection, b: Uint8Array, p: number): 
   const ts = active ? cfg.timestamps : c.tsOk;
   const sack = active ? cfg.sack : c.sackOk;
   const ws = active ? cfg.windowScaling : c.wsOk;
+  return writeSynOptionList(b, p, c.rcvMss, sack, ws ? c.rcvWscale : -1, ts ? tsNow(tcp, c) : -1, active ? 0 : c.tsRecent);
+}
+
+/**
+ * The options of a SYN or SYN-ACK at `b[p]`, in the order and padding BSD and
+ * Linux use: MSS; SACK-permitted folded into the timestamps' NOPs (or alone);
+ * window scale. `wscale` -1: none; `tsVal` -1: no timestamps. The one writer
+ * of handshake options: the connection's SYNs and the stateless SYN-cookie
+ * SYN-ACK (syn-cookies.ts). Returns the offset after them.
+ */
+export function writeSynOptionList(b: Uint8Array, p: number, mss: number, sack: boolean, wscale: number, tsVal: number, tsEcr: number): number {
   b[p] = 2;
   b[p + 1] = 4;
-  b[p + 2] = c.rcvMss >>> 8;
-  b[p + 3] = c.rcvMss;
+  b[p + 2] = mss >>> 8;
+  b[p + 3] = mss;
   p += 4;
-  if (ts) {
+  if (tsVal >= 0) {
     if (sack) {
       b[p] = 4;
       b[p + 1] = 2;
@@ -610,8 +626,8 @@ function writeSynOptions(tcp: Tcp, c: TcpConnection, b: Uint8Array, p: number): 
     }
     b[p + 2] = 8;
     b[p + 3] = 10;
-    writeU32(b, p + 4, tsNow(tcp, c));
-    writeU32(b, p + 8, active ? 0 : c.tsRecent);
+    writeU32(b, p + 4, tsVal);
+    writeU32(b, p + 8, tsEcr);
     p += 12;
   } else if (sack) {
     b[p] = 1;
@@ -620,17 +636,18 @@ function writeSynOptions(tcp: Tcp, c: TcpConnection, b: Uint8Array, p: number): 
     b[p + 3] = 2;
     p += 4;
   }
-  if (ws) {
+  if (wscale >= 0) {
     b[p] = 1;
     b[p + 1] = 3;
     b[p + 2] = 3;
-    b[p + 3] = c.rcvWscale;
+    b[p + 3] = wscale;
     p += 4;
   }
   return p;
 }
 
-function writeHeader(
+/** The fixed TCP header at `b[o]`, checksum and urgent pointer zero. */
+export function writeHeader(
   b: Uint8Array,
   o: number,
   srcPort: number,

@@ -30,6 +30,7 @@ import { familyOf, type IpAddress } from '../net.js';
 import { defaultMss, mssForMtu, setSegmentChecksum } from './lower.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
+import { synOptionListLength, writeHeader, writeSynOptionList } from './output.js';
 import type { Segment } from './segment.js';
 import { SYN_RECEIVED } from './states.js';
 import type { Tcp } from './tcp.js';
@@ -155,60 +156,22 @@ export function sendCookieSynAck(tcp: Tcp, l: TcpListener, seg: Segment): void {
   const ts = cfg.timestamps && seg.hasTs;
   let rcvWscale = 0;
   if (ws) while (rcvWscale < 14 && cfg.receiveBufferSize > 0xffff << rcvWscale) rcvWscale++;
-  const hl = 20 + 4 + (ts ? 12 : sack ? 4 : 0) + (ws ? 4 : 0);
+  const hl = 20 + synOptionListLength(ts, sack, ws);
   const pkt = lower.alloc(hl, 'tcp syn cookie');
   const b = pkt.bytes;
   const o = pkt.start;
   const win = Math.min(cfg.receiveBufferSize, 0xffff);
-  b.fill(0, o, o + hl);
-  b[o] = seg.dstPort >>> 8;
-  b[o + 1] = seg.dstPort;
-  b[o + 2] = seg.srcPort >>> 8;
-  b[o + 3] = seg.srcPort;
-  u32(b, o + 4, iss);
-  u32(b, o + 8, (seg.seq + 1) >>> 0);
-  b[o + 12] = (hl >>> 2) << 4;
-  b[o + 13] = TCP_SYN | TCP_ACK;
-  b[o + 14] = win >>> 8;
-  b[o + 15] = win;
-  let p = o + 20;
-  b[p] = 2;
-  b[p + 1] = 4;
-  b[p + 2] = COOKIE_MSS[idx]! >>> 8;
-  b[p + 3] = COOKIE_MSS[idx]!;
-  p += 4;
+  writeHeader(b, o, seg.dstPort, seg.srcPort, iss, (seg.seq + 1) >>> 0, hl, TCP_SYN | TCP_ACK, win);
+  let tsVal = -1;
   if (ts) {
-    if (sack) {
-      b[p] = 4;
-      b[p + 1] = 2;
-    } else {
-      b[p] = 1;
-      b[p + 1] = 1;
-    }
-    b[p + 2] = 8;
-    b[p + 3] = 10;
     const offset = tcp.isn.timestampOffset(seg.dst, seg.dstPort, seg.src, seg.srcPort);
     const clock = (Math.floor(now) + offset) >>> 0;
     const opts = (ws ? seg.wscale > 14 ? 14 : seg.wscale : TS_WSCALE_NONE) | (sack ? TS_SACK : 0);
-    let tsVal = (((clock >>> TS_BITS) << TS_BITS) | opts) >>> 0;
+    tsVal = (((clock >>> TS_BITS) << TS_BITS) | opts) >>> 0;
     // Never ahead of the clock (the peer's PAWS and our RTT sample assume it).
     if (seqLt(clock, tsVal)) tsVal = (tsVal - (1 << TS_BITS)) >>> 0;
-    u32(b, p + 4, tsVal);
-    u32(b, p + 8, seg.tsVal);
-    p += 12;
-  } else if (sack) {
-    b[p] = 1;
-    b[p + 1] = 1;
-    b[p + 2] = 4;
-    b[p + 3] = 2;
-    p += 4;
   }
-  if (ws) {
-    b[p] = 1;
-    b[p + 1] = 3;
-    b[p + 2] = 3;
-    b[p + 3] = rcvWscale;
-  }
+  writeSynOptionList(b, o + 20, COOKIE_MSS[idx]!, sack, ws ? rcvWscale : -1, tsVal, seg.tsVal);
   setSegmentChecksum(b, o, hl, seg.dst, seg.src);
   lastCookieAt.set(l, now);
   tcp.counters.synCookiesSent++;
@@ -273,11 +236,4 @@ export function connectionFromCookie(tcp: Tcp, l: TcpListener, seg: Segment): Tc
   l.synCount++;
   tcp.counters.synCookiesAccepted++;
   return c;
-}
-
-function u32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
 }
