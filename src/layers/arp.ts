@@ -116,6 +116,8 @@ export interface ArpCounters {
   confirmations: number;
   /** Entries whose probes went unanswered (their MAC was given up). */
   unreachable: number;
+  /** Packets whose sender MAC differs from their frame's source: learned as stale, never as confirmed. */
+  inconsistent: number;
 }
 
 interface Waiting {
@@ -157,7 +159,7 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
   address: Ip4;
   readonly counters: ArpCounters = {
     requestsSent: 0, repliesSent: 0, requestsReceived: 0, repliesReceived: 0, failures: 0, released: 0, accepted: 0,
-    probesSent: 0, confirmations: 0, unreachable: 0,
+    probesSent: 0, confirmations: 0, unreachable: 0, inconsistent: 0,
   };
   readonly cacheTtlMs: number;
   readonly retries: number;
@@ -203,7 +205,7 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     this.maxPending = opts.maxPending ?? 64;
     this.maxEntries = opts.maxEntries ?? 512;
     this.rng = new Rng((rt.rng.seed ^ 0x4e554400) >>> 0);
-    this.binding = link.bindEthertype(ETHERTYPE_ARP, this, { onFrame: (buf) => this.receive(buf) });
+    this.binding = link.bindEthertype(ETHERTYPE_ARP, this, { onFrame: (buf, eth) => this.receive(buf, eth.src) });
     if ((opts.announce ?? true) && this.address !== 0) this.timer(null, 'announce', () => this.announce()).arm(0);
   }
 
@@ -353,7 +355,7 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     return n;
   }
 
-  private receive(buf: PacketBuffer): void {
+  private receive(buf: PacketBuffer, ethSrc: Mac): void {
     const r = parseArp(buf.bytes, buf.start, buf.length);
     if (!r.ok) {
       this.drop(r.reason);
@@ -403,10 +405,13 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
           }
           if (e.state === 'static') return null;
           this.claim(e);
-          // Asked for (this answers our request or probe), or the MAC we had: confirmed.
+          // Asked for (this answers our request or probe), or the MAC we had: confirmed. Unless
+          // the frame's source disagrees with the MAC inside: one flipped bit in the sender MAC
+          // looks like that, so such an answer is believed (used) but verified on first use.
           const asked = reply && existing !== undefined && (e.state === 'pending' || e.state === 'probe');
           const same = existing !== undefined && e.state !== 'pending' && e.mac === p.senderMac;
-          if (asked || same) {
+          if (p.senderMac !== ethSrc) c.inconsistent++;
+          else if (asked || same) {
             if (e.state !== 'pending') c.confirmations++;
             return this.settle(e, p.senderMac, 'reachable');
           }
