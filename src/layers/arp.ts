@@ -174,7 +174,7 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
   readonly binding: Binding<EthertypeSlots>;
   /** Subnet mask for the sender check; 0 with no prefix given (then nothing is checked). */
   private mask: number;
-  private readonly checkSubnet: boolean;
+  private checkSubnet: boolean;
   /**
    * Reachable times are drawn from a generator seeded from the runtime's seed
    * rather than from the runtime's own, so that adding NUD moved no other
@@ -211,7 +211,9 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
 
   setAddress(ip: Ip4, prefixLength?: number): void {
     this.address = ip;
-    if (prefixLength !== undefined) this.mask = maskOf(prefixLength);
+    if (prefixLength === undefined) return;
+    this.mask = maskOf(prefixLength);
+    this.checkSubnet = true;
   }
 
   /** The MAC of `ip` if known and fresh (read-only: it starts no resolution). */
