@@ -1,17 +1,35 @@
 /**
  * ARP (RFC 826): maps the IPv4 next hop to an Ethernet address.
  *
- * Shared state is the cache: resolved entries expire after `cacheTtlMs`;
- * entries being resolved hold the packets waiting for them (a bounded queue per
- * destination, oldest dropped first) and a retry timer. Each entry being resolved
- * is a client of the module: a failed task that was working for it cleans it up
- * (its waiting packets are dropped and counted), and its timer goes with it.
+ * Shared state is the cache. Entries being resolved hold the packets waiting
+ * for them (a bounded queue per destination, oldest dropped first) and a retry
+ * timer. A resolved entry is not trusted for a fixed lifetime: it goes through
+ * neighbour unreachability detection (RFC 1122 2.3.2.1, with the states of
+ * RFC 4861 7.3), because one damaged or forged reply would otherwise send every
+ * datagram for that neighbour to a MAC nobody has until the entry expired:
+ *
+ *   reachable  confirmed within a reachable time (random 0.5-1.5 x base, so the
+ *              hosts of a link do not all probe at once)
+ *   stale      not confirmed lately; still used, and its first use starts:
+ *   delay      a grace period for an upper layer to confirm (TCP's progress)
+ *   probe      unicast requests to the cached MAC; no answer: resolve again
+ *              by broadcast (pending), and if that fails the entry goes
+ *
+ * A confirmation is an ARP packet from the neighbour with the cached MAC, a
+ * reply to our request, or a hint from above (`confirm`). Each entry with a
+ * timer running (pending, delay, probe) is a client of the module: a failed task
+ * that was working for it cleans it up (its waiting packets are dropped and
+ * counted), and its timer goes with it. An entry unconfirmed for `cacheTtlMs`
+ * and not being verified is forgotten.
  *
  * Learning follows RFC 826's merge rule: an existing entry is refreshed from any
  * ARP packet whose sender it names; a new entry is made only from packets
  * addressed to us (a request for our address, or a reply to our request).
+ * What was not asked for (a new MAC in an unsolicited packet, a request that
+ * introduces a neighbour) is believed but not trusted: the entry is stale, and
+ * its first use verifies it.
  */
-import { Module, type Binding, type Runtime } from '../core/index.js';
+import { Module, Rng, type Binding, type Runtime } from '../core/index.js';
 import { BROADCAST_MAC, formatIp4, formatMac, isMulticastMac, ZERO_MAC, type Ip4, type Mac } from '../wire/addr.js';
 import { ARP_REPLY, ARP_REQUEST, parseArp, writeArp, type ArpPacket } from '../wire/arp.js';
 import type { BufferPool, PacketBuffer } from '../wire/buffer.js';
@@ -29,17 +47,32 @@ export interface Resolver {
   readonly output: (buf: PacketBuffer, nextHop: Ip4, ethertype: number, link: LinkLayer) => OutputResult;
   /** The MAC for `ip` if the cache has it fresh; never sends anything. */
   readonly lookup: (ip: Ip4) => Mac | undefined;
+  /** An upper layer saw `nextHop` make forward progress: its entry is reachable. */
+  readonly confirm?: (nextHop: Ip4) => void;
 }
 
 export interface ArpOptions {
   /** Our IPv4 address (0: none yet; see setAddress). */
   address: Ip4;
-  /** Lifetime of a resolved entry, ms. Default 60 s. */
+  /**
+   * Prefix length of the interface's subnet: ARP packets from a sender outside
+   * it are dropped (counted 'off-subnet'). Absent: not checked.
+   */
+  prefixLength?: number;
+  /** An entry unconfirmed this long, and not being verified, is forgotten, ms. Default 60 s. */
   cacheTtlMs?: number;
   /** Requests sent for one resolution before giving up. Default 3. */
   retries?: number;
   /** Time between requests, ms. Default 1000. */
   retryMs?: number;
+  /** Base reachable time (RFC 4861 BaseReachableTime), ms; each confirmation draws 0.5-1.5 x it. Default 30 s. */
+  reachableMs?: number;
+  /** Wait for an upper-layer confirmation after a stale entry's first use (DELAY_FIRST_PROBE_TIME), ms. Default 5000. */
+  delayMs?: number;
+  /** Unicast probes before resolving again by broadcast (MAX_UNICAST_SOLICIT). Default 3. */
+  probes?: number;
+  /** Time between probes (RetransTimer), ms. Default retryMs. */
+  probeMs?: number;
   /** Packets waiting per destination; beyond it the oldest is dropped. Default 8. */
   queueLimit?: number;
   /** Destinations being resolved at once; more are refused. Default 64. */
@@ -50,13 +83,17 @@ export interface ArpOptions {
   announce?: boolean;
 }
 
-export type ArpState = 'pending' | 'resolved' | 'static';
+/** 'pending' is RFC 4861's INCOMPLETE; the others are named as there. */
+export type ArpState = 'pending' | 'reachable' | 'stale' | 'delay' | 'probe' | 'static';
 
 export interface ArpEntryInfo {
   readonly ip: Ip4;
   readonly mac: Mac;
   readonly state: ArpState;
-  /** Clock time the entry expires (Infinity for static, the next retry for pending). */
+  /**
+   * Clock time of the entry's next change: when it is forgotten (reachable,
+   * stale), its timer (pending, delay, probe), Infinity for static.
+   */
   readonly expiresAt: number;
   /** Packets waiting for resolution. */
   readonly queued: number;
@@ -73,6 +110,14 @@ export interface ArpCounters {
   released: number;
   /** ARP packets received and used (learned from, or answered); the rest are counted drops. */
   accepted: number;
+  /** Unicast requests sent to verify a cached MAC (also counted in requestsSent). */
+  probesSent: number;
+  /** Entries made reachable again by a packet from the neighbour or a hint from above. */
+  confirmations: number;
+  /** Entries whose probes went unanswered (their MAC was given up). */
+  unreachable: number;
+  /** Packets whose sender MAC differs from their frame's source: learned as stale, never as confirmed. */
+  inconsistent: number;
 }
 
 interface Waiting {
@@ -81,14 +126,24 @@ interface Waiting {
   readonly link: LinkLayer;
 }
 
-/** One cache entry; while pending it is a client of the module. */
+interface Timer {
+  arm(ms: number): void;
+  readonly due: number;
+}
+
+/** One cache entry; while its timer runs it is a client of the module. */
 class ArpEntry {
   mac: Mac = ZERO_MAC;
   state: ArpState = 'pending';
-  expiresAt = 0;
+  /** Last confirmation (or learning); the entry is forgotten cacheTtlMs after it unless being verified. */
+  confirmedAt = 0;
+  /** Reachable until then; stale after. */
+  reachableUntil = 0;
+  /** The reachable time drawn at the last confirmation. */
+  reachableFor = 0;
   tries = 0;
   queue: Waiting[] = [];
-  retry: { arm(ms: number): void; cancel(): void } | null = null;
+  timer: Timer | null = null;
   constructor(readonly ip: Ip4) {}
   describe(): string {
     return `arp ${formatIp4(this.ip)}`;
@@ -102,14 +157,30 @@ interface ArpShared {
 
 export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
   address: Ip4;
-  readonly counters: ArpCounters = { requestsSent: 0, repliesSent: 0, requestsReceived: 0, repliesReceived: 0, failures: 0, released: 0, accepted: 0 };
+  readonly counters: ArpCounters = {
+    requestsSent: 0, repliesSent: 0, requestsReceived: 0, repliesReceived: 0, failures: 0, released: 0, accepted: 0,
+    probesSent: 0, confirmations: 0, unreachable: 0, inconsistent: 0,
+  };
   readonly cacheTtlMs: number;
   readonly retries: number;
   readonly retryMs: number;
+  readonly reachableMs: number;
+  readonly delayMs: number;
+  readonly probes: number;
+  readonly probeMs: number;
   readonly queueLimit: number;
   readonly maxPending: number;
   readonly maxEntries: number;
   readonly binding: Binding<EthertypeSlots>;
+  /** Subnet mask for the sender check; 0 with no prefix given (then nothing is checked). */
+  private mask: number;
+  private checkSubnet: boolean;
+  /**
+   * Reachable times are drawn from a generator seeded from the runtime's seed
+   * rather than from the runtime's own, so that adding NUD moved no other
+   * module's random sequence (ISNs, IP ids) in existing seeded runs.
+   */
+  private readonly rng: Rng;
   /** Reused for every ARP packet we send. */
   private readonly txPacket: ArpPacket = { operation: 0, senderMac: 0, senderIp: 0, targetMac: 0, targetIp: 0 };
 
@@ -121,25 +192,34 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
   ) {
     super(rt, 'arp', { cache: new Map(), pending: 0 });
     this.address = opts.address;
+    this.checkSubnet = opts.prefixLength !== undefined;
+    this.mask = maskOf(opts.prefixLength ?? 0);
     this.cacheTtlMs = opts.cacheTtlMs ?? 60_000;
     this.retries = opts.retries ?? 3;
     this.retryMs = opts.retryMs ?? 1000;
+    this.reachableMs = opts.reachableMs ?? 30_000;
+    this.delayMs = opts.delayMs ?? 5000;
+    this.probes = opts.probes ?? 3;
+    this.probeMs = opts.probeMs ?? this.retryMs;
     this.queueLimit = opts.queueLimit ?? 8;
     this.maxPending = opts.maxPending ?? 64;
     this.maxEntries = opts.maxEntries ?? 512;
-    this.binding = link.bindEthertype(ETHERTYPE_ARP, this, { onFrame: (buf) => this.receive(buf) });
+    this.rng = new Rng((rt.rng.seed ^ 0x4e554400) >>> 0);
+    this.binding = link.bindEthertype(ETHERTYPE_ARP, this, { onFrame: (buf, eth) => this.receive(buf, eth.src) });
     if ((opts.announce ?? true) && this.address !== 0) this.timer(null, 'announce', () => this.announce()).arm(0);
   }
 
-  setAddress(ip: Ip4): void {
+  setAddress(ip: Ip4, prefixLength?: number): void {
     this.address = ip;
+    if (prefixLength === undefined) return;
+    this.mask = maskOf(prefixLength);
+    this.checkSubnet = true;
   }
 
   /** The MAC of `ip` if known and fresh (read-only: it starts no resolution). */
   readonly lookup = this.query('lookup', (ip: Ip4): Mac | undefined => {
     const e = this.shared.cache.get(ip);
-    if (e === undefined || e.state === 'pending') return undefined;
-    if (e.state === 'resolved' && this.rt.clock.now() >= e.expiresAt) return undefined;
+    if (e === undefined || e.state === 'pending' || this.expired(e, this.rt.clock.now())) return undefined;
     return e.mac;
   });
 
@@ -149,14 +229,26 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     (buf: PacketBuffer, nextHop: Ip4, ethertype: number, link: LinkLayer): OutputResult => {
       const now = this.rt.clock.now();
       let entry = this.shared.cache.get(nextHop);
-      if (entry !== undefined && entry.state !== 'pending' && (entry.state === 'static' || now < entry.expiresAt)) {
+      if (entry !== undefined && (entry.state === 'static' || (entry.state === 'reachable' && now < entry.reachableUntil))) {
         link.send(buf, entry.mac, ethertype);
+        return 'sent';
+      }
+      if (entry !== undefined && entry.state !== 'pending' && !this.expired(entry, now)) {
+        // Stale (or being verified): still used, as RFC 4861 does; the first use starts verification.
+        const e = entry;
+        if (e.state === 'reachable' || e.state === 'stale') {
+          this.lock.locked(() => {
+            e.state = 'delay';
+          });
+          this.armTimer(e, this.delayMs);
+        }
+        link.send(buf, e.mac, ethertype);
         return 'sent';
       }
       let start = false;
       const refused = this.lock.locked(() => {
         const cache = this.shared.cache;
-        if (entry !== undefined && entry.state === 'resolved') {
+        if (entry !== undefined && entry.state !== 'pending') {
           // Expired: resolve afresh.
           cache.delete(nextHop);
           entry = undefined;
@@ -182,14 +274,31 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
         this.drop('too-many-pending', this.rt.observed ? formatIp4(nextHop) : undefined);
         return 'dropped';
       }
-      if (start) {
-        const e = entry!;
-        e.retry = this.timer(e, 'retry', () => this.onRetry(e));
-        this.request(e);
-      }
+      if (start) this.request(entry!);
       return 'queued';
     },
   );
+
+  /**
+   * An upper layer saw forward progress with `ip` (TCP: an ACK of new data), so
+   * its entry is reachable; no packet needed (RFC 4861 7.3.1). Unknown or
+   * unresolved entries are left alone: a hint carries no MAC.
+   */
+  readonly confirm = this.entry('confirm', 'reentrant', (ip: Ip4): void => {
+    const e = this.shared.cache.get(ip);
+    if (e === undefined || e.state === 'pending' || e.state === 'static') return;
+    const now = this.rt.clock.now();
+    if (e.state === 'reachable' && now < e.reachableUntil) {
+      // Called per ACK: extend by the time already drawn, no new draw and no counting.
+      this.lock.locked(() => {
+        e.confirmedAt = now;
+        e.reachableUntil = now + e.reachableFor;
+      });
+      return;
+    }
+    this.lock.locked(() => this.settle(e, e.mac, 'reachable'));
+    this.counters.confirmations++;
+  });
 
   /** A permanent entry (no expiry, never replaced by what is heard). */
   readonly addStatic = this.entry('addStatic', 'reject', (ip: Ip4, mac: Mac): void => {
@@ -228,12 +337,13 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     const now = this.rt.clock.now();
     const out: ArpEntryInfo[] = [];
     for (const e of this.shared.cache.values()) {
-      if (e.state === 'resolved' && now >= e.expiresAt) continue;
+      if (this.expired(e, now)) continue;
+      const timed = e.state === 'pending' || e.state === 'delay' || e.state === 'probe';
       out.push({
         ip: e.ip,
         mac: e.mac,
-        state: e.state,
-        expiresAt: e.state === 'static' ? Infinity : e.state === 'pending' ? now : e.expiresAt,
+        state: e.state === 'reachable' && now >= e.reachableUntil ? 'stale' : e.state,
+        expiresAt: e.state === 'static' ? Infinity : timed ? (e.timer?.due ?? now) : e.confirmedAt + this.cacheTtlMs,
         queued: e.queue.length,
       });
     }
@@ -247,7 +357,7 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     return n;
   }
 
-  private receive(buf: PacketBuffer): void {
+  private receive(buf: PacketBuffer, ethSrc: Mac): void {
     const r = parseArp(buf.bytes, buf.start, buf.length);
     if (!r.ok) {
       this.drop(r.reason);
@@ -263,6 +373,11 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     }
     if (isMulticastMac(p.senderMac) || p.senderMac === ZERO_MAC) {
       this.drop('bad-sender', this.rt.observed ? formatMac(p.senderMac) : undefined);
+      return;
+    }
+    // A neighbour's address is on our subnet; anything else is damage or a lie (a probe's 0 is neither).
+    if (this.checkSubnet && p.senderIp !== 0 && this.address !== 0 && ((p.senderIp ^ this.address) & this.mask) !== 0) {
+      this.drop('off-subnet', this.rt.observed ? formatIp4(p.senderIp) : undefined);
       return;
     }
     const mine = this.address !== 0 && p.targetIp === this.address;
@@ -281,9 +396,10 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
       const existing = this.shared.cache.get(p.senderIp);
       if (existing !== undefined || mine) {
         known = true;
+        const reply = mine && p.operation === ARP_REPLY;
         waiting = this.lock.locked(() => {
           const cache = this.shared.cache;
-          let e = cache.get(p.senderIp);
+          let e = existing;
           if (e === undefined) {
             e = new ArpEntry(p.senderIp);
             this.makeRoom();
@@ -291,7 +407,17 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
           }
           if (e.state === 'static') return null;
           this.claim(e);
-          return this.settle(e, p.senderMac, 'resolved');
+          // Asked for (this answers our request or probe), or the MAC we had: confirmed. Unless
+          // the frame's source disagrees with the MAC inside: one flipped bit in the sender MAC
+          // looks like that, so such an answer is believed (used) but verified on first use.
+          const asked = reply && existing !== undefined && (e.state === 'pending' || e.state === 'probe');
+          const same = existing !== undefined && e.state !== 'pending' && e.mac === p.senderMac;
+          if (p.senderMac !== ethSrc) c.inconsistent++;
+          else if (asked || same) {
+            if (e.state !== 'pending') c.confirmations++;
+            return this.settle(e, p.senderMac, 'reachable');
+          }
+          return this.settle(e, p.senderMac, 'stale');
         }) as Waiting[] | null;
       }
     }
@@ -307,20 +433,33 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     }
   }
 
-  /** Called under the lock: the entry becomes resolved/static; returns the packets it held. */
-  private settle(e: ArpEntry, mac: Mac, state: ArpState): Waiting[] {
-    const wasPending = e.state === 'pending' && e.retry !== null;
+  /**
+   * Called under the lock: the entry gets `mac` in `state` (reachable, stale or
+   * static) and stops any verification; returns the packets it held. Packets
+   * held by an entry that becomes stale are sent too: stale entries are used.
+   */
+  private settle(e: ArpEntry, mac: Mac, state: 'reachable' | 'stale' | 'static'): Waiting[] {
+    if (e.state === 'pending' && e.timer !== null) this.shared.pending--;
+    const now = this.rt.clock.now();
     e.mac = mac;
     e.state = state;
-    e.expiresAt = state === 'static' ? Infinity : this.rt.clock.now() + this.cacheTtlMs;
+    e.tries = 0;
+    e.confirmedAt = now;
+    // Capped by the cache lifetime so that the fast path in output need check one time only.
+    e.reachableFor = state === 'reachable' ? Math.min(this.cacheTtlMs, Math.floor(this.reachableMs * (0.5 + this.rng.float()))) : 0;
+    e.reachableUntil = now + e.reachableFor;
     const q = e.queue;
     e.queue = [];
-    if (wasPending) {
-      this.shared.pending--;
-      e.retry = null;
+    if (e.timer !== null) {
+      e.timer = null;
       this.releaseClient(e);
     }
     return q;
+  }
+
+  /** Unconfirmed for the cache lifetime and not being verified. */
+  private expired(e: ArpEntry, now: number): boolean {
+    return (e.state === 'reachable' || e.state === 'stale') && now >= e.confirmedAt + this.cacheTtlMs;
   }
 
   private release(waiting: Waiting[], mac: Mac): void {
@@ -330,13 +469,57 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     }
   }
 
-  private onRetry(e: ArpEntry): void {
-    if (this.shared.cache.get(e.ip) !== e || e.state !== 'pending') return;
+  private armTimer(e: ArpEntry, ms: number): void {
+    (e.timer ??= this.timer(e, 'nud', () => this.onTimer(e))).arm(ms);
+  }
+
+  private onTimer(e: ArpEntry): void {
+    if (this.shared.cache.get(e.ip) !== e) return;
     this.claim(e);
-    if (e.tries >= this.retries) {
-      this.counters.failures++;
-      if (this.rt.observed) this.note(`no answer for ${formatIp4(e.ip)} after ${e.tries} requests`);
-      this.forget(e, 'unresolved');
+    switch (e.state) {
+      case 'pending':
+        if (e.tries >= this.retries) {
+          this.counters.failures++;
+          if (this.rt.observed) this.note(`no answer for ${formatIp4(e.ip)} after ${e.tries} requests`);
+          this.forget(e, 'unresolved');
+          return;
+        }
+        this.request(e);
+        return;
+      case 'delay':
+        // Nobody above confirmed in the grace period: ask the neighbour itself.
+        this.lock.locked(() => {
+          e.state = 'probe';
+          e.tries = 0;
+        });
+        this.probe(e);
+        return;
+      case 'probe':
+        if (e.tries < this.probes) {
+          this.probe(e);
+          return;
+        }
+        this.unreachable(e);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Probes unanswered: the cached MAC is given up and the next hop resolved afresh by broadcast. */
+  private unreachable(e: ArpEntry): void {
+    this.counters.unreachable++;
+    if (this.rt.observed) this.note(`${formatIp4(e.ip)} unreachable at ${formatMac(e.mac)}: resolving again`);
+    const refused = this.lock.locked(() => {
+      if (this.shared.pending >= this.maxPending) return true;
+      this.shared.pending++;
+      e.state = 'pending';
+      e.mac = ZERO_MAC;
+      e.tries = 0;
+      return false;
+    }) as boolean;
+    if (refused) {
+      this.forget(e, 'unreachable');
       return;
     }
     this.request(e);
@@ -346,17 +529,24 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     e.tries++;
     this.counters.requestsSent++;
     this.sendArp(ARP_REQUEST, ZERO_MAC, e.ip, BROADCAST_MAC);
-    e.retry?.arm(this.retryMs);
+    this.armTimer(e, this.retryMs);
+  }
+
+  /** A request sent to the cached MAC only: an answer proves that MAC is still the neighbour's. */
+  private probe(e: ArpEntry): void {
+    e.tries++;
+    this.counters.requestsSent++;
+    this.counters.probesSent++;
+    this.sendArp(ARP_REQUEST, e.mac, e.ip, e.mac);
+    this.armTimer(e, this.probeMs);
   }
 
   /** Remove an entry, dropping (and counting) what waited for it. */
   private forget(e: ArpEntry, reason: string): void {
     const q = this.lock.locked(() => {
       if (this.shared.cache.get(e.ip) === e) this.shared.cache.delete(e.ip);
-      if (e.state === 'pending' && e.retry !== null) {
-        this.shared.pending--;
-        e.retry = null;
-      }
+      if (e.state === 'pending' && e.timer !== null) this.shared.pending--;
+      e.timer = null;
       const held = e.queue;
       e.queue = [];
       return held;
@@ -368,13 +558,17 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
     }
   }
 
-  /** Under the lock: make room for one more entry by evicting the oldest resolved one. */
+  /** Under the lock: make room for one more entry by evicting the oldest entry that holds nothing. */
   private makeRoom(): void {
     const cache = this.shared.cache;
     if (cache.size < this.maxEntries) return;
     for (const [ip, e] of cache) {
-      if (e.state === 'resolved') {
+      if (e.state !== 'pending' && e.state !== 'static') {
         cache.delete(ip);
+        if (e.timer !== null) {
+          e.timer = null;
+          this.releaseClient(e);
+        }
         return;
       }
     }
@@ -393,6 +587,10 @@ export class Arp extends Module<ArpShared, ArpEntry> implements Resolver {
   }
 
   protected override cleanup(client: ArpEntry | undefined, _reason: string): void {
-    if (client !== undefined && client.state === 'pending') this.forget(client, 'cleanup');
+    if (client !== undefined && (client.state === 'pending' || client.state === 'delay' || client.state === 'probe')) this.forget(client, 'cleanup');
   }
+}
+
+function maskOf(prefixLength: number): number {
+  return prefixLength <= 0 ? 0 : prefixLength >= 32 ? 0xffff_ffff : (0xffff_ffff << (32 - prefixLength)) >>> 0;
 }

@@ -275,6 +275,17 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly pathMtu = this.query('pathMtu', (_dst: Ip4): number => this.mtu);
 
   /**
+   * An upper layer saw forward progress with `dst` (TCP: new data acknowledged),
+   * so the next hop toward it is reachable: its resolver need not probe it.
+   */
+  readonly confirmReachable = this.entry('confirmReachable', 'reentrant', (dst: Ip4): void => {
+    const r = this.route(dst);
+    const resolver = this.resolver;
+    if (r === undefined || resolver === null || resolver.confirm === undefined) return;
+    resolver.confirm(r.gateway === 0 ? dst : r.gateway);
+  });
+
+  /**
    * A buffer from the host's pool with room in front for every header below a
    * transport. An entry, not a query: it takes a buffer from the pool. It
    * calls nothing, so it is safe at any depth.

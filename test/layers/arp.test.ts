@@ -46,7 +46,7 @@ describe('Arp', () => {
     expect(sendTagged(a, IP_B, 2)).toBe('sent');
     clock.runAll();
     expect(got).toEqual([1, 2]);
-    expect(a.arp.entries()).toEqual([{ ip: IP_B, mac: MAC_B, state: 'resolved', expiresAt: expect.any(Number), queued: 0 }]);
+    expect(a.arp.entries()).toEqual([{ ip: IP_B, mac: MAC_B, state: 'reachable', expiresAt: expect.any(Number), queued: 0 }]);
   });
 
   it('announces itself with a gratuitous ARP when it starts', () => {
