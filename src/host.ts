@@ -262,7 +262,7 @@ export function createHost(opts: HostOptions): Host {
   const pool = opts.pool ?? new BufferPool();
   const promiscuous = opts.promiscuous ?? false;
   const nic = new Nic(rt, device, pool, { promiscuous });
-  const arp = new Arp(rt, nic, pool, { ...opts.arp, address, ...(promiscuous || !addrs.has4 ? { announce: false } : {}) });
+  const arp = new Arp(rt, nic, pool, { ...opts.arp, address, prefixLength, ...(promiscuous || !addrs.has4 ? { announce: false } : {}) });
   const link = opts.belowIp !== undefined ? opts.belowIp(nic, rt, pool) : nic;
   const ip = new Ip(rt, link, arp, pool, {
     ...opts.ipOptions,

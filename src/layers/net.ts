@@ -102,6 +102,8 @@ export interface NetLower {
   alloc(payloadLength: number, label?: string): PacketBuffer;
   sourceFor(dst: IpAddress): IpAddress | undefined;
   pathMtu(dst: IpAddress): number;
+  /** Forward progress with `dst` (new data acknowledged): its next hop is reachable, the resolver need not probe it. */
+  confirmReachable?(dst: IpAddress): void;
   /** Report a datagram no transport would take (ICMP / ICMPv6 answers port unreachable). `code` is the IPv4 ICMP code; IPv6 maps it. */
   unreachable(pkt: NetPacket, code: number): void;
 }

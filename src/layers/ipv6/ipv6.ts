@@ -96,6 +96,8 @@ export interface NeighborSlots {
   output(buf: PacketBuffer, nextHop: Ip6, link: LinkLayer): 'sent' | 'queued' | 'dropped';
   /** The link-layer address of `ip` if known; never sends anything. */
   lookup(ip: Ip6): Mac | undefined;
+  /** An upper layer saw forward progress through `ip` (RFC 4861 7.3.1): no probe needed. */
+  confirm(ip: Ip6): void;
 }
 
 export type AddressState = 'tentative' | 'preferred' | 'deprecated' | 'duplicated';
@@ -195,7 +197,7 @@ export class Ipv6 extends Module<Ipv6Shared, PartialDatagram> {
     atomicFragments: 0, loopback: 0, multicastReceived: 0, problemsReported: 0, jumbograms: 0, cut: 0,
   };
   readonly binding: Binding<EthertypeSlots>;
-  private readonly resolver = new SlotTable<NeighborSlots>(this, 'resolver', { output: 'one', lookup: 'one' });
+  private readonly resolver = new SlotTable<NeighborSlots>(this, 'resolver', { output: 'one', lookup: 'one', confirm: 'one' });
   private readonly taps = new SlotTable<Ipv6TapSlots>(this, 'taps', { onPacket: 'many', onSend: 'many' });
   private readonly problems = new SlotTable<Ipv6ProblemSlots>(this, 'problems', { onProblem: 'one' });
   private readonly walkLimits: { maxHeaders: number };
@@ -390,6 +392,17 @@ export class Ipv6 extends Module<Ipv6Shared, PartialDatagram> {
     }
     if (best === undefined || (!linkScope && this.nextHop(dst) === undefined)) return undefined;
     return best.address;
+  });
+
+  /**
+   * An upper layer saw forward progress with `dst` (TCP: new data acknowledged),
+   * so the next hop toward it is reachable: neighbor discovery need not probe it.
+   */
+  readonly confirmReachable = this.entry('confirmReachable', 'reentrant', (dst: Ip6 | number): void => {
+    if (typeof dst === 'number' || this.promiscuous) return;
+    const nextHop = this.local(dst) ? undefined : this.nextHop(dst);
+    const b = this.resolver.bindingFor('confirm');
+    if (nextHop !== undefined && b !== undefined) this.upcall(b, 'confirm', nextHop);
   });
 
   /** The path MTU toward `dst`: what packet too big taught us (until it expires), else the link's. */

@@ -201,6 +201,7 @@ export class Ndp extends Module<NdpShared, NdpClient> {
     this.resolverBinding = ipv6.bindResolver(this, {
       output: (buf, nextHop, link) => this.output(buf, nextHop, link),
       lookup: (ip) => this.lookup(ip),
+      confirm: (ip) => this.confirmReachable(ip),
     });
   }
 

@@ -130,6 +130,8 @@ export class TcpConnection {
   forceRetransmit = false;
   /** @internal consecutive timeouts of the same data */
   retries = 0;
+  /** @internal when new data acknowledged last told the lower its next hop is reachable (at most once a second) */
+  reachableHintAt = -Infinity;
   /** @internal the RTO timer is serving as the persist (zero-window probe) timer */
   persisting = false;
   /** @internal the RTO timer is serving as the tail loss probe timer (RFC 8985 7), armed for ptoMs */

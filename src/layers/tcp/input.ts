@@ -613,6 +613,13 @@ function newAck(tcp: Tcp, c: TcpConnection, seg: Segment): boolean {
   if (dataAcked > 0) {
     c.sendBuf.consume(dataAcked);
     c.bufSeq = (c.bufSeq + dataAcked) >>> 0;
+    // Forward progress proves the neighbour reachable (RFC 4861 7.3.1; Linux's dst_confirm), so ARP/NDP need not
+    // probe it; said at most once a second, it costs nothing per segment.
+    const now = tcp.rt.clock.now();
+    if (now - c.reachableHintAt >= 1000 && seg.lower.confirmReachable !== undefined) {
+      c.reachableHintAt = now;
+      seg.lower.confirmReachable(c.remoteIp);
+    }
   }
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;

@@ -97,6 +97,9 @@ describe('echo and piggybacking', () => {
     expect(path).toEqual([
       'nic=>ip.onFrame',
       'ip=>tcp.onPacket',
+      // the keystroke acknowledges the previous echo: forward progress tells ARP the neighbour is reachable
+      'tcp->ip.confirmReachable',
+      'ip->arp.confirm',
       'tcp=>telnetd.onData',
       'telnetd->tcp.armSend',
       // TCP's output waits for its work on the connection (the segment's arrival) to unwind.
