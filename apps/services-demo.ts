@@ -3,7 +3,7 @@
  * servers, called by three clients that only know its name; one server fails
  * in the middle of the run.
  *
- *     npm run demo:services -- [--seed N] [--loss P] [--calls N] [--fail-after N] [--json]
+ *     npm run demo:services -- [--seed N] [--loss P] [--calls N] [--fail-after N] [--ipv6] [--json]
  *     npm run demo -- services [same options]
  *
  * Every line is computed from the run: which server did each call, how many
@@ -16,6 +16,9 @@
  * the demo is about the calls, not about replication. The failing server
  * makes its change, then faults; its module's cleanup undoes the change, the
  * client hears "retryable" and the call is done by the other server, once.
+ *
+ * With --ipv6 the same run happens between IPv6-only hosts (fd00::1...):
+ * lookups go to the all-nodes group instead of the broadcast address.
  */
 import { Module, VirtualClock, type Runtime } from '../src/core/index.js';
 import { createHost, type Host } from '../src/host.js';
@@ -25,6 +28,8 @@ import { Services } from '../src/layers/service/service.js';
 import type { ServiceOffer } from '../src/layers/service/server.js';
 import { s } from '../src/layers/service/shape.js';
 import { defineService } from '../src/layers/service/spec.js';
+import { formatIp4 } from '../src/wire/addr.js';
+import { formatIp6 } from '../src/wire/addr6.js';
 import { formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
 
 export const kvSpec = defineService({
@@ -98,6 +103,8 @@ export interface ServicesDemoOptions {
   calls?: number;
   /** Server a faults after this many calls. */
   failAfter?: number;
+  /** IPv6-only hosts (fd00::…) instead of IPv4 ones. */
+  ipv6?: boolean;
   print?: (line: string) => void;
 }
 
@@ -121,13 +128,13 @@ export interface ServicesDemoSummary {
 }
 
 const SERVERS = [
-  { name: 'a', ip: '10.0.0.1' },
-  { name: 'b', ip: '10.0.0.2' },
+  { name: 'a', ip: '10.0.0.1', ip6: 'fd00::1' },
+  { name: 'b', ip: '10.0.0.2', ip6: 'fd00::2' },
 ];
 const CLIENTS = [
-  { name: 'c1', ip: '10.0.0.11' },
-  { name: 'c2', ip: '10.0.0.12' },
-  { name: 'c3', ip: '10.0.0.13' },
+  { name: 'c1', ip: '10.0.0.11', ip6: 'fd00::11' },
+  { name: 'c2', ip: '10.0.0.12', ip6: 'fd00::12' },
+  { name: 'c3', ip: '10.0.0.13', ip6: 'fd00::13' },
 ];
 
 export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<ServicesDemoSummary> {
@@ -138,15 +145,19 @@ export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<Serv
   const failAfter = o.failAfter ?? 5;
   const clock = new VirtualClock();
   const link = new SimLink(clock, { seed, loss, duplicate: 0.05, reorder: 0.05, corrupt: 0.01, jitterMs: 1 });
-  const host = (name: string, ip: string, i: number): Host => createHost({ name, link, ip: `${ip}/24`, seed: seed * 16 + i });
-  const servers = SERVERS.map((x, i) => host(x.name, x.ip, i));
-  const clients = CLIENTS.map((x, i) => host(x.name, x.ip, 8 + i));
+  const v6 = o.ipv6 === true;
+  const ipOf = (x: { ip: string; ip6: string }): string => (v6 ? x.ip6 : x.ip);
+  const host = (name: string, ip: string, i: number): Host =>
+    createHost({ name, link, ip: v6 ? `${ip}/64` : `${ip}/24`, seed: seed * 16 + i, ...(v6 ? { ipv6: { dad: false } } : {}) });
+  const servers = SERVERS.map((x, i) => host(x.name, ipOf(x), i));
+  const clients = CLIENTS.map((x, i) => host(x.name, ipOf(x), 8 + i));
   const all = [...servers, ...clients];
   // ARP carries no checksum: a corrupted reply would poison a cache, a fault below the
-  // service layer that this demo is not about. Neighbours are configured.
-  for (const a of all) for (const b of all) if (a !== b) a.arp.addStatic(b.address, b.mac);
+  // service layer that this demo is not about. Neighbours are configured. (NDP's messages have a checksum.)
+  if (!v6) for (const a of all) for (const b of all) if (a !== b) a.arp.addStatic(b.address, b.mac);
   const store = new Store();
-  const nameOf = new Map(all.map((h) => [h.address, h.name] as const));
+  // By the address as outcomes show it (text: IPv6 addresses are bytes).
+  const nameOf = new Map(all.map((h) => [v6 ? formatIp6(h.address6!) : formatIp4(h.address), h.name] as const));
   const at = (): string => `${clock.now().toFixed(1).padStart(8)} ms`;
 
   const serverSvcs: Services[] = [];
@@ -162,7 +173,7 @@ export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<Serv
     return srv;
   });
 
-  print(`Key-value service 'kv' offered by servers a (${SERVERS[0]!.ip}) and b (${SERVERS[1]!.ip}); clients ${CLIENTS.map((c) => c.name).join(', ')} name the service only.`);
+  print(`Key-value service 'kv' offered by servers a (${ipOf(SERVERS[0]!)}) and b (${ipOf(SERVERS[1]!)}); clients ${CLIENTS.map((c) => c.name).join(', ')} name the service only.`);
   print(`Link: loss ${loss}, duplication 0.05, reordering 0.05, corruption 0.01 (seed ${seed}). Server a fails after ${failAfter} calls.`);
   print('');
 
@@ -177,11 +188,11 @@ export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<Serv
 
   const report = (c: Call, o: CallOutcome<number>, r: CallRecord): void => {
     c.outcomes.push(o);
-    const path = r.servers.map((x) => nameOf.get(toIp(x.split('#')[0]!)) ?? x).join(' -> ');
+    const path = r.servers.map((x) => nameOf.get(x.split('#')[0]!) ?? x).join(' -> ');
     const extra = [`${r.transmissions} tx`, r.retransmissions > 0 ? `${r.retransmissions} retx` : '', r.failovers > 0 ? `FAILOVER ${path}` : ''].filter((x) => x !== '').join(', ');
     if (o.ok) {
       okIncrements.set(c.client, (okIncrements.get(c.client) ?? 0) + 1);
-      print(`${at()}  ${c.client.padEnd(3)} incr ${c.op.padEnd(6)} -> server ${nameOf.get(toIp(o.server.address)) ?? o.server.address} = ${String(o.value).padStart(2)}   (${extra})`);
+      print(`${at()}  ${c.client.padEnd(3)} incr ${c.op.padEnd(6)} -> server ${nameOf.get(o.server.address) ?? o.server.address} = ${String(o.value).padStart(2)}   (${extra})`);
     } else print(`${at()}  ${c.client.padEnd(3)} incr ${c.op.padEnd(6)} FAILED ${o.reason}: ${o.detail}   (${extra})`);
   };
 
@@ -251,7 +262,7 @@ export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<Serv
   for (const c of calls) {
     const o = c.outcomes[0];
     if (o?.ok === true) {
-      const n = nameOf.get(toIp(o.server.address)) ?? o.server.address;
+      const n = nameOf.get(o.server.address) ?? o.server.address;
       byServer[n] = (byServer[n] ?? 0) + 1;
     }
   }
@@ -287,11 +298,6 @@ export async function runServicesDemo(o: ServicesDemoOptions = {}): Promise<Serv
   return summary;
 }
 
-function toIp(dotted: string): number {
-  const p = dotted.split('.').map(Number);
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
-}
-
 export const SERVICES_DEMO_COMMAND = {
   prog: 'demo:services',
   summary:
@@ -301,6 +307,7 @@ export const SERVICES_DEMO_COMMAND = {
     loss: SHARED.loss(0.2),
     calls: integer('increments per client', { min: 1, max: 10_000, default: 8 }),
     'fail-after': integer('server a fails during its call after this many', { min: 0, max: 1_000_000, default: 5 }),
+    ipv6: { kind: 'flag', help: 'IPv6-only hosts (fd00::1...): lookups go to all nodes (ff02::1)' },
     json: SHARED.json('print only the summary, as one JSON object'),
   }),
   epilog: 'Exit status: 0 the exactly-once check held, 1 it did not, 2 bad arguments.',
@@ -326,6 +333,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     loss: v.loss,
     calls: v.calls ?? 8,
     failAfter: v['fail-after'] ?? 5,
+    ipv6: v.ipv6 === true,
     print: v.json ? (l) => lines.push(l) : (l) => process.stdout.write(l + '\n'),
   });
   if (v.json) process.stdout.write(JSON.stringify(r) + '\n');

@@ -5,6 +5,7 @@
  *   npx tsx apps/bench/services.ts            # table
  *   npx tsx apps/bench/services.ts --json     # one JSON line
  *   npx tsx apps/bench/services.ts --quick    # fewer calls, 2 runs (--runs N: that many; default 5)
+ *   npx tsx apps/bench/services.ts --ipv6     # the same between IPv6-only hosts (fd00::1, fd00::2)
  *
  * Client and server are each a host built by createHost (NIC, ARP, IPv4, UDP,
  * TCP) with a Services module; the server offers an echo service. 'udp': the
@@ -70,15 +71,17 @@ interface Pair {
   echo: ReturnType<Services['use']>;
 }
 
-function pair(transport: Transport): Pair {
+function pair(transport: Transport, ipv6: boolean): Pair {
   const clock = new VirtualClock();
   const link = new SimLink(clock, { delayMs: 0.1, bandwidthBps: 1e9, queueLimit: 100_000 });
   const tcp = transport === 'tcp';
-  const a = createHost({ name: 'client', link, ip: '10.0.0.1/24', seed: 1, tcp });
-  const b = createHost({ name: 'server', link, ip: '10.0.0.2/24', seed: 2, tcp });
+  const v6 = ipv6 ? { ipv6: { dad: false } } : {};
+  const a = createHost({ name: 'client', link, ip: ipv6 ? 'fd00::1/64' : '10.0.0.1/24', seed: 1, tcp, ...v6 });
+  const b = createHost({ name: 'server', link, ip: ipv6 ? 'fd00::2/64' : '10.0.0.2/24', seed: 2, tcp, ...v6 });
+  const addr = (h: typeof a) => (ipv6 ? h.address6! : h.address);
   // Over TCP the service messages ride TcpDatagrams (one connection per peer); a
   // connection carries no broadcast, so the server is the directory.
-  const over = (h: typeof a): ServicesOptions => (tcp ? { tcp: new TcpDatagrams(h.rt, h.tcp!, h.address), directory: b.address } : { udp: h.udp! });
+  const over = (h: typeof a): ServicesOptions => (tcp ? { tcp: new TcpDatagrams(h.rt, h.tcp!, addr(h)), directory: addr(b) } : { udp: h.udp! });
   const server = new Services(b.rt, over(b));
   const client = new Services(a.rt, over(a));
   server.offer('echo', echoSpec, { echo: (args) => args });
@@ -126,11 +129,11 @@ function driveAsync(p: Pair, n: number, lat: number[]): number {
   return failed;
 }
 
-function measure(transport: Transport, mode: Mode, calls: number, runs: number): { row: ServicesBenchRow; metrics: Metric[] } {
+function measure(transport: Transport, mode: Mode, calls: number, runs: number, ipv6: boolean): { row: ServicesBenchRow; metrics: Metric[] } {
   const samples: Array<Sample<RunResult>> = [];
   let retransmissions = 0;
   for (let r = 0; r < runs; r++) {
-    const p = pair(transport);
+    const p = pair(transport, ipv6);
     // Warm-up, unmeasured: the lookup, ARP, the JIT.
     driveSync(p, 50, []);
     const base = p.client.counters.retransmissions;
@@ -148,7 +151,7 @@ function measure(transport: Transport, mode: Mode, calls: number, runs: number):
   const perCall = (ms: number): number => (ms * 1000) / calls;
   const wall = summarise(samples.map((x) => perCall(x.wallMs)));
   const cpu = summarise(samples.map((x) => perCall(x.cpuMs)));
-  const label = `${transport} ${mode}`;
+  const label = `${transport}${ipv6 ? '6' : ''} ${mode}`;
   const row: ServicesBenchRow = {
     transport,
     mode,
@@ -166,16 +169,16 @@ function measure(transport: Transport, mode: Mode, calls: number, runs: number):
   return { row, metrics: [roundMetric(metric(`${label} usPerCall`, 'µs/call', samples, perCall))] };
 }
 
-export function runServicesBench(quick: boolean, runs: number): { rows: ServicesBenchRow[]; metrics: Metric[] } {
+export function runServicesBench(quick: boolean, runs: number, ipv6 = false): { rows: ServicesBenchRow[]; metrics: Metric[] } {
   const rows: ServicesBenchRow[] = [];
   const metrics: Metric[] = [];
   for (const t of TRANSPORTS) {
     // Discarded: the first rows would otherwise pay for the JIT's warm-up.
-    measure(t, 'sync', 300, 1);
-    measure(t, 'async', 1000, 1);
+    measure(t, 'sync', 300, 1, ipv6);
+    measure(t, 'async', 1000, 1, ipv6);
     for (const mode of ['sync', 'async'] as const) {
       const calls = mode === 'sync' ? (quick ? 500 : 5000) : quick ? 2000 : 20_000;
-      const m = measure(t, mode, calls, runs);
+      const m = measure(t, mode, calls, runs, ipv6);
       rows.push(m.row);
       metrics.push(...m.metrics);
     }
@@ -185,11 +188,12 @@ export function runServicesBench(quick: boolean, runs: number): { rows: Services
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const quick = process.argv.includes('--quick');
-  const { rows, metrics } = runServicesBench(quick, runsFrom(process.argv, 5, 2));
+  const ipv6 = process.argv.includes('--ipv6');
+  const { rows, metrics } = runServicesBench(quick, runsFrom(process.argv, 5, 2), ipv6);
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify({ bench: 'services', rows, metrics }));
   } else {
-    console.log(`echo service, client and server hosts on a SimLink (100 us one-way, 1 Gb/s, no loss); async keeps ${WINDOW} calls outstanding; tcp = service messages framed on one TCP connection`);
+    console.log(`echo service, client and server ${ipv6 ? 'IPv6-only ' : ''}hosts on a SimLink (100 us one-way, 1 Gb/s, no loss); async keeps ${WINDOW} calls outstanding; tcp = service messages framed on one TCP connection`);
     console.log(
       formatTable(
         ['transport/mode', 'calls', 'calls/s wall', 'calls/s cpu', 'cpu us/call min', 'med', 'wall us/call min', 'med', 'p50 ms (virtual)', 'p99 ms', 'failed', 'retx', 'runs'],

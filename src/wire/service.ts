@@ -1,11 +1,11 @@
 /**
- * The service protocol's messages (version 1): request, reply, ack,
+ * The service protocol's messages (version 2): request, reply, ack,
  * lookup (query) and offer (answer or announcement), failure.
  *
  * Every message starts with the same 10 bytes:
  *
  *     0  'S' 'V'        magic, so stray datagrams on the port are told apart at once
- *     2  version        1
+ *     2  version        2 (1 is still read: it differs only in the offer's address, IPv4 alone)
  *     3  kind           1 request, 2 reply, 3 ack, 4 lookup, 5 offer, 6 failure
  *     4  checksum       Internet checksum of the whole message (this field as 0)
  *     6  length u32     the whole message, header included (frames it on a stream)
@@ -15,13 +15,21 @@
  * or four-byte (`bytes32`) length. Call arguments and results travel as opaque
  * bytes (the layer puts JSON there); this file knows bytes only.
  *
+ * An offer's relayed address carries its family: a byte 0 (none: the sender),
+ * 4 (four bytes follow) or 6 (sixteen bytes follow). Version 1 had a u32 there,
+ * 0 for the sender.
+ *
  * The message carries its own checksum although UDP has one: a UDP checksum of 0
  * means "none", and a checksum that is our own keeps a stream transport's frames
  * honest too. Parsing never throws: bad bytes give a failure with a reason.
  */
+import type { Ip4 } from './addr.js';
+import type { Ip6 } from './addr6.js';
 import { internetChecksum } from './checksum.js';
 
-export const SERVICE_VERSION = 1;
+export const SERVICE_VERSION = 2;
+/** The version before offers carried an address family: still parsed (its addresses are IPv4). */
+export const SERVICE_VERSION_1 = 1;
 export const SERVICE_HEADER_LENGTH = 10;
 /** UDP port the service layer listens on by default. */
 export const SERVICE_PORT = 7300;
@@ -91,8 +99,8 @@ export interface OfferMessage {
   readonly load: number;
   /** How long the answer may be cached, ms; 0 withdraws the offer. */
   readonly ttlMs: number;
-  /** The server's address (a directory host relays offers of others); 0: the sender. */
-  readonly address: number;
+  /** The server's address (a directory host relays offers of others); null: the sender. An IPv6 address parsed is a view into the bytes. */
+  readonly address: Ip4 | Ip6 | null;
   readonly port: number;
 }
 
@@ -140,6 +148,12 @@ class Writer {
     if (lenBytes === 1) this.u8(b.length);
     else if (lenBytes === 2) this.u16(b.length);
     else this.u32(b.length);
+    this.parts.push((out, o) => (out.set(b, o), o + b.length));
+    this.size += b.length;
+    return this;
+  }
+  /** Bytes without a length (an address of a known size). */
+  fixed(b: Uint8Array): this {
     this.parts.push((out, o) => (out.set(b, o), o + b.length));
     this.size += b.length;
     return this;
@@ -200,7 +214,14 @@ export function emitServiceMessage(m: ServiceMessage): Uint8Array {
     case 'lookup':
       return w.u32(m.queryId).str8(m.service, 'service name').finish(m.kind);
     case 'offer':
-      return w.str8(m.service, 'service name').u32(m.serverId).u16(m.load).u32(m.ttlMs).u32(m.address).u16(m.port).finish(m.kind);
+      w.str8(m.service, 'service name').u32(m.serverId).u16(m.load).u32(m.ttlMs);
+      if (m.address === null) w.u8(0);
+      else if (typeof m.address === 'number') w.u8(4).u32(m.address);
+      else {
+        if (m.address.length !== 16) throw new RangeError(`service message: an IPv6 address is 16 bytes, not ${m.address.length}`);
+        w.u8(6).fixed(m.address);
+      }
+      return w.u16(m.port).finish(m.kind);
     case 'failure':
       return w
         .u32(m.clientId)
@@ -247,7 +268,9 @@ class Reader {
     return o < 0 ? 0 : ((this.b[o]! << 24) | (this.b[o + 1]! << 16) | (this.b[o + 2]! << 8) | this.b[o + 3]!) >>> 0;
   }
   bytes(lenBytes: 1 | 2 | 4): Uint8Array {
-    const n = lenBytes === 1 ? this.u8() : lenBytes === 2 ? this.u16() : this.u32();
+    return this.fixed(lenBytes === 1 ? this.u8() : lenBytes === 2 ? this.u16() : this.u32());
+  }
+  fixed(n: number): Uint8Array {
     const o = this.take(n);
     return o < 0 ? EMPTY : this.b.subarray(o, o + n);
   }
@@ -276,7 +299,8 @@ export function parseServiceMessage(bytes: Uint8Array, offset = 0, length = byte
   if (offset < 0 || length < 0 || offset + length > bytes.length) return fail('out-of-bounds');
   if (length < SERVICE_HEADER_LENGTH) return fail('truncated');
   if (bytes[offset] !== 0x53 || bytes[offset + 1] !== 0x56) return fail('bad-magic');
-  if (bytes[offset + 2] !== SERVICE_VERSION) return fail('bad-version');
+  const version = bytes[offset + 2];
+  if (version !== SERVICE_VERSION && version !== SERVICE_VERSION_1) return fail('bad-version');
   const total = ((bytes[offset + 6]! << 24) | (bytes[offset + 7]! << 16) | (bytes[offset + 8]! << 8) | bytes[offset + 9]!) >>> 0;
   if (total < SERVICE_HEADER_LENGTH) return fail('bad-length');
   if (total > length) return fail('truncated');
@@ -330,7 +354,17 @@ export function parseServiceMessage(bytes: Uint8Array, offset = 0, length = byte
       const serverId = r.u32();
       const load = r.u16();
       const ttlMs = r.u32();
-      const address = r.u32();
+      let address: Ip4 | Ip6 | null;
+      if (version === SERVICE_VERSION_1) {
+        const a = r.u32();
+        address = a === 0 ? null : a;
+      } else {
+        const family = r.u8();
+        if (family === 0) address = null;
+        else if (family === 4) address = r.u32();
+        else if (family === 6) address = r.fixed(16);
+        else return fail('bad-family');
+      }
       const port = r.u16();
       m = { kind, service, serverId, load, ttlMs, address, port };
       break;

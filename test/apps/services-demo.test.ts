@@ -10,7 +10,7 @@ import { runServicesDemo } from '../../apps/services-demo.js';
 
 const TSX = resolve('node_modules/.bin/tsx');
 
-async function run(seed: number, extra: { loss?: number; calls?: number; failAfter?: number } = {}) {
+async function run(seed: number, extra: { loss?: number; calls?: number; failAfter?: number; ipv6?: boolean } = {}) {
   const lines: string[] = [];
   const summary = await runServicesDemo({ seed, ...extra, print: (l) => lines.push(l) });
   return { lines, summary };
@@ -40,6 +40,17 @@ describe('npm run demo:services', () => {
       expect(summary.ok).toBe(18);
       expect(summary.duplicatesSuppressed + summary.retransmissions).toBeGreaterThan(0);
     }
+  });
+
+  it('runs the same service between IPv6-only hosts (lookups to all nodes), with the same exactly-once check', async () => {
+    const { lines, summary } = await run(1, { ipv6: true });
+    expect(lines[0]).toMatch(/^Key-value service 'kv' offered by servers a \(fd00::1\) and b \(fd00::2\)/);
+    // Every call names its server by name: the IPv6 addresses the outcomes carry are the servers'.
+    expect(lines.filter((l) => / c[123] +incr c[123]\.\d+ +-> server [ab] = +\d+ +\(\d+ tx/.test(l))).toHaveLength(24);
+    expect(lines.some((l) => /FAILOVER a -> b/.test(l))).toBe(true);
+    expect(summary).toMatchObject({ calls: 24, ok: 24, failed: 0, exactlyOnce: true, problems: [], cleanups: 1 });
+    expect(summary.byServer['a']! + summary.byServer['b']!).toBe(24);
+    expect(summary.lookups).toBeGreaterThan(0);
   });
 
   it('prints the same run for the same seed', async () => {

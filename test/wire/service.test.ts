@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emitServiceMessage, parseServiceMessage, SERVICE_HEADER_LENGTH, type ServiceMessage } from '../../src/wire/service.js';
-import { SAMPLES } from './service-samples.js';
+import { SAMPLES, V1_SAMPLES } from './service-samples.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -17,7 +17,7 @@ describe('service wire format', () => {
 
   it('lays out the common header: magic, version, kind, checksum, length', () => {
     const b = emitServiceMessage(SAMPLES[5]!);
-    expect([...b.subarray(0, 4)]).toEqual([0x53, 0x56, 1, 4]);
+    expect([...b.subarray(0, 4)]).toEqual([0x53, 0x56, 2, 4]);
     expect((b[6]! << 24) | (b[7]! << 16) | (b[8]! << 8) | b[9]!).toBe(b.length);
     // lookup: queryId u32, str8 'kv'
     expect(b.length).toBe(SERVICE_HEADER_LENGTH + 4 + 1 + 2);
@@ -45,7 +45,8 @@ describe('service wire format', () => {
     expect(reason(bytes())).toBe('truncated');
     expect(reason(good.subarray(0, 12))).toBe('truncated');
     expect(reason(edit(0, 0x41))).toBe('bad-magic');
-    expect(reason(edit(2, 2))).toBe('bad-version');
+    expect(reason(edit(2, 3))).toBe('bad-version');
+    expect(reason(edit(2, 0))).toBe('bad-version');
     expect(reason(edit(20, good[20]! ^ 1))).toBe('bad-checksum');
     const extra = new Uint8Array(good.length + 1);
     extra.set(good);
@@ -57,7 +58,7 @@ describe('service wire format', () => {
     // A well-checksummed message whose kind is unknown, or whose fields do not fill it exactly.
     const reframe = (kind: number, body: number[]) => {
       const b = new Uint8Array(SERVICE_HEADER_LENGTH + body.length);
-      b.set([0x53, 0x56, 1, kind]);
+      b.set([0x53, 0x56, 2, kind]);
       b[9] = b.length;
       b.set(body, SERVICE_HEADER_LENGTH);
       let sum = 0;
@@ -76,7 +77,43 @@ describe('service wire format', () => {
     expect(reframe(3, [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 7, 0, 0])).toEqual({ ok: false, reason: 'bad-ack' });
   });
 
+  it('lays out an offer\'s address with its family: none, IPv4, IPv6', () => {
+    // After service str8 'kv' (3), serverId u32, load u16, ttl u32: the family byte at 10 + 13.
+    const at = SERVICE_HEADER_LENGTH + 13;
+    const sender = emitServiceMessage(SAMPLES[7]!);
+    expect([...sender.subarray(at)]).toEqual([0, 0x1c, 0x84]);
+    const v4 = emitServiceMessage(SAMPLES[6]!);
+    expect([...v4.subarray(at)]).toEqual([4, 10, 0, 0, 2, 0x1c, 0x84]);
+    const v6 = emitServiceMessage(SAMPLES[8]!);
+    expect(v6[at]).toBe(6);
+    expect([...v6.subarray(at + 1, at + 17)]).toEqual([0xfd, ...new Array<number>(14).fill(0), 2]);
+    expect(v6.length).toBe(at + 1 + 16 + 2);
+  });
+
+  it('still parses version 1 messages (their offers relay IPv4 addresses, 0 for the sender)', () => {
+    for (const { hex, message } of V1_SAMPLES) {
+      const p = parseServiceMessage(Uint8Array.from(Buffer.from(hex, 'hex')));
+      expect(p.ok && p.message).toEqual(message);
+    }
+  });
+
+  it('refuses an offer whose address family is neither 0, 4 nor 6', () => {
+    const b = emitServiceMessage(SAMPLES[6]!);
+    const at = SERVICE_HEADER_LENGTH + 13;
+    b[at] = 5;
+    b[4] = 0;
+    b[5] = 0;
+    let sum = 0;
+    for (let i = 0; i < b.length; i += 2) sum += (b[i]! << 8) | (b[i + 1] ?? 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    b[4] = c >>> 8;
+    b[5] = c & 0xff;
+    expect(parseServiceMessage(b)).toEqual({ ok: false, reason: 'bad-family' });
+  });
+
   it('refuses to emit fields too long for the format (a programmer error)', () => {
     expect(() => emitServiceMessage({ kind: 'lookup', queryId: 1, service: 'x'.repeat(256) })).toThrow(RangeError);
+    expect(() => emitServiceMessage({ kind: 'offer', service: 'kv', serverId: 1, load: 0, ttlMs: 1, address: new Uint8Array(4), port: 1 })).toThrow(RangeError);
   });
 });

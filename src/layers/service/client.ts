@@ -11,7 +11,7 @@ import type { ArgsOf, ResultOf, ServiceSpec } from './spec.js';
 
 /** Which server answered a call. */
 export interface ServerInfo {
-  /** Dotted address. */
+  /** Text form of its address (dotted IPv4, or IPv6). */
   readonly address: string;
   readonly port: number;
   readonly serverId: number;

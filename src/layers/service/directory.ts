@@ -7,12 +7,16 @@
  * requests it reported outstanding (in its latest offer, reply or ack) plus the
  * ones this host has sent it and not yet seen answered; among equals the one
  * picked longest ago, so equal servers share the work.
+ *
+ * A dual-stack server is heard in both families (its announcements go to the
+ * IPv4 broadcast and to IPv6's all nodes): it is kept once, at the address it
+ * was first heard at, so its load and failures are counted against one entry.
  */
-import type { Ip4 } from '../../wire/addr.js';
+import { familyOf, formatIp, type IpAddress } from '../net.js';
 
 export interface ServerEntry {
   readonly service: string;
-  readonly address: Ip4;
+  readonly address: IpAddress;
   readonly port: number;
   readonly serverId: number;
   /** Outstanding requests the server reported. */
@@ -25,8 +29,9 @@ export interface ServerEntry {
   heardAt: number;
 }
 
-export function serverKey(address: Ip4, port: number, serverId: number): string {
-  return `${address}:${port}:${serverId}`;
+/** Addresses are keys by their text: two views of the same IPv6 bytes are one server. */
+export function serverKey(address: IpAddress, port: number, serverId: number): string {
+  return `${formatIp(address)}|${port}|${serverId}`;
 }
 
 export class Directory {
@@ -34,9 +39,9 @@ export class Directory {
   private picks = 0;
 
   /** Record an offer (ttlMs 0 withdraws it). Returns the entry, or undefined if withdrawn. */
-  heard(service: string, address: Ip4, port: number, serverId: number, load: number, ttlMs: number, now: number): ServerEntry | undefined {
+  heard(service: string, address: IpAddress, port: number, serverId: number, load: number, ttlMs: number, now: number): ServerEntry | undefined {
     let m = this.services.get(service);
-    const key = serverKey(address, port, serverId);
+    const key = (m !== undefined ? otherFamilyKey(m, address, port, serverId) : undefined) ?? serverKey(address, port, serverId);
     if (ttlMs === 0) {
       m?.delete(key);
       return undefined;
@@ -55,7 +60,7 @@ export class Directory {
   }
 
   /** A reply, ack or failure from a server told us its load. */
-  loadReport(service: string, address: Ip4, port: number, serverId: number, load: number, now: number): void {
+  loadReport(service: string, address: IpAddress, port: number, serverId: number, load: number, now: number): void {
     const e = this.services.get(service)?.get(serverKey(address, port, serverId));
     if (e !== undefined) {
       e.load = load;
@@ -95,4 +100,11 @@ export class Directory {
   known(now: number): string[] {
     return [...this.services.keys()].filter((s) => this.servers(s, now).length > 0);
   }
+}
+
+/** The key of the same server (offer id and port) already kept at an address of the other family, if any. */
+function otherFamilyKey(m: Map<string, ServerEntry>, address: IpAddress, port: number, serverId: number): string | undefined {
+  const family = familyOf(address);
+  for (const [k, e] of m) if (e.serverId === serverId && e.port === port && familyOf(e.address) !== family) return k;
+  return undefined;
 }

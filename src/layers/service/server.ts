@@ -4,7 +4,7 @@
  * module's; this file holds what one offer is and knows.
  */
 import type { Module } from '../../core/index.js';
-import type { Ip4 } from '../../wire/addr.js';
+import type { IpAddress } from '../net.js';
 import type { CacheEntry } from './dup-cache.js';
 import type { CallContext, Job } from './ext/index.js';
 import type { ServiceSpec } from './spec.js';
@@ -13,7 +13,7 @@ import type { ServiceSpec } from './spec.js';
 export interface ServerJob extends Job {
   readonly offer: ServiceOffer;
   readonly entry: CacheEntry;
-  readonly from: Ip4;
+  readonly from: IpAddress;
   readonly fromPort: number;
   readonly clientId: number;
 }

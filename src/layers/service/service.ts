@@ -4,9 +4,11 @@
  * One Services module per host. A server *offers* a named service (its calls
  * declared with argument and result shapes and per-call extensions); clients
  * *use* a service by name and never say where it runs: the module finds its
- * servers by a lookup on the link (a broadcast query, answers cached for their
- * TTL) or at a configured directory host, and sends each call to the least busy
- * one. Each request is done exactly once:
+ * servers by a lookup on the link (a query to the IPv4 broadcast address and
+ * the IPv6 all-nodes group, whichever families the host has; answers cached for
+ * their TTL) or at a configured directory host, and sends each call to the
+ * least busy one. Both address families go through one code path (addresses
+ * are IpAddress, kept as keys by their text). Each request is done exactly once:
  *
  *  - a request is named by (client id, sequence number) and retransmitted with
  *    backoff until its reply or failure comes; the client acknowledges replies;
@@ -27,7 +29,8 @@
  * only through the slots they bound (ServerSlots, ClientSlots).
  */
 import { currentTask, Module, SlotTable, type Binding, type ModuleTimer, type Runtime } from '../../core/index.js';
-import { formatIp4, IP4_BROADCAST, type Ip4 } from '../../wire/addr.js';
+import { IP4_BROADCAST, type Ip4 } from '../../wire/addr.js';
+import { IP6_ALL_NODES, isIp6Multicast } from '../../wire/addr6.js';
 import {
   ACK_REPLY,
   ACK_WORKING,
@@ -44,6 +47,7 @@ import {
   type RequestMessage,
   type ServiceMessage,
 } from '../../wire/service.js';
+import { familyOf, formatIp, ipEqual, ipOwned, type Family, type IpAddress } from '../net.js';
 import type { UdpDatagram } from '../udp.js';
 import { CallHandle, OutgoingCall, ServiceClient, type CallOptions, type CallOutcome, type CallPort, type ClientInfo, type ClientSlots, type ServerInfo } from './client.js';
 import { Directory, serverKey, type ServerEntry } from './directory.js';
@@ -66,13 +70,15 @@ import type { ArgsOf, ServiceSpec } from './spec.js';
 
 /** A socket of a datagram transport: what the module sends on. */
 export interface DatagramSocket {
-  send(dst: Ip4, dstPort: number, data: Uint8Array): unknown;
+  /** `src`: the source address to send from (where not given, the transport's choice for `dst`). */
+  send(dst: IpAddress, dstPort: number, data: Uint8Array, opts?: { readonly src?: IpAddress }): unknown;
   close(): void;
 }
 
 /** A datagram transport as the module sees it: UDP's port shape (the Udp module, or TcpDatagrams). */
 export interface DatagramPort {
-  readonly ip: { readonly address: Ip4 };
+  /** This host's address in a family, if the transport runs over that family (Udp's network layer for it). */
+  lowerFor(family: Family): { readonly address: IpAddress } | undefined;
   bind(port: number, owner: Module, handlers: { onDatagram(d: UdpDatagram): void }): DatagramSocket;
 }
 
@@ -85,10 +91,10 @@ export interface ServicesOptions {
   largeBytes?: number;
   /** UDP port of the service layer on every host. Default 7300. */
   port?: number;
-  /** Where lookups go: the broadcast address (default 255.255.255.255). */
+  /** Where IPv4 lookups go: the broadcast address (default 255.255.255.255). IPv6 ones go to all nodes, ff02::1. */
   broadcast?: Ip4;
-  /** A directory host: lookups go there instead of being broadcast, and offers are registered there. */
-  directory?: Ip4;
+  /** A directory host (either family): lookups go there instead of to the link, and offers are registered there. */
+  directory?: IpAddress;
   /** This host answers lookups for every offer it heard. Default: whether `directory` is this host's address. */
   isDirectory?: boolean;
   /** First retransmission timeout, ms (doubles on each retransmission). Default 100. */
@@ -162,7 +168,7 @@ export interface ServicesCounters {
 type ServicesClient = ServiceOffer | ClientInfo | OutgoingCall | ServerJob | LookupState | CallHandle<unknown>;
 
 interface PendingAck {
-  readonly to: Ip4;
+  readonly to: IpAddress;
   readonly port: number;
   readonly serverId: number;
   readonly seq: number;
@@ -223,17 +229,19 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
   };
   private readonly udpSocket: DatagramSocket | null;
   private readonly tcpSocket: DatagramSocket | null;
-  private readonly address: Ip4;
+  private readonly transport: DatagramPort;
+  /** The families the transport runs over, IPv4 first: lookups and announcements go to each. */
+  private readonly families: readonly Family[];
   private readonly largeBytes: number;
   private readonly serverTable = new SlotTable<ServerSlots>(this, 'offers', { onCall: 'many' });
   private readonly clientTable = new SlotTable<ClientSlots>(this, 'clients', { onDone: 'many' });
-  private readonly opts: Required<Omit<ServicesOptions, 'udp' | 'tcp' | 'largeBytes' | 'ackDelayMs' | 'directory' | 'port'>> & { directory: Ip4 | undefined };
+  private readonly opts: Required<Omit<ServicesOptions, 'udp' | 'tcp' | 'largeBytes' | 'ackDelayMs' | 'directory' | 'port'>> & { directory: IpAddress | undefined };
   /** Acknowledgements held back: the floor of our next request to that server carries them for free. */
   private pendingAcks: PendingAck[] = [];
   private readonly ackTimer = this.timer(null, 'ack', () => this.flushAcks());
   private readonly ackDelayMs: number;
   /** Answers to send once the current (expended) task is gone. */
-  private outbox: Array<{ to: Ip4; port: number; bytes: Uint8Array }> = [];
+  private outbox: Array<{ to: IpAddress; port: number; bytes: Uint8Array }> = [];
   private readonly flushTimer = this.timer(null, 'outbox', () => this.flush());
   private announceTimer: ModuleTimer | null = null;
 
@@ -247,10 +255,15 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
       nextSeq: 1,
     });
     this.port = options.port ?? SERVICE_PORT;
+    const transport = options.udp ?? options.tcp;
+    if (transport === undefined) throw new Error('Services needs a transport: `udp` (the host\'s Udp), `tcp` (TcpDatagrams), or both');
+    this.transport = transport;
+    this.families = ([4, 6] as const).filter((f) => transport.lowerFor(f) !== undefined);
+    if (this.families.length === 0) throw new Error('Services: the transport runs over no network layer');
     this.opts = {
       broadcast: options.broadcast ?? IP4_BROADCAST,
-      directory: options.directory,
-      isDirectory: options.isDirectory ?? (options.directory !== undefined && options.directory === (options.udp ?? options.tcp)?.ip.address),
+      directory: options.directory === undefined ? undefined : ipOwned(options.directory),
+      isDirectory: options.isDirectory ?? (options.directory !== undefined && this.isOwn(options.directory)),
       initialRtoMs: options.initialRtoMs ?? 100,
       maxRtoMs: options.maxRtoMs ?? 1600,
       maxAttempts: options.maxAttempts ?? 12,
@@ -259,9 +272,6 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
       cacheCapacity: options.cacheCapacity ?? 4096,
     };
     this.clientId = rt.rng.u32() || 1;
-    const transport = options.udp ?? options.tcp;
-    if (transport === undefined) throw new Error('Services needs a transport: `udp` (the host\'s Udp), `tcp` (TcpDatagrams), or both');
-    this.address = transport.ip.address;
     this.largeBytes = options.largeBytes ?? 1200;
     this.ackDelayMs = options.ackDelayMs ?? 20;
     // The same port on both: an answer goes back by whichever suits its size.
@@ -404,7 +414,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     c.attempts = 0;
     c.rtoMs = this.opts.initialRtoMs;
     e.inFlight++;
-    c.handle.record.servers.push(`${formatIp4(e.address)}#${e.serverId.toString(16)}`);
+    c.handle.record.servers.push(`${formatIp(e.address)}#${e.serverId.toString(16)}`);
     this.transmit(c);
   }
 
@@ -439,7 +449,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     if (c.attempts >= this.opts.maxAttempts) {
       // Silence: it may have done the call, so no other server may do it again.
       this.shared.directory.forget(c.service, c.targetKey);
-      this.finishCall(c, { ok: false, reason: 'unreachable', detail: `no answer from ${formatIp4(c.target!.address)} after ${c.attempts} transmissions` });
+      this.finishCall(c, { ok: false, reason: 'unreachable', detail: `no answer from ${formatIp(c.target!.address)} after ${c.attempts} transmissions` });
       return;
     }
     c.rtoMs = Math.min(c.rtoMs * 2, this.opts.maxRtoMs);
@@ -494,7 +504,8 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     l.attempts++;
     this.counters.lookupsSent++;
     const m: LookupMessage = { kind: 'lookup', queryId: this.rt.rng.u32(), service: l.service };
-    this.send(this.opts.directory ?? this.opts.broadcast, this.port, m);
+    if (this.opts.directory !== undefined) this.send(this.opts.directory, this.port, m);
+    else this.sendToLink(m);
     const t = this.timer(l, 'lookup', () => this.onLookupTimeout(l));
     t.arm(Math.min(this.opts.initialRtoMs * 2 ** (l.attempts - 1), this.opts.maxRtoMs));
   }
@@ -524,9 +535,10 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     }
   }
 
-  private heardOffer(m: OfferMessage, from: Ip4): void {
+  private heardOffer(m: OfferMessage, from: IpAddress): void {
     const now = this.rt.clock.now();
-    const address = m.address !== 0 ? m.address : from;
+    // A relayed IPv6 address is a view into the datagram: the directory keeps its own copy.
+    const address = m.address !== null ? ipOwned(m.address) : from;
     this.counters.offersHeard++;
     this.shared.directory.heard(m.service, address, m.port, m.serverId, m.load, m.ttlMs, now);
     const l = this.shared.lookups.get(m.service);
@@ -539,14 +551,13 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     }
   }
 
-  private answerLookup(m: LookupMessage, from: Ip4, fromPort: number): void {
+  private answerLookup(m: LookupMessage, from: IpAddress, fromPort: number): void {
     const now = this.rt.clock.now();
-    const own = this.ownAddress();
     if (this.opts.isDirectory) {
       // The directory answers with every server it heard of, its own included.
       for (const e of this.shared.directory.servers(m.service, now)) {
         const ttl = Math.min(this.opts.offerTtlMs, e.expiresAt - now);
-        this.send(from, fromPort, { kind: 'offer', service: m.service, serverId: e.serverId, load: e.load, ttlMs: ttl, address: e.address === own ? 0 : e.address, port: e.port });
+        this.send(from, fromPort, { kind: 'offer', service: m.service, serverId: e.serverId, load: e.load, ttlMs: ttl, address: this.isOwn(e.address) ? null : e.address, port: e.port });
       }
       return;
     }
@@ -556,12 +567,12 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
   }
 
   private offerMessage(o: ServiceOffer, ttlMs: number): OfferMessage {
-    return { kind: 'offer', service: o.name, serverId: o.serverId, load: Math.min(o.outstanding, 0xffff), ttlMs, address: 0, port: this.port };
+    return { kind: 'offer', service: o.name, serverId: o.serverId, load: Math.min(o.outstanding, 0xffff), ttlMs, address: null, port: this.port };
   }
 
   private announce(o: ServiceOffer, ttlMs: number): void {
     const m = this.offerMessage(o, ttlMs);
-    this.send(this.opts.broadcast, this.port, m);
+    this.sendToLink(m);
     if (this.opts.directory !== undefined) this.send(this.opts.directory, this.port, m);
   }
 
@@ -606,10 +617,10 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
 
   // ---- server side -----------------------------------------------------------------
 
-  private onRequest(m: RequestMessage, from: Ip4, fromPort: number): void {
+  private onRequest(m: RequestMessage, from: IpAddress, fromPort: number): void {
     this.counters.requestsReceived++;
     const offers = this.shared.offers.get(m.service);
-    const peer = `${formatIp4(from)}:${fromPort}/${m.clientId >>> 0}`;
+    const peer = `${formatIp(from)}:${fromPort}/${m.clientId >>> 0}`;
     const cacheKey = `${m.serverId}|${peer}`;
     const cache = this.shared.cache;
     const seen = cache.lookup(cacheKey, m.seq, m.ackFloor);
@@ -718,9 +729,9 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     this.sendBytes(job.from, job.fromPort, bytes);
   }
 
-  private onAck(m: AckMessage, from: Ip4, fromPort: number): void {
+  private onAck(m: AckMessage, from: IpAddress, fromPort: number): void {
     this.counters.acksReceived++;
-    this.shared.cache.acknowledge(`${m.serverId}|${formatIp4(from)}:${fromPort}/${m.clientId >>> 0}`, m.seq);
+    this.shared.cache.acknowledge(`${m.serverId}|${formatIp(from)}:${fromPort}/${m.clientId >>> 0}`, m.seq);
   }
 
   private loadOf(service: string, serverId: number): number {
@@ -730,7 +741,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
 
   // ---- client side: answers ---------------------------------------------------------
 
-  private onWorking(m: AckMessage, from: Ip4): void {
+  private onWorking(m: AckMessage, from: IpAddress): void {
     const c = this.shared.calls.get(m.seq);
     if (c === undefined || c.target === undefined || c.target.serverId !== m.serverId) return;
     this.claim(c);
@@ -739,7 +750,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     this.shared.directory.loadReport(c.service, from, c.target.port, m.serverId, m.load, this.rt.clock.now());
   }
 
-  private onAnswer(m: ReplyMessage | FailureMessage, from: Ip4, fromPort: number): void {
+  private onAnswer(m: ReplyMessage | FailureMessage, from: IpAddress, fromPort: number): void {
     const c = this.shared.calls.get(m.seq);
     const ack = (): void => this.send(from, fromPort, { kind: 'ack', clientId: m.clientId, seq: m.seq, serverId: m.serverId, what: ACK_REPLY, load: 0 });
     if (c === undefined) {
@@ -749,7 +760,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
       return;
     }
     this.claim(c);
-    const server: ServerInfo = { address: formatIp4(from), port: fromPort, serverId: m.serverId };
+    const server: ServerInfo = { address: formatIp(from), port: fromPort, serverId: m.serverId };
     this.shared.directory.loadReport(c.service, from, fromPort, m.serverId, m.load, this.rt.clock.now());
     if (m.kind === 'reply') {
       this.counters.repliesReceived++;
@@ -761,7 +772,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
       return;
     }
     // A failure from a server this call already left is an old copy.
-    if (c.target === undefined || c.target.serverId !== m.serverId || c.target.address !== from) {
+    if (c.target === undefined || c.target.serverId !== m.serverId || !ipEqual(c.target.address, from)) {
       ack();
       return;
     }
@@ -786,7 +797,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
   // ---- acknowledgements --------------------------------------------------------------
 
   /** Acknowledge a reply or failure: now, or with our next request to that server (its floor says it). */
-  private ackLater(to: Ip4, port: number, serverId: number, seq: number): void {
+  private ackLater(to: IpAddress, port: number, serverId: number, seq: number): void {
     if (this.ackDelayMs <= 0) {
       this.send(to, port, { kind: 'ack', clientId: this.clientId, seq, serverId, what: ACK_REPLY, load: 0 });
       return;
@@ -796,8 +807,8 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
   }
 
   /** A request to (to, port, serverId) with this floor went out: the acks below it went with it. */
-  private dropImpliedAcks(to: Ip4, port: number, serverId: number, floor: number): void {
-    this.pendingAcks = this.pendingAcks.filter((a) => !(a.to === to && a.port === port && a.serverId === serverId && seqBefore(a.seq, floor)));
+  private dropImpliedAcks(to: IpAddress, port: number, serverId: number, floor: number): void {
+    this.pendingAcks = this.pendingAcks.filter((a) => !(ipEqual(a.to, to) && a.port === port && a.serverId === serverId && seqBefore(a.seq, floor)));
   }
 
   private flushAcks(): void {
@@ -808,11 +819,17 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
 
   // ---- sending ---------------------------------------------------------------------
 
-  private send(to: Ip4, port: number, m: ServiceMessage): void {
+  private send(to: IpAddress, port: number, m: ServiceMessage): void {
     this.sendBytes(to, port, emitServiceMessage(m));
   }
 
-  private sendBytes(to: Ip4, port: number, bytes: Uint8Array): void {
+  /** To every host on the link, in each family we have: IPv4's broadcast, IPv6's all-nodes group. */
+  private sendToLink(m: ServiceMessage): void {
+    const bytes = emitServiceMessage(m);
+    for (const f of this.families) this.sendBytes(f === 4 ? this.opts.broadcast : IP6_ALL_NODES, this.port, bytes);
+  }
+
+  private sendBytes(to: IpAddress, port: number, bytes: Uint8Array): void {
     const t = currentTask();
     if (t !== undefined && !t.live) {
       // A failure reported while its task is being expended goes out on the next clock turn, in a task of its own.
@@ -823,9 +840,15 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     this.transmitBytes(to, port, bytes);
   }
 
-  /** UDP unless the message is large (or there is no UDP) and TCP is there; broadcasts always by UDP. */
-  private transmitBytes(to: Ip4, port: number, bytes: Uint8Array): void {
-    const useTcp = this.tcpSocket !== null && (this.udpSocket === null || (bytes.length > this.largeBytes && to !== this.opts.broadcast));
+  /** UDP unless the message is large (or there is no UDP) and TCP is there; broadcasts and multicasts always by UDP. */
+  private transmitBytes(to: IpAddress, port: number, bytes: Uint8Array): void {
+    if (this.udpSocket !== null && typeof to !== 'number' && isIp6Multicast(to)) {
+      // From our primary address, not the link-local one a link-scope group would get: answers (and the
+      // directory's relays) then name the server by the address its unicasts come from, one entry per server.
+      this.udpSocket.send(to, port, bytes, { src: this.transport.lowerFor(6)!.address });
+      return;
+    }
+    const useTcp = this.tcpSocket !== null && (this.udpSocket === null || (bytes.length > this.largeBytes && !this.toLink(to)));
     (useTcp ? this.tcpSocket! : this.udpSocket!).send(to, port, bytes);
   }
 
@@ -835,8 +858,19 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
     for (const o of out) this.transmitBytes(o.to, o.port, o.bytes);
   }
 
-  private ownAddress(): Ip4 {
-    return this.address;
+  private toLink(to: IpAddress): boolean {
+    return typeof to === 'number' ? to === this.opts.broadcast : isIp6Multicast(to);
+  }
+
+  /** Our address of the first family we have (IPv4 on a dual-stack host): where our own offers are. Read each time: IPv6 addresses come and go. */
+  private ownAddress(): IpAddress {
+    return this.transport.lowerFor(this.families[0]!)!.address;
+  }
+
+  /** Whether `a` is one of our addresses (our primary one in its family). */
+  private isOwn(a: IpAddress): boolean {
+    const mine = this.transport.lowerFor(familyOf(a))?.address;
+    return mine !== undefined && ipEqual(mine, a);
   }
 
   /** A call's task was expended: the executor reports it to callDone; nothing of ours stays behind. */
@@ -847,7 +881,7 @@ export class Services extends Module<ServicesShared, ServicesClient> implements 
 }
 
 function info(e: ServerEntry): ServerInfo {
-  return { address: formatIp4(e.address), port: e.port, serverId: e.serverId };
+  return { address: formatIp(e.address), port: e.port, serverId: e.serverId };
 }
 
 const BAD_JSON: unique symbol = Symbol('bad-json');

@@ -30,8 +30,8 @@ interface Scenario {
   failRate: number;
 }
 
-function run(sc: Scenario): string[] {
-  const n = net(5, { loss: sc.loss, duplicate: sc.duplicate, reorder: sc.reorder, corrupt: sc.corrupt, jitterMs: 1 }, {}, sc.seed);
+function run(sc: Scenario, family: 4 | 6 = 4): string[] {
+  const n = net(5, { loss: sc.loss, duplicate: sc.duplicate, reorder: sc.reorder, corrupt: sc.corrupt, jitterMs: 1 }, {}, sc.seed, true, family);
   const problems: string[] = [];
   // Effects, by the call's identity as the client made it (key = client/index).
   const effects = new Map<string, number>();
@@ -98,6 +98,12 @@ describe('the service layer runs every call exactly once over a faulty link', ()
   it('at 20% loss on every frame, with duplication, reordering and corruption', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       expect(run({ seed, loss: 0.2, duplicate: 0.1, reorder: 0.2, corrupt: 0.05, callsPerClient: 10, failRate: 0.3 })).toEqual([]);
+    }
+  });
+
+  it('the same between IPv6-only hosts (lookups to all nodes, neighbours found by NDP under the same faults)', () => {
+    for (const seed of [1, 2, 3]) {
+      expect(run({ seed, loss: 0.2, duplicate: 0.1, reorder: 0.2, corrupt: 0.05, callsPerClient: 10, failRate: 0.3 }, 6)).toEqual([]);
     }
   });
 });

@@ -4,14 +4,17 @@
  * each message carried as a frame on one TCP connection per peer host, opened
  * on the first send and kept. Loss, duplication and reordering are TCP's
  * problem; the service layer's own retransmissions then only ever meet a
- * duplicate cache. A broadcast has no connection to ride: it is dropped and
- * counted, so clients on TCP alone find servers through a directory host.
+ * duplicate cache. A broadcast (or an IPv6 multicast) has no connection to
+ * ride: it is dropped and counted, so clients on TCP alone find servers
+ * through a directory host. Peers of either family, one code path.
  * The service layer takes it as `ServicesOptions.tcp`.
  *
  * Frame: u16 source port | u16 destination port | u32 length | payload.
  */
 import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../../../core/index.js';
-import { IP4_BROADCAST, type Ip4 } from '../../../wire/addr.js';
+import { IP4_BROADCAST } from '../../../wire/addr.js';
+import { isIp6Multicast } from '../../../wire/addr6.js';
+import { familyOf, formatIp, ipOwned, type Family, type IpAddress } from '../../net.js';
 import type { Tcp, TcpConnection, TcpSlots } from '../../tcp/index.js';
 import type { UdpDatagram } from '../../udp.js';
 
@@ -31,9 +34,9 @@ class Peer {
   readonly waiting: Uint8Array[] = [];
   /** Received bytes not yet a whole frame. */
   partial: Uint8Array = new Uint8Array(0);
-  constructor(readonly address: Ip4) {}
+  constructor(readonly address: IpAddress) {}
   describe(): string {
-    return `peer:${this.address >>> 24}.${(this.address >>> 16) & 255}.${(this.address >>> 8) & 255}.${this.address & 255}`;
+    return `peer:${formatIp(this.address)}`;
   }
 }
 
@@ -42,7 +45,7 @@ export class TcpDatagramSocket {
     readonly udp: TcpDatagrams,
     readonly port: number,
   ) {}
-  send(dst: Ip4, dstPort: number, data: Uint8Array): boolean {
+  send(dst: IpAddress, dstPort: number, data: Uint8Array): boolean {
     return this.udp.send(this.port, dst, dstPort, data);
   }
   close(): void {
@@ -58,23 +61,26 @@ export interface TcpDatagramStats {
 
 interface Shared {
   readonly ports: Map<number, Binding<DatagramSlots>>;
-  readonly peers: Map<Ip4, Peer>;
+  /** By the peer's address in text (IPv6 addresses are bytes: never keys by identity). */
+  readonly peers: Map<string, Peer>;
 }
 
 export class TcpDatagrams extends Module<Shared, Peer> {
   private readonly table = new SlotTable<DatagramSlots>(this, 'ports', { onDatagram: 'one' });
   readonly counters: TcpDatagramStats = { framesSent: 0, framesReceived: 0, connections: 0 };
-  /** What the service layer reads as `udp.ip.address`. */
-  readonly ip: { readonly address: Ip4 };
+  /** This host's address per family, as the service layer asks Udp (`lowerFor(family).address`). */
+  private readonly locals: ReadonlyArray<{ readonly family: Family; readonly address: IpAddress }>;
   private readonly handlers: Partial<TcpSlots>;
 
+  /** `addresses`: this host's, one per family TCP runs over (the host's `address`, `address6`). */
   constructor(
     rt: Runtime,
     private readonly tcp: Tcp,
-    address: Ip4,
+    addresses: IpAddress | readonly IpAddress[],
   ) {
     super(rt, 'service-tcp', { ports: new Map(), peers: new Map() });
-    this.ip = { address };
+    const list: readonly IpAddress[] = Array.isArray(addresses) ? addresses : [addresses as IpAddress];
+    this.locals = list.map((a) => ({ family: familyOf(a), address: ipOwned(a) }));
     this.handlers = {
       onConnect: (c) => this.connected(c),
       onData: (c, d) => this.data(c, d),
@@ -82,6 +88,9 @@ export class TcpDatagrams extends Module<Shared, Peer> {
       onError: (c) => this.gone(c),
     };
   }
+
+  /** This host's address in `family`, if it was given one (the service layer asks it as it asks Udp). */
+  readonly lowerFor = this.query('lowerFor', (family: Family): { readonly address: IpAddress } | undefined => this.locals.find((l) => l.family === family));
 
   /** Take datagrams for `port`: the port is also the TCP port peers connect to. */
   readonly bind = this.entry('bind', 'reject', (port: number, owner: Module, h: Partial<DatagramSlots>): TcpDatagramSocket => {
@@ -103,8 +112,8 @@ export class TcpDatagrams extends Module<Shared, Peer> {
   });
 
   /** @internal TcpDatagramSocket.send */
-  readonly send = this.entry('send', 'reentrant', (srcPort: number, dst: Ip4, dstPort: number, data: Uint8Array): boolean => {
-    if (dst === IP4_BROADCAST) {
+  readonly send = this.entry('send', 'reentrant', (srcPort: number, dst: IpAddress, dstPort: number, data: Uint8Array): boolean => {
+    if (typeof dst === 'number' ? dst === IP4_BROADCAST : isIp6Multicast(dst)) {
       this.drop('broadcast', 'no connection carries a broadcast');
       return false;
     }
@@ -114,10 +123,11 @@ export class TcpDatagrams extends Module<Shared, Peer> {
     v.setUint16(2, dstPort);
     v.setUint32(4, data.length);
     frame.set(data, HEADER);
-    let peer = this.shared.peers.get(dst);
+    const key = formatIp(dst);
+    let peer = this.shared.peers.get(key);
     if (peer === undefined || peer.conn === null) {
-      peer ??= new Peer(dst);
-      this.shared.peers.set(dst, peer);
+      peer ??= new Peer(ipOwned(dst));
+      this.shared.peers.set(key, peer);
       this.claim(peer);
       peer.conn = this.tcp.connect(dst, dstPort, this, this.handlers, { client: peer, noDelay: true });
     }
@@ -131,10 +141,11 @@ export class TcpDatagrams extends Module<Shared, Peer> {
   });
 
   private peerOf(c: TcpConnection): Peer {
-    let p = this.shared.peers.get(c.remoteIp);
+    const key = formatIp(c.remoteIp);
+    let p = this.shared.peers.get(key);
     if (p === undefined) {
       p = new Peer(c.remoteIp);
-      this.shared.peers.set(c.remoteIp, p);
+      this.shared.peers.set(key, p);
     }
     return p;
   }
@@ -192,7 +203,7 @@ export class TcpDatagrams extends Module<Shared, Peer> {
   }
 
   private gone(c: TcpConnection): void {
-    const p = this.shared.peers.get(c.remoteIp);
+    const p = this.shared.peers.get(formatIp(c.remoteIp));
     if (p === undefined || p.conn !== c) return;
     // The next send opens a new connection; frames still waiting are the service layer's to retransmit.
     p.conn = null;
