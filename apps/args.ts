@@ -330,6 +330,12 @@ export function usageLine(prog: string, e: UsageError): string {
  * (the stack only with UPCALL_DEBUG=1).
  */
 export function runCommand(prog: string, main: (argv: readonly string[]) => Promise<number>): void {
+  // A reader that stops early (`| head`) closes the pipe: that ends the output, not in a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`${prog}: ${messageOf(e)}\n`);
+    process.exit(1);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

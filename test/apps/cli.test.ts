@@ -211,4 +211,23 @@ describe('as processes', () => {
     expect(bench.out).toMatch(/^usage: npm run bench -- \[NAME\.\.\.\] \[--json\]/);
     expect(bench.out).not.toContain('machine:');
   }, 60_000);
+
+  it('stop quietly with exit 0 when the reader closes the pipe early (`| head`)', async () => {
+    const r = await new Promise<{ code: number | null; err: string; lines: number }>((done) => {
+      // the demo prints line by line, so its later writes meet the closed pipe
+      const c = spawn(process.execPath, ['--import', 'tsx', 'apps/services-demo.ts'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      let lines = 0;
+      c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      // read one chunk, then close our end as `head` does
+      c.stdout.once('data', (d: Buffer) => {
+        lines = String(d).split('\n').length;
+        c.stdout.destroy();
+      });
+      c.on('close', (code) => done({ code, err, lines }));
+    });
+    expect(r.lines).toBeGreaterThan(0);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+  }, 60_000);
 });
