@@ -4,9 +4,7 @@
  * user the test creates (random name and password) and removes afterwards.
  * Subnet 10.77.3.0/24.
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -15,7 +13,7 @@ import { checkCapture, describeCheck, keepIfProblems, tsharkRows } from './suppo
 import { interopDescribe } from './support/env.js';
 import { waitListening } from './support/bulk.js';
 import { Lab } from './support/lab.js';
-import { USER_MARKERS } from './support/users.js';
+import { throwawayUser, userExists } from './support/users.js';
 
 // Made when the first test runs: a skipped file runs no hooks and must leave nothing behind.
 let dir = '';
@@ -33,42 +31,6 @@ afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
-/**
- * A user with no home directory and a random password; `remove` deletes it
- * (and its group). A marker file names the process that made it, so the
- * suite's global teardown removes it should this process die first.
- */
-function throwawayUser(): { name: string; password: string; remove(): void } {
-  const name = `uit${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(12).toString('base64url');
-  mkdirSync(USER_MARKERS, { recursive: true });
-  const marker = path.join(USER_MARKERS, name);
-  writeFileSync(marker, String(process.pid));
-  const add = spawnSync('useradd', ['-M', '-s', '/bin/sh', name], { encoding: 'utf8' });
-  if (add.status !== 0) {
-    rmSync(marker, { force: true });
-    throw new Error(`useradd failed: ${add.stderr}`);
-  }
-  let removed = false;
-  const remove = (): void => {
-    if (removed) return;
-    removed = true;
-    // The login session is gone with the namespace's processes; -f in case one lingers.
-    const del = spawnSync('userdel', ['-f', name], { encoding: 'utf8' });
-    if (del.status !== 0) throw new Error(`userdel ${name} failed: ${del.stderr}`);
-    rmSync(marker, { force: true });
-  };
-  const pw = spawnSync('chpasswd', [], { input: `${name}:${password}\n`, encoding: 'utf8' });
-  if (pw.status !== 0) {
-    remove();
-    throw new Error(`chpasswd failed: ${pw.stderr}`);
-  }
-  return { name, password, remove };
-}
-
-function userExists(name: string): boolean {
-  return spawnSync('id', [name]).status === 0;
-}
 
 interopDescribe('interop: the stack\'s Telnet client logs in to inetutils-telnetd', ['socat', 'useradd', 'chpasswd', 'userdel', 'ss', TELNETD, 'tcpdump', 'tshark'], () => {
   it('logs in as a throwaway user, runs echo and whoami, logs out; the user is removed', async () => {

@@ -12,12 +12,12 @@
  * of the cost of opening one.
  */
 import { createHmac } from 'node:crypto';
-import type { Ip6 } from '../../wire/addr6.js';
 import type { IpAddress } from '../net.js';
+import { TUPLE4_LENGTH, TUPLE6_LENGTH, writeTuple } from './tuple.js';
 
 export class IsnGenerator {
-  private readonly tuple = Buffer.alloc(13);
-  private readonly tuple6 = Buffer.alloc(37);
+  private readonly tuple = Buffer.alloc(TUPLE4_LENGTH + 1);
+  private readonly tuple6 = Buffer.alloc(TUPLE6_LENGTH + 1);
   /** The last tuple and its digest: a connection asks for its ISN and its offset in turn. */
   private last: Buffer = Buffer.alloc(0);
   private digest: Buffer | null = null;
@@ -38,22 +38,8 @@ export class IsnGenerator {
   }
 
   private f(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): Buffer {
-    let t: Buffer;
-    if (typeof localIp === 'number') {
-      t = this.tuple;
-      t.writeUInt32BE(localIp >>> 0, 0);
-      t.writeUInt16BE(localPort, 4);
-      t.writeUInt32BE((remoteIp as number) >>> 0, 6);
-      t.writeUInt16BE(remotePort, 10);
-      t[12] = 0;
-    } else {
-      t = this.tuple6;
-      t.set(localIp, 0);
-      t.writeUInt16BE(localPort, 16);
-      t.set(remoteIp as Ip6, 18);
-      t.writeUInt16BE(remotePort, 34);
-      t[36] = 0;
-    }
+    // the byte after the tuple stays 0 (it once labelled the ISN's digest: ISNs are unchanged)
+    const t = writeTuple(this.tuple, this.tuple6, localIp, localPort, remoteIp, remotePort);
     if (this.digest !== null && t.equals(this.last)) return this.digest;
     this.last = Buffer.from(t);
     return (this.digest = createHmac('sha256', this.secret).update(t).digest());

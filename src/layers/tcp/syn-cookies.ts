@@ -25,7 +25,6 @@ import { createHmac } from 'node:crypto';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
 import { seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_SYN } from '../../wire/tcp.js';
-import type { Ip6 } from '../../wire/addr6.js';
 import { familyOf, type IpAddress } from '../net.js';
 import { defaultMss, mssForMtu, setSegmentChecksum } from './lower.js';
 import type { TcpConnection } from './connection.js';
@@ -34,6 +33,7 @@ import { synOptionListLength, writeHeader, writeSynOptionList } from './output.j
 import type { Segment } from './segment.js';
 import { SYN_RECEIVED } from './states.js';
 import type { Tcp } from './tcp.js';
+import { TUPLE4_LENGTH, TUPLE6_LENGTH, writeTuple } from './tuple.js';
 
 /** MSS values a cookie can name (Linux's table for IPv4). */
 export const COOKIE_MSS = [536, 1300, 1440, 1460] as const;
@@ -44,29 +44,16 @@ const TS_WSCALE_NONE = 0xf;
 const TS_SACK = 0x10;
 
 export class SynCookies {
-  private readonly tuple = Buffer.alloc(14);
-  private readonly tuple6 = Buffer.alloc(38);
+  private readonly tuple = Buffer.alloc(TUPLE4_LENGTH + 2);
+  private readonly tuple6 = Buffer.alloc(TUPLE6_LENGTH + 2);
 
   constructor(private readonly secret: Uint8Array) {}
 
   private h(label: number, count: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
-    let t = this.tuple;
-    if (typeof localIp === 'number') {
-      t.writeUInt32BE(localIp >>> 0, 0);
-      t.writeUInt16BE(localPort, 4);
-      t.writeUInt32BE((remoteIp as number) >>> 0, 6);
-      t.writeUInt16BE(remotePort, 10);
-      t[12] = label;
-      t[13] = count & 0xff;
-    } else {
-      t = this.tuple6;
-      t.set(localIp, 0);
-      t.writeUInt16BE(localPort, 16);
-      t.set(remoteIp as Ip6, 18);
-      t.writeUInt16BE(remotePort, 34);
-      t[36] = label;
-      t[37] = count & 0xff;
-    }
+    const t = writeTuple(this.tuple, this.tuple6, localIp, localPort, remoteIp, remotePort);
+    const end = t === this.tuple ? TUPLE4_LENGTH : TUPLE6_LENGTH;
+    t[end] = label;
+    t[end + 1] = count & 0xff;
     return createHmac('sha256', this.secret).update(t).digest().readUInt32BE(0);
   }
 
