@@ -34,6 +34,7 @@ import {
 } from '../wire/icmp.js';
 import { encodeIpv4Header, IP_PROTO_ICMP, ipv4HeaderLength, setIpv4Checksum, type Ipv4Header } from '../wire/ipv4.js';
 import type { Ip, IpErrorSlots, IpPacket, IpSlots } from './ip.js';
+import { pingParams, PingSession } from './ping-session.js';
 
 export interface PingOptions {
   /** Echo requests to send. Default 1. */
@@ -118,41 +119,20 @@ export interface IcmpCounters {
 }
 
 /** One ping session: a client of the ICMP module. */
-class PingSession {
-  readonly sentAt: number[] = [];
-  /** 0 waiting, 1 answered, 2 timed out. */
-  readonly state: number[] = [];
-  readonly replies: PingReply[] = [];
-  received = 0;
-  duplicates = 0;
-  errors = 0;
-  nextSeq = 0;
-  aborted = false;
-  resolve: ((r: PingResult) => void) | null = null;
-  sendTimer: { arm(ms: number): void } | null = null;
-  expireTimer: { armAt(at: number): void; cancel(): void } | null = null;
-  constructor(
-    readonly id: number,
-    readonly dst: Ip4,
-    readonly count: number,
-    readonly intervalMs: number,
-    readonly timeoutMs: number,
-    readonly size: number,
-    readonly opts: PingOptions,
-  ) {}
+class Ping4Session extends PingSession<Ip4, PingReply, PingOptions> {
   describe(): string {
     return `ping ${formatIp4(this.dst)} id ${this.id}`;
   }
 }
 
 interface IcmpShared {
-  readonly sessions: Map<number, PingSession>;
+  readonly sessions: Map<number, Ping4Session>;
   nextIdent: number;
   tokens: number;
   tokensAt: number;
 }
 
-export class Icmp extends Module<IcmpShared, PingSession> {
+export class Icmp extends Module<IcmpShared, Ping4Session> {
   readonly counters: IcmpCounters = {
     echoRequestsReceived: 0, echoRepliesSent: 0, echoRequestsSent: 0, echoRepliesReceived: 0, errorsSent: 0, errorsReceived: 0,
   };
@@ -189,18 +169,15 @@ export class Icmp extends Module<IcmpShared, PingSession> {
    * promise settles only as the clock is advanced.
    */
   readonly ping = this.entry('ping', 'reject', (dst: Ip4, opts: PingOptions = {}): Promise<PingResult> => {
-    const count = opts.count ?? 1;
-    const size = opts.size ?? 56;
-    if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`ping count ${count}`);
-    if (!(Number.isInteger(size) && size >= 0 && size <= 65507)) throw new RangeError(`ping size ${size}`);
+    const params = pingParams(opts, 65507);
     const s = this.lock.locked(() => {
       const id = this.shared.nextIdent;
       this.shared.nextIdent = (id + 1) & 0xffff;
-      const session = new PingSession(id, dst, count, opts.intervalMs ?? 1000, opts.timeoutMs ?? 1000, size, opts);
+      const session = new Ping4Session(id, dst, params, opts);
       this.shared.sessions.set(id, session);
       return session;
-    }) as PingSession;
-    const done = new Promise<PingResult>((resolve) => (s.resolve = resolve));
+    }) as Ping4Session;
+    const done = s.result();
     s.sendTimer = this.timer(s, 'ping-send', () => this.sendEcho(s));
     s.expireTimer = this.timer(s, 'ping-timeout', () => this.expire(s));
     this.claim(s);
@@ -266,27 +243,22 @@ export class Icmp extends Module<IcmpShared, PingSession> {
     }
     this.counters.echoRepliesReceived++;
     this.claim(s);
-    const st = s.state[seq]!;
-    if (st === 2) {
+    const standing = s.standing(seq);
+    if (standing === 'late') {
       this.drop('late-reply', this.rt.observed ? `seq ${seq}` : undefined);
       return;
     }
     const reply: PingReply = {
       from: pkt.src,
       seq,
-      rttMs: this.rt.clock.now() - s.sentAt[seq]!,
+      rttMs: s.rttMs(seq, this.rt.clock.now()),
       ttl: pkt.ttl,
       bytes: pkt.buf.length,
-      duplicate: st === 1,
+      duplicate: standing === 'duplicate',
     };
-    if (st === 1) s.duplicates++;
-    else {
-      s.state[seq] = 1;
-      s.received++;
-      s.replies.push(reply);
-    }
+    s.recordReply(reply);
     s.opts.onReply?.(reply);
-    this.settle(s);
+    if (s.settled) this.finish(s);
   }
 
   private onErrorMessage(pkt: IpPacket, m: IcmpMessage): void {
@@ -365,12 +337,9 @@ export class Icmp extends Module<IcmpShared, PingSession> {
 
   // ---- ping ----------------------------------------------------------------
 
-  private sendEcho(s: PingSession): void {
-    if (this.shared.sessions.get(s.id) !== s || s.nextSeq >= s.count) return;
-    const seq = s.nextSeq++;
-    const now = this.rt.clock.now();
-    s.sentAt[seq] = now;
-    s.state[seq] = 0;
+  private sendEcho(s: Ping4Session): void {
+    if (this.shared.sessions.get(s.id) !== s || !s.moreToSend) return;
+    const seq = s.markSent(this.rt.clock.now());
     const buf = this.ip.alloc(s.size, 'icmp echo');
     const bytes = buf.bytes;
     for (let i = 0; i < s.size; i++) bytes[buf.start + i] = (i + 8) & 0xff;
@@ -381,62 +350,26 @@ export class Icmp extends Module<IcmpShared, PingSession> {
     writeIcmpHeader(buf, m);
     this.counters.echoRequestsSent++;
     this.ip.send(s.dst, IP_PROTO_ICMP, buf, s.opts.ttl !== undefined ? { ttl: s.opts.ttl } : undefined);
-    if (s.nextSeq < s.count) s.sendTimer!.arm(s.intervalMs);
-    this.armExpiry(s);
+    if (s.moreToSend) s.sendTimer!.arm(s.intervalMs);
+    s.armExpiry();
   }
 
-  private expire(s: PingSession): void {
+  private expire(s: Ping4Session): void {
     if (this.shared.sessions.get(s.id) !== s) return;
-    const now = this.rt.clock.now();
-    for (let seq = 0; seq < s.nextSeq; seq++) {
-      if (s.state[seq] === 0 && s.sentAt[seq]! + s.timeoutMs <= now) {
-        s.state[seq] = 2;
-        s.opts.onTimeout?.(seq);
-      }
-    }
-    this.armExpiry(s);
-    this.settle(s);
+    s.expireDue(this.rt.clock.now());
+    s.armExpiry();
+    if (s.settled) this.finish(s);
   }
 
-  private armExpiry(s: PingSession): void {
-    let at = Infinity;
-    for (let seq = 0; seq < s.nextSeq; seq++) if (s.state[seq] === 0) at = Math.min(at, s.sentAt[seq]! + s.timeoutMs);
-    if (at === Infinity) s.expireTimer!.cancel();
-    else s.expireTimer!.armAt(at);
-  }
-
-  /** Ends the session when every request has been sent and answered or timed out. */
-  private settle(s: PingSession): void {
-    if (s.nextSeq < s.count) return;
-    for (let seq = 0; seq < s.count; seq++) if (s.state[seq] === 0) return;
-    this.finish(s);
-  }
-
-  private finish(s: PingSession): void {
+  /** Ends the session (every request answered or timed out, or a task working for it failed). */
+  private finish(s: Ping4Session): void {
     if (this.shared.sessions.get(s.id) !== s) return;
     this.shared.sessions.delete(s.id);
     this.releaseClient(s);
-    const rtts = s.replies.map((r) => r.rttMs);
-    const sum = rtts.reduce((a, b) => a + b, 0);
-    const result: PingResult = {
-      dst: s.dst,
-      sent: s.nextSeq,
-      received: s.received,
-      lost: s.nextSeq - s.received,
-      duplicates: s.duplicates,
-      errors: s.errors,
-      replies: s.replies,
-      minMs: rtts.length > 0 ? Math.min(...rtts) : 0,
-      avgMs: rtts.length > 0 ? sum / rtts.length : 0,
-      maxMs: rtts.length > 0 ? Math.max(...rtts) : 0,
-      aborted: s.aborted,
-    };
-    const resolve = s.resolve;
-    s.resolve = null;
-    resolve?.(result);
+    s.deliver();
   }
 
-  protected override cleanup(client: PingSession | undefined, _reason: string): void {
+  protected override cleanup(client: Ping4Session | undefined, _reason: string): void {
     if (client === undefined) return;
     client.aborted = true;
     this.finish(client);

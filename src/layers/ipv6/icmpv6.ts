@@ -29,6 +29,7 @@ import { walkIpv6Chain } from '../../wire/ipv6ext.js';
 import { isNdpType } from '../../wire/ndp.js';
 import type { PingOptions, PingReply, PingResult } from '../icmp.js';
 import type { NetSlots } from '../net.js';
+import { pingParams, PingSession } from '../ping-session.js';
 import type { Ipv6, Ipv6Packet, Ipv6Problem, Ipv6ProblemSlots } from './ipv6.js';
 
 export interface Ping6Reply extends Omit<PingReply, 'from'> {
@@ -90,27 +91,7 @@ export interface Icmpv6Counters {
   packetTooBig: number;
 }
 
-class Ping6Session {
-  readonly sentAt: number[] = [];
-  readonly state: number[] = [];
-  readonly replies: Ping6Reply[] = [];
-  received = 0;
-  duplicates = 0;
-  errors = 0;
-  nextSeq = 0;
-  aborted = false;
-  resolve: ((r: Ping6Result) => void) | null = null;
-  sendTimer: { arm(ms: number): void } | null = null;
-  expireTimer: { armAt(at: number): void; cancel(): void } | null = null;
-  constructor(
-    readonly id: number,
-    readonly dst: Ip6,
-    readonly count: number,
-    readonly intervalMs: number,
-    readonly timeoutMs: number,
-    readonly size: number,
-    readonly opts: Ping6Options,
-  ) {}
+class Ping6Session extends PingSession<Ip6, Ping6Reply, Ping6Options> {
   describe(): string {
     return `ping6 ${formatIp6(this.dst)} id ${this.id}`;
   }
@@ -160,18 +141,15 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
 
   /** Echo requests to `dst`, as `Icmp.ping`; resolves as the clock runs. */
   readonly ping = this.entry('ping', 'reject', (dst: Ip6, opts: Ping6Options = {}): Promise<Ping6Result> => {
-    const count = opts.count ?? 1;
-    const size = opts.size ?? 56;
-    if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`ping count ${count}`);
-    if (!(Number.isInteger(size) && size >= 0 && size <= 65527)) throw new RangeError(`ping size ${size}`);
+    const params = pingParams(opts, 65527);
     const s = this.lock.locked(() => {
       const id = this.shared.nextIdent;
       this.shared.nextIdent = (id + 1) & 0xffff;
-      const session = new Ping6Session(id, dst.slice(0, 16), count, opts.intervalMs ?? 1000, opts.timeoutMs ?? 1000, size, opts);
+      const session = new Ping6Session(id, dst.slice(0, 16), params, opts);
       this.shared.sessions.set(id, session);
       return session;
     }) as Ping6Session;
-    const done = new Promise<Ping6Result>((resolve) => (s.resolve = resolve));
+    const done = s.result();
     s.sendTimer = this.timer(s, 'ping-send', () => this.sendEcho(s));
     s.expireTimer = this.timer(s, 'ping-timeout', () => this.expire(s));
     this.claim(s);
@@ -249,27 +227,22 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     }
     this.counters.echoRepliesReceived++;
     this.claim(s);
-    const st = s.state[seq]!;
-    if (st === 2) {
+    const standing = s.standing(seq);
+    if (standing === 'late') {
       this.drop('late-reply', this.rt.observed ? `seq ${seq}` : undefined);
       return;
     }
     const reply: Ping6Reply = {
       from: pkt.src.slice(0, 16),
       seq,
-      rttMs: this.rt.clock.now() - s.sentAt[seq]!,
+      rttMs: s.rttMs(seq, this.rt.clock.now()),
       ttl: pkt.ttl,
       bytes: pkt.buf.length,
-      duplicate: st === 1,
+      duplicate: standing === 'duplicate',
     };
-    if (st === 1) s.duplicates++;
-    else {
-      s.state[seq] = 1;
-      s.received++;
-      s.replies.push(reply);
-    }
+    s.recordReply(reply);
     s.opts.onReply?.(reply);
-    this.settle(s);
+    if (s.settled) this.finish(s);
   }
 
   private onErrorMessage(pkt: Ipv6Packet, m: Icmpv6Message): void {
@@ -365,10 +338,8 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
   // ---- ping ------------------------------------------------------------------
 
   private sendEcho(s: Ping6Session): void {
-    if (this.shared.sessions.get(s.id) !== s || s.nextSeq >= s.count) return;
-    const seq = s.nextSeq++;
-    s.sentAt[seq] = this.rt.clock.now();
-    s.state[seq] = 0;
+    if (this.shared.sessions.get(s.id) !== s || !s.moreToSend) return;
+    const seq = s.markSent(this.rt.clock.now());
     const src = this.ipv6.sourceFor(s.dst);
     if (src !== undefined && typeof src !== 'number') {
       const buf = this.ipv6.alloc(s.size, 'icmpv6 echo');
@@ -384,57 +355,23 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     } else {
       this.drop('no-route', this.rt.observed ? formatIp6(s.dst) : undefined);
     }
-    if (s.nextSeq < s.count) s.sendTimer!.arm(s.intervalMs);
-    this.armExpiry(s);
+    if (s.moreToSend) s.sendTimer!.arm(s.intervalMs);
+    s.armExpiry();
   }
 
   private expire(s: Ping6Session): void {
     if (this.shared.sessions.get(s.id) !== s) return;
-    const now = this.rt.clock.now();
-    for (let seq = 0; seq < s.nextSeq; seq++) {
-      if (s.state[seq] === 0 && s.sentAt[seq]! + s.timeoutMs <= now) {
-        s.state[seq] = 2;
-        s.opts.onTimeout?.(seq);
-      }
-    }
-    this.armExpiry(s);
-    this.settle(s);
+    s.expireDue(this.rt.clock.now());
+    s.armExpiry();
+    if (s.settled) this.finish(s);
   }
 
-  private armExpiry(s: Ping6Session): void {
-    let at = Infinity;
-    for (let seq = 0; seq < s.nextSeq; seq++) if (s.state[seq] === 0) at = Math.min(at, s.sentAt[seq]! + s.timeoutMs);
-    if (at === Infinity) s.expireTimer!.cancel();
-    else s.expireTimer!.armAt(at);
-  }
-
-  private settle(s: Ping6Session): void {
-    if (s.nextSeq < s.count) return;
-    for (let seq = 0; seq < s.count; seq++) if (s.state[seq] === 0) return;
-    this.finish(s);
-  }
-
+  /** Ends the session (every request answered or timed out, or a task working for it failed). */
   private finish(s: Ping6Session): void {
     if (this.shared.sessions.get(s.id) !== s) return;
     this.shared.sessions.delete(s.id);
     this.releaseClient(s);
-    const rtts = s.replies.map((r) => r.rttMs);
-    const sum = rtts.reduce((a, b) => a + b, 0);
-    const resolve = s.resolve;
-    s.resolve = null;
-    resolve?.({
-      dst: s.dst,
-      sent: s.nextSeq,
-      received: s.received,
-      lost: s.nextSeq - s.received,
-      duplicates: s.duplicates,
-      errors: s.errors,
-      replies: s.replies,
-      minMs: rtts.length > 0 ? Math.min(...rtts) : 0,
-      avgMs: rtts.length > 0 ? sum / rtts.length : 0,
-      maxMs: rtts.length > 0 ? Math.max(...rtts) : 0,
-      aborted: s.aborted,
-    });
+    s.deliver();
   }
 
   protected override cleanup(client: Ping6Session | undefined, _reason: string): void {
