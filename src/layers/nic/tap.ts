@@ -171,6 +171,9 @@ export class TapLink {
       link.relay = spawn(
         'socat',
         [
+          // -d -d: socat says when its set-up is over ("starting data transfer loop")
+          '-d',
+          '-d',
           `TUN,tun-type=tap,tun-name=${tap},iff-no-pi`,
           // SOL_SOCKET (1): SO_RCVBUFFORCE (33), SO_SNDBUFFORCE (32).
           `UDP:127.0.0.1:${device.local.port},bind=127.0.0.1:${relayPort},setsockopt-int=1:33:${bufferBytes},setsockopt-int=1:32:${bufferBytes}`,
@@ -178,8 +181,17 @@ export class TapLink {
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let relayErr = '';
-      link.relay.stderr?.on('data', (d: Buffer) => (relayErr += d.toString()));
-      await waitFor(() => spawnSync('ip', ['link', 'show', tap]).status === 0, 5000, () => `socat did not create ${tap}: ${relayErr.trim()}`);
+      link.relay.stderr?.on('data', (d: Buffer) => {
+        if (relayErr.length < 8192) relayErr += d.toString();
+      });
+      // Move the device only once socat is done with it: socat still reads and sets the
+      // interface's flags by name after creating it, and fails (taking the device with it)
+      // when the name has already left for the namespace.
+      await waitFor(
+        () => relayErr.includes('starting data transfer loop') && spawnSync('ip', ['link', 'show', tap]).status === 0,
+        5000,
+        () => `socat did not create ${tap}: ${relayErr.trim()}`,
+      );
       run('ip', ['link', 'set', tap, 'netns', ns]);
       run('ip', ['-n', ns, 'link', 'set', tap, 'mtu', String(opts.mtu ?? 1500)]);
       run('ip', ['-n', ns, 'addr', 'add', opts.kernelAddress, 'dev', tap]);
