@@ -382,8 +382,21 @@ async function connectClient(
   let lastWhy: string | undefined;
   for (let attempt = 1; ; attempt++) {
     let up = false;
+    // Said before the server's first words, which may come before this loop looks again.
+    let said = false;
+    const sayConnected = (): void => {
+      if (said || attempt === 1) return;
+      said = true;
+      log(`connected to ${peer} after ${seconds(performance.now() - started)}`);
+    };
     // What a failed attempt says about itself is not shown; the server's first words are.
-    const s: ClientSession = client.connect(dst.ip, dst.port, { onText: (t) => (up || s.state === 'open') && process.stdout.write(t) });
+    const s: ClientSession = client.connect(dst.ip, dst.port, {
+      onText: (t) => {
+        if (!up && s.state !== 'open') return;
+        sayConnected();
+        process.stdout.write(t);
+      },
+    });
     const attemptStart = performance.now();
     const deadline = waitMs !== undefined ? started + waitMs : attemptStart + timeoutMs;
     // A retried attempt gets a few seconds, so a peer that comes up is found soon.
@@ -392,7 +405,7 @@ async function connectClient(
     // Up, or was: a peer that says its piece and hangs up at once has answered too.
     if (s.state === 'open' || (s.state !== 'connecting' && s.error === null)) {
       up = true;
-      if (attempt > 1) log(`connected to ${peer} after ${seconds(performance.now() - started)}`);
+      sayConnected();
       return s;
     }
     if (signal?.aborted === true) {
