@@ -201,6 +201,7 @@ function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }
       shortFrames: sum((s) => s.repaired.shortFrames),
       offloadLength: sum((s) => s.repaired.offloadLength),
       bigTcp: sum((s) => s.repaired.bigTcp),
+      jumbograms: sum((s) => s.repaired.jumbograms),
     },
     afterFlowEnd: sum((s) => s.afterFlowEnd),
     heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,

@@ -175,7 +175,11 @@ export function createReplayStack(opts: ReplayStackOptions = {}): ReplayStack {
     reassemblyMaxBytes: 16 * 1024 * 1024,
     reassemblyMaxDatagrams: 4096,
   });
-  const { ipv6 } = attachIpv6(rt, link, pool, link.mac, { promiscuous: true });
+  const { ipv6 } = attachIpv6(rt, link, pool, link.mac, {
+    promiscuous: true,
+    reassemblyMaxBytes: 16 * 1024 * 1024,
+    reassemblyMaxDatagrams: 4096,
+  });
   const tcp = new TcpObserver(rt, [ip, ipv6], opts.observer ?? {});
   const time = new CaptureTime();
   const onFlow = opts.onFlow;
@@ -399,7 +403,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     drops: stack.drops(),
     dropTotal: stack.dropTotal(),
     maxLiveFlows: stack.tcp.counters.maxLiveFlows,
-    repaired: { snaplenCut: ipc.snaplenCut, shortFrames: ipc.shortFrames, offloadLength: ipc.offloadLength, bigTcp: ipc.bigTcp },
+    repaired: { snaplenCut: ipc.snaplenCut, shortFrames: ipc.shortFrames, offloadLength: ipc.offloadLength, bigTcp: ipc.bigTcp, jumbograms: stack.ipv6.counters.jumbograms },
     afterFlowEnd: stack.tcp.counters.afterEnd,
     heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
     ...(error !== undefined ? { error: error.message } : {}),

@@ -109,7 +109,7 @@ export interface ReplaySummary {
   readonly dropTotal: number;
   readonly maxLiveFlows: number;
   /** IPv4 datagrams promiscuous IP took at their captured length (see Ip): cut by the snaplen, longer than their frame, length 0 (offload). */
-  readonly repaired: { readonly snaplenCut: number; readonly shortFrames: number; readonly offloadLength: number; readonly bigTcp: number };
+  readonly repaired: { readonly snaplenCut: number; readonly shortFrames: number; readonly offloadLength: number; readonly bigTcp: number; readonly jumbograms: number };
   /** Packets of flows already finished (stragglers after a close), counted and not followed. */
   readonly afterFlowEnd: number;
   readonly heapUsedMb: number;
@@ -402,6 +402,7 @@ export function formatSummary(s: ReplaySummary): string {
   if (rep.offloadLength > 0) fixes.push(`${rep.offloadLength} with IP length 0 (offload)`);
   if (rep.bigTcp > 0) fixes.push(`${rep.bigTcp} with IP length 0 and more than 65535 bytes (BIG TCP)`);
   if (fixes.length > 0) out.push(`IPv4 datagrams taken at their captured length: ${fixes.join(', ')}`);
+  if (rep.jumbograms > 0) out.push(`IPv6 jumbograms (payload length 0, RFC 2675) taken at their frame's length: ${rep.jumbograms}`);
   if (s.error !== undefined) out.push(`error: ${s.error}`);
   return out.join('\n');
 }

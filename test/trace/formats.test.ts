@@ -80,9 +80,11 @@ describe("replay equals tshark's Follow TCP Stream (recorded numbers)", () => {
   it('counts BIG TCP in the summary and says so in its text', async () => {
     const { summary } = await replay('bigtcp.pcap');
     expect(summary.repaired.bigTcp).toBe(1);
+    expect(summary.repaired.jumbograms).toBe(1);
     const { code, out } = await cli(fixture('bigtcp.pcap'));
     expect(code).toBe(0);
     expect(out).toContain('1 with IP length 0 and more than 65535 bytes (BIG TCP)');
+    expect(out).toContain("IPv6 jumbograms (payload length 0, RFC 2675) taken at their frame's length: 1");
   });
 
   it('numbers IPv4 and IPv6 flows in one sequence and a reused IPv6 tuple anew', async () => {
