@@ -178,15 +178,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    * record's bytes are not kept.
    */
   input(rec: CapturedFrame): void {
-    const cur = this.current;
-    cur.index = rec.index;
-    cur.timestampNs = rec.timestampNs;
-    cur.linkType = rec.linkType;
-    cur.capturedLength = rec.data.length;
-    cur.originalLength = rec.originalLength;
-    const c = this.counters;
-    c.frames++;
-    c.bytes += rec.data.length;
+    this.take(rec);
     this.frameData = rec.data;
     this.startTask('replay', this.receiveCurrent);
     this.frameData = null;
@@ -197,16 +189,20 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    * as read and delivered, as `input` would have, without a task.
    */
   pass(rec: CapturedFrame): void {
+    this.take(rec);
+    this.counters.otherShare++;
+  }
+
+  /** The frame is the current one (its time and place in the file), read and counted. */
+  private take(rec: CapturedFrame): void {
     const cur = this.current;
     cur.index = rec.index;
     cur.timestampNs = rec.timestampNs;
     cur.linkType = rec.linkType;
     cur.capturedLength = rec.data.length;
     cur.originalLength = rec.originalLength;
-    const c = this.counters;
-    c.frames++;
-    c.bytes += rec.data.length;
-    c.otherShare++;
+    this.counters.frames++;
+    this.counters.bytes += rec.data.length;
   }
 
   /** Gives the buffer back to the pool (end of replay). */
