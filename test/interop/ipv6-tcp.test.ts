@@ -6,17 +6,15 @@
  * `nc -6`, sha256-exact; tshark judges every frame the kernel saw. The wire is
  * the shared lab's (support/lab.ts), dual-stack.
  */
-import { createCipheriv, createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { TcpConnection } from '../../src/layers/tcp/index.js';
 import { hostShellEnv } from '../../src/layers/telnet/host-env.js';
 import type { ServerSession } from '../../src/layers/telnet/server-session.js';
 import { TelnetServer } from '../../src/layers/telnet/server.js';
 import { loadUsers } from '../../src/layers/telnet/users.js';
-import { parseIp6 } from '../../src/wire/addr6.js';
+import { bulkData, kernelToStack, stackToKernel, type BulkData } from './support/bulk.js';
 import { tsharkRows } from './support/capture.js';
 import { interopDescribe } from './support/env.js';
 import { Lab } from './support/lab.js';
@@ -28,15 +26,11 @@ const KERNEL6 = 'fd00:77:6::1';
 const STACK6 = 'fd00:77:6::2';
 
 let dir = '';
-let data: { bytes: Buffer; sha256: string; file: string };
+let data: BulkData;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'uit-ipv6-'));
-  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, 0x6a), Buffer.alloc(16, 0xa6));
-  const bytes = Buffer.concat([cipher.update(Buffer.alloc(SIZE)), cipher.final()]);
-  const file = path.join(dir, 'data.bin');
-  writeFileSync(file, bytes);
-  data = { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), file };
+  data = bulkData(SIZE, path.join(dir, 'data.bin'));
 });
 
 afterEach(async () => {
@@ -156,42 +150,12 @@ interopDescribe('interop: TCP over IPv6 with Linux (telnet -6, nc -6)', ['telnet
     const pcap = path.join(dir, 'k2s6.pcap');
     await lab.startCapture(pcap);
     const port = 5061;
-    const hash = createHash('sha256');
-    let received = 0;
-    let error: string | undefined;
-    const t0 = performance.now();
-    const done = new Promise<void>((resolve) => {
-      const listener = lab.tcp.listen(port, lab.host.rt.app('sink'), {
-        onAccept: () => ({
-          onData: (_c: TcpConnection, d: Uint8Array) => {
-            hash.update(d);
-            received += d.length;
-          },
-          onClose: (c: TcpConnection, how: 'peer-fin' | 'closed') => {
-            if (how === 'peer-fin') c.close();
-            else {
-              listener.close();
-              resolve();
-            }
-          },
-          onError: (_c: TcpConnection, e: Error) => {
-            error = e.message;
-            listener.close();
-            resolve();
-          },
-        }),
-      });
-    });
-    const peer = lab.run('sh', ['-c', `exec nc -6 -N ${STACK6} ${port} < '${data.file}'`], { timeoutMs: 150_000 });
-    const timer = new Promise<void>((r) => setTimeout(() => r(void (error ??= `timed out with ${received} bytes`)), 150_000));
-    await Promise.race([done, timer]);
-    const ms = performance.now() - t0;
-    const result = await peer;
-    console.log(`kernel -> stack over IPv6: ${(received / MIB).toFixed(1)} MiB in ${(ms / 1000).toFixed(2)} s = ${((received * 8) / (ms * 1000)).toFixed(0)} Mbit/s`);
-    expect(error).toBeUndefined();
-    expect(result.status).toBe(0);
-    expect(received).toBe(SIZE);
-    expect(hash.digest('hex')).toBe(data.sha256);
+    const r = await kernelToStack(lab, data, port, 150_000, 6);
+    console.log(`kernel -> stack over IPv6: ${(r.bytes / MIB).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(2)} s = ${r.mbps.toFixed(0)} Mbit/s`);
+    expect(r.error).toBeUndefined();
+    expect(r.peer.status).toBe(0);
+    expect(r.bytes).toBe(SIZE);
+    expect(r.sha256).toBe(data.sha256);
     expect(await stopCapture(lab)).toBe(0);
     const w = judge(pcap, port);
     expectCleanIpv6(w);
@@ -203,44 +167,11 @@ interopDescribe('interop: TCP over IPv6 with Linux (telnet -6, nc -6)', ['telnet
     const pcap = path.join(dir, 's2k6.pcap');
     await lab.startCapture(pcap);
     const port = 5062;
-    const peer = lab.run('sh', ['-c', `nc -6 -d -l -p ${port} | sha256sum`], { timeoutMs: 150_000 });
-    const end = Date.now() + 10_000;
-    while (lab.link.exec('ss', ['-Htln', `sport = :${port}`]).stdout.trim() === '') {
-      if (Date.now() > end) throw new Error(`nc did not listen on ${port}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const bytes = data.bytes;
-    let offset = 0;
-    let error: string | undefined;
-    const pump = (c: TcpConnection): void => {
-      while (offset < bytes.length) {
-        const n = Math.min(65_536, bytes.length - offset);
-        const more = c.send(bytes.subarray(offset, offset + n));
-        offset += n;
-        if (!more) return;
-      }
-      c.close();
-    };
-    const t0 = performance.now();
-    const done = new Promise<void>((resolve) => {
-      lab.tcp.connect(parseIp6(KERNEL6), port, lab.host.rt.app('source'), {
-        onConnect: (c) => pump(c),
-        onDrain: (c) => pump(c),
-        onClose: (_c, how) => void (how === 'closed' && resolve()),
-        onError: (_c, e) => {
-          error = e.message;
-          resolve();
-        },
-      });
-    });
-    const timer = new Promise<void>((r) => setTimeout(() => r(void (error ??= `timed out with ${offset} bytes queued`)), 150_000));
-    await Promise.race([done, timer]);
-    const ms = performance.now() - t0;
-    const result = await peer;
-    console.log(`stack -> kernel over IPv6: ${(offset / MIB).toFixed(1)} MiB in ${(ms / 1000).toFixed(2)} s = ${((offset * 8) / (ms * 1000)).toFixed(0)} Mbit/s`);
-    expect(error).toBeUndefined();
-    expect(result.status).toBe(0);
-    expect(result.stdout.trim().split(/\s+/)[0]).toBe(data.sha256);
+    const r = await stackToKernel(lab, data, port, 150_000, 6);
+    console.log(`stack -> kernel over IPv6: ${(r.bytes / MIB).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(2)} s = ${r.mbps.toFixed(0)} Mbit/s`);
+    expect(r.error).toBeUndefined();
+    expect(r.peer.status).toBe(0);
+    expect(r.sha256).toBe(data.sha256);
     expect(await stopCapture(lab)).toBe(0);
     const w = judge(pcap, port);
     expectCleanIpv6(w);

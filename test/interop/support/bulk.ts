@@ -53,8 +53,9 @@ export async function waitListening(lab: Lab, port: number, ms = 10_000): Promis
 /**
  * The kernel sends `data` with `nc -N` (FIN after the file); the stack listens
  * on `port`, hashes what arrives, and closes when the peer's FIN comes.
+ * `family` 6: over IPv6 (a lab opened with `subnet6`).
  */
-export async function kernelToStack(lab: Lab, data: BulkData, port: number, timeoutMs: number): Promise<TransferResult> {
+export async function kernelToStack(lab: Lab, data: BulkData, port: number, timeoutMs: number, family: 4 | 6 = 4): Promise<TransferResult> {
   const app = lab.host.rt.app('bulk-sink');
   const hash = createHash('sha256');
   let received = 0;
@@ -89,7 +90,8 @@ export async function kernelToStack(lab: Lab, data: BulkData, port: number, time
     });
   });
   // The file goes to nc through the shell, not through this process: the stack has the event loop to itself.
-  const peer = lab.run('sh', ['-c', `exec nc -N ${lab.stackIp} ${port} < '${data.file}'`], { timeoutMs });
+  const to = family === 6 ? `-6 ${lab.stackIp6!}` : lab.stackIp;
+  const peer = lab.run('sh', ['-c', `exec nc -N ${to} ${port} < '${data.file}'`], { timeoutMs });
   const timer = new Promise<void>((resolve) => setTimeout(() => {
     error ??= `timed out after ${timeoutMs} ms with ${received} bytes`;
     resolve();
@@ -104,8 +106,8 @@ export async function kernelToStack(lab: Lab, data: BulkData, port: number, time
  * The stack connects to `nc -l` in the namespace and sends `data` (send/onDrain
  * in 64 KiB pieces), then closes; the kernel side pipes into sha256sum.
  */
-export async function stackToKernel(lab: Lab, data: BulkData, port: number, timeoutMs: number): Promise<TransferResult> {
-  const peer = lab.run('sh', ['-c', `nc -d -l -p ${port} | sha256sum`], { timeoutMs });
+export async function stackToKernel(lab: Lab, data: BulkData, port: number, timeoutMs: number, family: 4 | 6 = 4): Promise<TransferResult> {
+  const peer = lab.run('sh', ['-c', `nc ${family === 6 ? '-6 ' : ''}-d -l -p ${port} | sha256sum`], { timeoutMs });
   await waitListening(lab, port);
   const app = lab.host.rt.app('bulk-source');
   const bytes = data.bytes;
@@ -122,7 +124,7 @@ export async function stackToKernel(lab: Lab, data: BulkData, port: number, time
     c.close();
   };
   const done = new Promise<void>((resolve) => {
-    lab.tcp.connect(lab.kernelAddr, port, app, {
+    lab.tcp.connect(family === 6 ? lab.kernelAddr6 : lab.kernelAddr, port, app, {
       onConnect: (c) => {
         t0 = performance.now();
         pump(c);
