@@ -5,42 +5,13 @@
  * directory relays in its offers.
  */
 import { describe, expect, it } from 'vitest';
-import { Module, VirtualClock, type Runtime } from '../../../src/core/index.js';
+import { VirtualClock, type Runtime } from '../../../src/core/index.js';
 import { createHost, type Host } from '../../../src/host.js';
 import { SimLink } from '../../../src/layers/nic/sim-link.js';
 import { TcpDatagrams } from '../../../src/layers/service/ext/tcp-datagrams.js';
 import { Services, type ServicesOptions } from '../../../src/layers/service/service.js';
-import { s } from '../../../src/layers/service/shape.js';
-import { defineService } from '../../../src/layers/service/spec.js';
 import { formatIp6 } from '../../../src/wire/addr6.js';
-
-const kv = defineService({
-  get: { args: s.object({ key: s.string() }), result: s.union(s.string(), s.null()) },
-  put: { args: s.object({ key: s.string(), value: s.string() }), result: s.boolean() },
-});
-
-/** A key-value server whose put can fail after its change: its cleanup undoes it. */
-class KvServer extends Module<undefined, { key: string; old: string | undefined }> {
-  readonly store = new Map<string, string>();
-  failing = false;
-  constructor(rt: Runtime) {
-    super(rt, 'kv-server');
-  }
-  readonly handlers = {
-    get: ({ key }: { key: string }) => this.store.get(key) ?? null,
-    put: ({ key, value }: { key: string; value: string }) => {
-      this.claim({ key, old: this.store.get(key) });
-      this.store.set(key, value);
-      if (this.failing) throw new Error('server fault');
-      return true;
-    },
-  };
-  protected override cleanup(txn: { key: string; old: string | undefined } | undefined): void {
-    if (txn === undefined) return;
-    if (txn.old === undefined) this.store.delete(txn.key);
-    else this.store.set(txn.key, txn.old);
-  }
-}
+import { KvServer, kv } from './support.js';
 
 /** Hosts on one SimLink, each given its addresses ('fd00::1/64', '10.0.0.1/24' or both), DAD off. */
 function net(addrs: ReadonlyArray<string | string[]>, opts: Partial<Omit<ServicesOptions, 'udp'>> = {}, seed = 1, loss = 0) {

@@ -1,45 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Module, VirtualClock, type Runtime } from '../../../src/core/index.js';
+import { VirtualClock } from '../../../src/core/index.js';
 import { createHost } from '../../../src/host.js';
 import { SimLink, type SimPort } from '../../../src/layers/nic/sim-link.js';
 import { TcpDatagrams } from '../../../src/layers/service/ext/tcp-datagrams.js';
 import { ServiceError, type CallOutcome } from '../../../src/layers/service/client.js';
 import { Services } from '../../../src/layers/service/service.js';
-import { s } from '../../../src/layers/service/shape.js';
-import { defineService } from '../../../src/layers/service/spec.js';
 import { parseIp4 } from '../../../src/wire/addr.js';
-import { net, type Net } from './support.js';
-
-const kv = defineService({
-  get: { args: s.object({ key: s.string() }), result: s.union(s.string(), s.null()) },
-  put: { args: s.object({ key: s.string(), value: s.string() }), result: s.boolean() },
-});
-
-/** A key-value server whose put can be made to fail after its change: cleanup must undo it. */
-class KvServer extends Module<undefined, { key: string; old: string | undefined }> {
-  readonly store = new Map<string, string>();
-  failing = false;
-  cleanups = 0;
-  constructor(rt: Runtime, name: string) {
-    super(rt, name);
-  }
-  readonly handlers = {
-    get: ({ key }: { key: string }) => this.store.get(key) ?? null,
-    put: ({ key, value }: { key: string; value: string }) => {
-      // The change is made first, then the fault: only the cleanup can put it right.
-      this.claim({ key, old: this.store.get(key) });
-      this.store.set(key, value);
-      if (this.failing) throw new Error('server fault');
-      return true;
-    },
-  };
-  protected override cleanup(txn: { key: string; old: string | undefined } | undefined): void {
-    this.cleanups++;
-    if (txn === undefined) return;
-    if (txn.old === undefined) this.store.delete(txn.key);
-    else this.store.set(txn.key, txn.old);
-  }
-}
+import { KvServer, kv, net, type Net } from './support.js';
 
 function kvServer(n: Net, i: number): KvServer {
   const m = new KvServer(n.hosts[i]!.rt, 'kv-server');
