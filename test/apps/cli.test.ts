@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runMain } from '../support/output.js';
 import { checkOutputDir, checkOutputFile, formatHelp, options, parseCommand, SHARED, UsageError, type CommandSpec, type OptionTable } from '../../apps/args.js';
 import { main as benchMain, parseBenchArgs } from '../../apps/bench/index.js';
 import { main as checkLoopsMain } from '../../apps/check-loops.js';
@@ -19,23 +20,6 @@ import { main as soakMain, parseSoakArgs } from '../soak/tcp-soak.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Runs an app's main in this process, catching what it writes. */
-async function run(main: (argv: readonly string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 const SPEC = {
   prog: 'toy',
@@ -175,11 +159,11 @@ describe('every CLI: --help exits 0, a bad argument is one line and exit 2', () 
   ];
   for (const [prog, main, bad] of cases) {
     it(`${prog} ${bad.join(' ')}`, async () => {
-      const help = await run(main, ['--help']);
+      const help = await runMain(main, ['--help']);
       expect(help.code).toBe(0);
       expect(help.out).toMatch(/^usage: /);
       expect(help.err).toBe('');
-      const r = await run(main, bad);
+      const r = await runMain(main, bad);
       expect(r.code).toBe(2);
       expect(r.out).toBe('');
       expect(r.err).toMatch(new RegExp(`^${prog}: [^\\n]+ \\(try --help\\)\\n$`));

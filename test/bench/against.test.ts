@@ -4,22 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { borrowScript, compare, projectImports, figuresFromJson, formatComparison, resolveRef } from '../../apps/bench/against.js';
 import { main as benchMain, parseBenchArgs } from '../../apps/bench/index.js';
+import { runMain } from '../support/output.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  try {
-    const code = await benchMain(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = (argv: string[]) => runMain(benchMain, argv);
 
 describe('bench --against: the command line', () => {
   it('--help lists --against and --rounds, runs nothing', async () => {
