@@ -38,7 +38,7 @@ import { IP_PROTO_ICMPV6, writeIpv6Header } from '../../wire/ipv6.js';
 import {
   findNdpOption, NDP_HOP_LIMIT, NDP_NA_OVERRIDE, NDP_NA_ROUTER, NDP_NA_SOLICITED, NDP_NEIGHBOR_ADVERTISEMENT,
   NDP_NEIGHBOR_SOLICITATION, NDP_PREFIX_AUTONOMOUS, NDP_PREFIX_ON_LINK, NDP_REDIRECT, NDP_ROUTER_ADVERTISEMENT,
-  NDP_ROUTER_SOLICITATION, ndpValidityProblem, parseNdp, writeNdp, type NdpLinkLayerOption, type NdpMessage, type NdpOption, type NeighborAdvertisement, type Redirect,
+  NDP_ROUTER_SOLICITATION, ndpValidityProblem, parseNdp, writeNdp, type NdpMessage, type NdpOption, type NeighborAdvertisement, type Redirect,
   type NeighborSolicitation, type RouterAdvertisement,
 } from '../../wire/ndp.js';
 import type { LinkLayer } from '../nic/nic.js';
@@ -151,11 +151,6 @@ interface NdpShared {
 
 const INFINITE = 0xffff_ffff;
 
-/** The first link-layer address option of a kind (findNdpOption's Extract cannot narrow the shared record). */
-function linkLayerOption(options: readonly NdpOption[], kind: 'source-link-layer' | 'target-link-layer'): NdpLinkLayerOption | undefined {
-  for (const o of options) if (o.kind === kind) return o;
-  return undefined;
-}
 const TWO_HOURS_MS = 2 * 3600 * 1000;
 
 export class Ndp extends Module<NdpShared, NdpClient> {
@@ -544,7 +539,7 @@ export class Ndp extends Module<NdpShared, NdpClient> {
       this.drop('duplicated-target');
       return;
     }
-    const sll = linkLayerOption(m.options, 'source-link-layer');
+    const sll = findNdpOption(m.options, 'source-link-layer');
     if (!fromAny && sll === undefined && isIp6Multicast(pkt.dst)) {
       // RFC 4861 §7.2.3 needs the option in a multicast solicitation: nowhere to answer otherwise.
       this.drop('missing-link-layer-option');
@@ -562,7 +557,7 @@ export class Ndp extends Module<NdpShared, NdpClient> {
   private onAdvertisement(pkt: Ipv6Packet, m: NeighborAdvertisement): void {
     this.counters.advertisementsReceived++;
     const rec = this.ipv6.findAddress(m.target);
-    const tll = linkLayerOption(m.options, 'target-link-layer');
+    const tll = findNdpOption(m.options, 'target-link-layer');
     if (rec !== undefined) {
       if (rec.state === 'tentative') this.conflict(rec, `advertisement from ${tll !== undefined ? formatMac(tll.mac) : formatIp6(pkt.src)}`);
       else {
@@ -626,7 +621,7 @@ export class Ndp extends Module<NdpShared, NdpClient> {
     // A newer redirect replaces the host route an older one made.
     for (const r of this.ipv6.routes()) if (r.prefixLength === 128 && ip6Equal(r.prefix, m.destination)) this.ipv6.removeRoute(r.prefix, 128, r.gateway);
     this.ipv6.addRoute(m.destination, 128, onLink ? null : m.target);
-    const tll = linkLayerOption(m.options, 'target-link-layer');
+    const tll = findNdpOption(m.options, 'target-link-layer');
     if (tll !== undefined) this.learn(m.target, tll.mac, onLink ? undefined : true);
     if (this.rt.observed) this.note(`redirect: ${formatIp6(m.destination)} via ${onLink ? 'the link' : formatIp6(m.target)}`);
   }
@@ -639,7 +634,7 @@ export class Ndp extends Module<NdpShared, NdpClient> {
     }
     this.rsLeft = 0;
     const router = pkt.src;
-    const sll = linkLayerOption(m.options, 'source-link-layer');
+    const sll = findNdpOption(m.options, 'source-link-layer');
     if (sll !== undefined) this.learn(router, sll.mac, true);
     if (m.curHopLimit !== 0) this.ipv6.hopLimit = m.curHopLimit;
     if (m.reachableTime !== 0 && m.reachableTime <= 3_600_000) this.shared.reachableMs = m.reachableTime;
