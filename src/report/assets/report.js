@@ -391,7 +391,7 @@
     var start = r.tasks.start[row], end = r.tasks.end[row];
     var slots = [];
     for (var s = s0; s < s1; s++) if (r.steps.kind[s] === STEP.up) slots.push(r.lanes[r.steps.lane[s]].module + '.' + r.strings[r.steps.text[s]]);
-    detail.appendChild(el('p', { text: 'Started ' + fmtMs(start) + ', ended ' + fmtMs(end) + ' (' + fmtMs(end - start) + ' on the run\'s clock; the simulation\'s clock stands still while a task runs). ' +
+    detail.appendChild(el('p', { text: 'Started ' + fmtMs(start) + ', ended ' + fmtMs(end) + ' (' + fmtMs(end - start) + ' on the run\'s clock: the time the task took on a real clock; a simulated clock stands still while a task runs, so 0 there). ' +
       (s1 - s0) + ' steps; slots: ' + (slots.length ? slots.join(', ') : 'none') + '.' }));
     var tb = el('table', { id: 'task-steps' });
     for (var s2 = s0; s2 < s1; s2++) {
