@@ -4,15 +4,14 @@
  * lanes and tasks drawn, a task's detail on click, the TCP graph's points,
  * zoom. A screenshot lands in test-artifacts/report/ (git-ignored).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, demoReportData, runDemo, type DemoResult } from '../../apps/demo.js';
 import { ReportCollector, readReportData, renderReport, replayReportHooks, SEG_FLAG, TASK_FLAG, type ReportData } from '../../src/report/index.js';
 import { replayCapture } from '../../src/trace/replay.js';
 import { TCP_FIN, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
+import { openReport, withChromium } from '../support/browser.js';
 import { itNeeds } from '../support/needs.js';
 
 const ARTIFACTS = path.resolve(process.cwd(), 'test-artifacts/report');
@@ -120,27 +119,14 @@ describe('a large run', () => {
   });
 });
 
-function chromiumPath(): string {
-  const r = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' });
-  return r.stdout.trim() || '/usr/bin/chromium';
-}
-
 describe('the report in a browser', () => {
   itNeeds(['chromium'], 'draws the lanes and tasks, shows a task on click, plots the TCP graph and zooms', async () => {
-    const { chromium } = await import('playwright-core');
     mkdirSync(ARTIFACTS, { recursive: true });
     const file = path.join(ARTIFACTS, 'demo.html');
     writeFileSync(file, html);
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await withChromium(async (browser) => {
       const errors: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(pathToFileURL(file).href);
-      await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+      const page = await openReport(browser, file, errors);
 
       // The whole run: every lane, tasks too dense to draw one by one.
       const tl = page.locator('canvas.timeline').first();
@@ -209,18 +195,13 @@ describe('the report in a browser', () => {
       const other = await demo(false);
       const both = path.join(ARTIFACTS, 'compare.html');
       writeFileSync(both, renderReport(data, { compare: other.data }));
-      const p2 = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      p2.on('pageerror', (e) => errors.push(e.message));
-      await p2.goto(pathToFileURL(both).href);
-      await p2.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+      const p2 = await openReport(browser, both, errors);
       expect(await p2.locator('canvas.timeline').count()).toBe(2);
       expect(await p2.locator('canvas.tseq').count()).toBe(2);
       const views = await p2.locator('canvas.timeline').evaluateAll((cs) => cs.map((c) => `${c.getAttribute('data-view-a')}..${c.getAttribute('data-view-b')}`));
       expect(views[0]).toBe(views[1]);
       await p2.screenshot({ path: path.join(ARTIFACTS, 'compare.png'), fullPage: true });
       expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   }, 30_000);
 });

@@ -6,17 +6,16 @@
  * The threaded report is opened in headless Chromium as a person would.
  * A screenshot lands in test-artifacts/structures/ (git-ignored).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../apps/bench/structures.js';
 import { UsageError } from '../../apps/args.js';
 import { renderReport, STEP, type ReportData } from '../../src/report/index.js';
 import type { StackStructure } from '../../src/structures/app.js';
 import { loginReport } from '../../src/structures/login-report.js';
+import { openReport, withChromium } from '../support/browser.js';
 import { itNeeds } from '../support/needs.js';
 
 const ARTIFACTS = path.resolve(process.cwd(), 'test-artifacts/structures');
@@ -121,28 +120,15 @@ describe('npx tsx apps/bench/structures.ts --report', () => {
   });
 });
 
-function chromiumPath(): string {
-  const r = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' });
-  return r.stdout.trim() || '/usr/bin/chromium';
-}
-
 describe('the threaded report in a browser', () => {
   itNeeds(['chromium'], 'draws every lane of both hosts and the tasks, beside the direct run', async () => {
-    const { chromium } = await import('playwright-core');
     mkdirSync(ARTIFACTS, { recursive: true });
     const d = reports.get('threaded')!;
     const file = path.join(ARTIFACTS, 'login-threaded.html');
     writeFileSync(file, renderReport(d, { compare: reports.get('direct')! }));
-    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await withChromium(async (browser) => {
       const errors: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(pathToFileURL(file).href);
-      await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+      const page = await openReport(browser, file, errors);
       const tl = page.locator('canvas.timeline');
       expect(await tl.count()).toBe(2);
       expect(await tl.first().getAttribute('data-lanes')).toBe(String(d.lanes.length));
@@ -155,8 +141,6 @@ describe('the threaded report in a browser', () => {
       expect(Number(await tl.first().getAttribute('data-tasks-drawn'))).toBeGreaterThan(0);
       await page.screenshot({ path: path.join(ARTIFACTS, 'login-threaded.png'), fullPage: true });
       expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
