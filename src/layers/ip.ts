@@ -42,6 +42,7 @@ import {
 } from '../wire/ipv4.js';
 import type { Resolver } from './arp.js';
 import { reassemblyKey, Reassembler, type PartialDatagram } from './ip-reassembly.js';
+import { bindLocked, bindUpperProtocol, netTapTable, type ProtocolNaming } from './net-binding.js';
 import type { EthertypeSlots, LinkLayer } from './nic/nic.js';
 
 /** A received datagram, as handed to the protocol above. Valid during the upcall only. */
@@ -150,6 +151,7 @@ interface IpShared {
   readonly reassembly: Reassembler;
 }
 
+const IP_PROTOCOL_NAMING: ProtocolNaming = { field: 'IP protocol number', table: 'protocol' };
 const LOOPBACK_NET = 0x7f00_0000;
 /** Fragments one datagram may arrive in (a 64 KiB datagram over a 576-byte MTU takes 117). */
 const MAX_FRAGMENTS = 256;
@@ -176,7 +178,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     snaplenCut: 0, shortFrames: 0, offloadLength: 0, bigTcp: 0,
   };
   readonly binding: Binding<EthertypeSlots>;
-  private readonly taps = new SlotTable<IpTapSlots>(this, 'taps', { onPacket: 'many', onSend: 'many' });
+  private readonly taps = netTapTable<IpTapSlots>(this);
   private readonly errors = new SlotTable<IpErrorSlots>(this, 'errors', { onUndeliverable: 'one' });
   private readonly subnetBroadcast: Ip4;
   /** A header whose total length reads 0 is parsed from a copy here (promiscuous only): the capture is not rewritten. */
@@ -217,27 +219,15 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   // ---- binding -------------------------------------------------------------
 
   /** Bind the handler for one IP protocol number (1 ICMP, 6 TCP, 17 UDP, or any other). */
-  readonly bindProtocol = this.entry('bindProtocol', 'reject', (protocol: number, owner: Module, handlers: Partial<IpSlots>): Binding<IpSlots> => {
-    if (!(Number.isInteger(protocol) && protocol >= 0 && protocol <= 255)) throw new RangeError(`bad IP protocol number ${protocol}`);
-    return this.lock.locked(() => {
-      let t = this.shared.protocols.get(protocol);
-      if (t === undefined) {
-        t = new SlotTable<IpSlots>(this, `protocol ${protocol}`, { onPacket: 'one' });
-        this.shared.protocols.set(protocol, t);
-      }
-      return t.bind(owner, handlers);
-    }) as Binding<IpSlots>;
-  });
+  readonly bindProtocol = this.entry('bindProtocol', 'reject', (protocol: number, owner: Module, handlers: Partial<IpSlots>): Binding<IpSlots> =>
+    bindUpperProtocol(this, this.shared.protocols, IP_PROTOCOL_NAMING, protocol, owner, handlers));
 
   /** Observe every datagram delivered and sent. */
-  readonly tap = this.entry('tap', 'reject', (owner: Module, handlers: Partial<IpTapSlots>): Binding<IpTapSlots> => {
-    return this.lock.locked(() => this.taps.bind(owner, handlers)) as Binding<IpTapSlots>;
-  });
+  readonly tap = this.entry('tap', 'reject', (owner: Module, handlers: Partial<IpTapSlots>): Binding<IpTapSlots> => bindLocked(this, this.taps, owner, handlers));
 
   /** Receive reports of undeliverable datagrams (ICMP does, to answer with errors). */
-  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<IpErrorSlots>): Binding<IpErrorSlots> => {
-    return this.lock.locked(() => this.errors.bind(owner, handlers)) as Binding<IpErrorSlots>;
-  });
+  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<IpErrorSlots>): Binding<IpErrorSlots> =>
+    bindLocked(this, this.errors, owner, handlers));
 
   // ---- routing -------------------------------------------------------------
 

@@ -43,6 +43,7 @@ import {
 } from '../../wire/ipv6.js';
 import { IPV6_FRAGMENT_HEADER_LENGTH, walkIpv6Chain, type Ipv6Chain } from '../../wire/ipv6ext.js';
 import { Reassembler, type PartialDatagram } from '../ip-reassembly.js';
+import { bindLocked, bindUpperProtocol, netTapTable, type ProtocolNaming } from '../net-binding.js';
 import type { NetPacket, NetSendOptions, NetSendResult, NetSlots } from '../net.js';
 import type { EthertypeSlots, LinkLayer } from '../nic/nic.js';
 
@@ -179,6 +180,7 @@ interface FirstFragment {
 }
 
 const MAX_FRAGMENTS = 256;
+const IPV6_PROTOCOL_NAMING: ProtocolNaming = { field: 'IPv6 next header', table: 'next header' };
 
 export class Ipv6 extends Module<Ipv6Shared, PartialDatagram> {
   readonly family = 6 as const;
@@ -198,7 +200,7 @@ export class Ipv6 extends Module<Ipv6Shared, PartialDatagram> {
   };
   readonly binding: Binding<EthertypeSlots>;
   private readonly resolver = new SlotTable<NeighborSlots>(this, 'resolver', { output: 'one', lookup: 'one', confirm: 'one' });
-  private readonly taps = new SlotTable<Ipv6TapSlots>(this, 'taps', { onPacket: 'many', onSend: 'many' });
+  private readonly taps = netTapTable<Ipv6TapSlots>(this);
   private readonly problems = new SlotTable<Ipv6ProblemSlots>(this, 'problems', { onProblem: 'one' });
   private readonly walkLimits: { maxHeaders: number };
 
@@ -225,31 +227,18 @@ export class Ipv6 extends Module<Ipv6Shared, PartialDatagram> {
 
   // ---- binding ---------------------------------------------------------------
 
-  readonly bindProtocol = this.entry('bindProtocol', 'reject', (protocol: number, owner: Module, handlers: Partial<NetSlots>): Binding<NetSlots> => {
-    if (!(Number.isInteger(protocol) && protocol >= 0 && protocol <= 255)) throw new RangeError(`bad IPv6 next header ${protocol}`);
-    return this.lock.locked(() => {
-      let t = this.shared.protocols.get(protocol);
-      if (t === undefined) {
-        t = new SlotTable<NetSlots>(this, `next header ${protocol}`, { onPacket: 'one' });
-        this.shared.protocols.set(protocol, t);
-      }
-      return t.bind(owner, handlers);
-    }) as Binding<NetSlots>;
-  });
+  readonly bindProtocol = this.entry('bindProtocol', 'reject', (protocol: number, owner: Module, handlers: Partial<NetSlots>): Binding<NetSlots> =>
+    bindUpperProtocol(this, this.shared.protocols, IPV6_PROTOCOL_NAMING, protocol, owner, handlers));
 
-  readonly tap = this.entry('tap', 'reject', (owner: Module, handlers: Partial<Ipv6TapSlots>): Binding<Ipv6TapSlots> => {
-    return this.lock.locked(() => this.taps.bind(owner, handlers)) as Binding<Ipv6TapSlots>;
-  });
+  readonly tap = this.entry('tap', 'reject', (owner: Module, handlers: Partial<Ipv6TapSlots>): Binding<Ipv6TapSlots> => bindLocked(this, this.taps, owner, handlers));
 
   /** Be told what ICMPv6 should answer (ICMPv6 binds it). */
-  readonly bindProblems = this.entry('bindProblems', 'reject', (owner: Module, handlers: Partial<Ipv6ProblemSlots>): Binding<Ipv6ProblemSlots> => {
-    return this.lock.locked(() => this.problems.bind(owner, handlers)) as Binding<Ipv6ProblemSlots>;
-  });
+  readonly bindProblems = this.entry('bindProblems', 'reject', (owner: Module, handlers: Partial<Ipv6ProblemSlots>): Binding<Ipv6ProblemSlots> =>
+    bindLocked(this, this.problems, owner, handlers));
 
   /** The resolver of next hops binds here (NDP; one at most). */
-  readonly bindResolver = this.entry('bindResolver', 'reject', (owner: Module, handlers: Partial<NeighborSlots>): Binding<NeighborSlots> => {
-    return this.lock.locked(() => this.resolver.bind(owner, handlers)) as Binding<NeighborSlots>;
-  });
+  readonly bindResolver = this.entry('bindResolver', 'reject', (owner: Module, handlers: Partial<NeighborSlots>): Binding<NeighborSlots> =>
+    bindLocked(this, this.resolver, owner, handlers));
 
   // ---- addresses, groups, routes ------------------------------------------------
 
