@@ -1,17 +1,19 @@
 /**
- * ICMPv6 (RFC 4443): an 8-byte header then data, one record shape for every
- * type as for ICMP over IPv4. Bytes 4..7 are kept as one 32-bit number (echo
- * identifier/sequence, packet-too-big MTU, parameter-problem pointer). The
+ * ICMPv6 (RFC 4443): an 8-byte header then data, the record shape and header
+ * code ICMP over IPv4 shares (icmp-header.ts, exported here under ICMPv6
+ * names). Bytes 4..7 are kept as one 32-bit number (echo identifier/sequence,
+ * packet-too-big MTU, parameter-problem pointer). The
  * checksum covers the IPv6 pseudo-header (RFC 4443 §2.3), so the checksum calls
  * take the addresses. NDP messages (types 133..137) are decoded by ndp.ts.
  */
 
 import type { Ip6 } from './addr6.js';
-import { inBounds, parseFailure, parseSuccess, type PacketBuffer, type ParseResult } from './buffer.js';
+import type { PacketBuffer, ParseResult } from './buffer.js';
 import { checksumVerifies, internetChecksum, onesComplementSum } from './checksum.js';
+import { encodeIcmpRecordHeader, ICMP_COMMON_HEADER_LENGTH, type IcmpRecord } from './icmp-header.js';
 import { IP_PROTO_ICMPV6, IPV6_HEADER_LENGTH, IPV6_MIN_MTU, ipv6PseudoHeaderSum, parseIpv6, type Ipv6Header } from './ipv6.js';
 
-export const ICMPV6_HEADER_LENGTH = 8;
+export const ICMPV6_HEADER_LENGTH = ICMP_COMMON_HEADER_LENGTH;
 
 export const ICMPV6_DEST_UNREACHABLE = 1;
 export const ICMPV6_PACKET_TOO_BIG = 2;
@@ -44,31 +46,17 @@ export const ICMPV6_PARAM_UNKNOWN_OPTION = 2;
  */
 export const ICMPV6_MAX_QUOTE = IPV6_MIN_MTU - IPV6_HEADER_LENGTH - ICMPV6_HEADER_LENGTH;
 
-export interface Icmpv6Message {
-  type: number;
-  code: number;
-  checksum: number;
-  /** Bytes 4..7 as an unsigned 32-bit number. */
-  rest: number;
-  /** Everything after the 8-byte header: echo data, the quoted packet, or an NDP body. */
-  data: Uint8Array;
-}
+/** `data`: echo data, the quoted packet, or an NDP body. */
+export type Icmpv6Message = IcmpRecord;
 
-export function parseIcmpv6(bytes: Uint8Array, offset: number, length: number): ParseResult<Icmpv6Message> {
-  if (!inBounds(bytes, offset, length)) return parseFailure('out-of-bounds');
-  if (length < ICMPV6_HEADER_LENGTH) return parseFailure('truncated');
-  const o = offset;
-  return parseSuccess(
-    {
-      type: bytes[o]!,
-      code: bytes[o + 1]!,
-      checksum: (bytes[o + 2]! << 8) | bytes[o + 3]!,
-      rest: ((bytes[o + 4]! << 24) | (bytes[o + 5]! << 16) | (bytes[o + 6]! << 8) | bytes[o + 7]!) >>> 0,
-      data: bytes.subarray(o + ICMPV6_HEADER_LENGTH, o + length),
-    },
-    ICMPV6_HEADER_LENGTH,
-  );
-}
+export {
+  echoIdentifier as icmpv6EchoIdentifier,
+  echoSequence as icmpv6EchoSequence,
+  emitIcmpRecord as emitIcmpv6,
+  encodeIcmpRecordHeader as encodeIcmpv6Header,
+  makeEchoRecord as makeIcmpv6Echo,
+  parseIcmpRecord as parseIcmpv6,
+} from './icmp-header.js';
 
 /** Whether the checksum of the message at `offset` (`length` = header + data) verifies. */
 export function icmpv6ChecksumOk(bytes: Uint8Array, offset: number, length: number, src: Ip6, dst: Ip6): boolean {
@@ -95,14 +83,6 @@ export function isIcmpv6Error(m: Icmpv6Message): boolean {
   return m.type < 128;
 }
 
-export function icmpv6EchoIdentifier(m: Icmpv6Message): number {
-  return m.rest >>> 16;
-}
-
-export function icmpv6EchoSequence(m: Icmpv6Message): number {
-  return m.rest & 0xffff;
-}
-
 /** The MTU of a packet-too-big message. */
 export function icmpv6Mtu(m: Icmpv6Message): number {
   return m.rest;
@@ -126,10 +106,6 @@ export function icmpv6Quote(packet: Uint8Array): Uint8Array {
   return packet.length <= ICMPV6_MAX_QUOTE ? packet : packet.subarray(0, ICMPV6_MAX_QUOTE);
 }
 
-export function makeIcmpv6Echo(type: number, identifier: number, sequence: number, data: Uint8Array): Icmpv6Message {
-  return { type, code: 0, checksum: 0, rest: (((identifier & 0xffff) << 16) | (sequence & 0xffff)) >>> 0, data };
-}
-
 export function makeIcmpv6DestUnreachable(code: number, quoted: Uint8Array): Icmpv6Message {
   return { type: ICMPV6_DEST_UNREACHABLE, code, checksum: 0, rest: 0, data: icmpv6Quote(quoted) };
 }
@@ -146,35 +122,13 @@ export function makeIcmpv6ParamProblem(code: number, pointer: number, quoted: Ui
   return { type: ICMPV6_PARAM_PROBLEM, code, checksum: 0, rest: pointer >>> 0, data: icmpv6Quote(quoted) };
 }
 
-/** Writes the 8-byte header verbatim (checksum included); returns 8. Data is not written. */
-export function encodeIcmpv6Header(bytes: Uint8Array, offset: number, m: Icmpv6Message): number {
-  const o = offset;
-  bytes[o] = m.type;
-  bytes[o + 1] = m.code;
-  bytes[o + 2] = m.checksum >>> 8;
-  bytes[o + 3] = m.checksum;
-  bytes[o + 4] = m.rest >>> 24;
-  bytes[o + 5] = m.rest >>> 16;
-  bytes[o + 6] = m.rest >>> 8;
-  bytes[o + 7] = m.rest;
-  return ICMPV6_HEADER_LENGTH;
-}
-
 /**
  * Prepends the header in front of the buffer's data (the message data; `m.data`
  * is ignored) and computes the checksum for `src` -> `dst`. Returns the new start.
  */
 export function writeIcmpv6Header(buf: PacketBuffer, m: Icmpv6Message, src: Ip6, dst: Ip6): number {
   const start = buf.prepend(ICMPV6_HEADER_LENGTH);
-  encodeIcmpv6Header(buf.bytes, start, m);
+  encodeIcmpRecordHeader(buf.bytes, start, m);
   setIcmpv6Checksum(buf.bytes, start, buf.end - start, src, dst);
   return start;
-}
-
-/** Header (verbatim checksum) followed by `m.data`. */
-export function emitIcmpv6(m: Icmpv6Message): Uint8Array {
-  const out = new Uint8Array(ICMPV6_HEADER_LENGTH + m.data.length);
-  encodeIcmpv6Header(out, 0, m);
-  out.set(m.data, ICMPV6_HEADER_LENGTH);
-  return out;
 }
