@@ -12,6 +12,9 @@
  *   at most `errorRatePerSec` per second (token bucket).
  * - Errors received are parsed (the quoted datagram) and fanned out to the
  *   `onError` slot, for transports that care (TCP: unreachable, frag needed).
+ *
+ * What it does as ICMPv6 does (sessions, token bucket, echo reply) is
+ * icmp-common.ts's; the ping session's bookkeeping is ping-session.ts's.
  */
 import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import { formatIp4, IP4_BROADCAST, type Ip4 } from '../wire/addr.js';
@@ -33,7 +36,9 @@ import {
   type IcmpMessage,
 } from '../wire/icmp.js';
 import { encodeIpv4Header, IP_PROTO_ICMP, ipv4HeaderLength, setIpv4Checksum, type Ipv4Header } from '../wire/ipv4.js';
+import { copyEchoAsReply, IcmpState, prepareEchoRequest } from './icmp-common.js';
 import type { Ip, IpErrorSlots, IpPacket, IpSlots } from './ip.js';
+import { bindLocked } from './net-binding.js';
 import { pingParams, PingSession } from './ping-session.js';
 
 export interface PingOptions {
@@ -125,14 +130,7 @@ class Ping4Session extends PingSession<Ip4, PingReply, PingOptions> {
   }
 }
 
-interface IcmpShared {
-  readonly sessions: Map<number, Ping4Session>;
-  nextIdent: number;
-  tokens: number;
-  tokensAt: number;
-}
-
-export class Icmp extends Module<IcmpShared, Ping4Session> {
+export class Icmp extends Module<IcmpState<Ping4Session>, Ping4Session> {
   readonly counters: IcmpCounters = {
     echoRequestsReceived: 0, echoRepliesSent: 0, echoRequestsSent: 0, echoRepliesReceived: 0, errorsSent: 0, errorsReceived: 0,
   };
@@ -150,7 +148,7 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
     opts: IcmpOptions = {},
   ) {
     const burst = opts.errorBurst ?? 10;
-    super(rt, 'icmp', { sessions: new Map(), nextIdent: rt.rng.int(0x10000), tokens: burst, tokensAt: rt.clock.now() });
+    super(rt, 'icmp', new IcmpState(rt, burst));
     this.errorRatePerSec = opts.errorRatePerSec ?? 100;
     this.errorBurst = burst;
     this.echo = opts.echo ?? true;
@@ -159,9 +157,8 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
   }
 
   /** Be told of every ICMP error received (fan-out). */
-  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<IcmpErrorSlots>): Binding<IcmpErrorSlots> => {
-    return this.lock.locked(() => this.errorTable.bind(owner, handlers)) as Binding<IcmpErrorSlots>;
-  });
+  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<IcmpErrorSlots>): Binding<IcmpErrorSlots> =>
+    bindLocked(this, this.errorTable, owner, handlers));
 
   /**
    * Send `count` echo requests to `dst`, one every `intervalMs`, and resolve once
@@ -170,13 +167,7 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
    */
   readonly ping = this.entry('ping', 'reject', (dst: Ip4, opts: PingOptions = {}): Promise<PingResult> => {
     const params = pingParams(opts, 65507);
-    const s = this.lock.locked(() => {
-      const id = this.shared.nextIdent;
-      this.shared.nextIdent = (id + 1) & 0xffff;
-      const session = new Ping4Session(id, dst, params, opts);
-      this.shared.sessions.set(id, session);
-      return session;
-    }) as Ping4Session;
+    const s = this.lock.locked(() => this.shared.open((id) => new Ping4Session(id, dst, params, opts))) as Ping4Session;
     const done = s.result();
     s.sendTimer = this.timer(s, 'ping-send', () => this.sendEcho(s));
     s.expireTimer = this.timer(s, 'ping-timeout', () => this.expire(s));
@@ -222,13 +213,10 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
       this.drop('broadcast-echo');
       return;
     }
-    const src = pkt.buf;
-    const len = src.length;
+    const len = pkt.buf.length;
     // The request's frame is gone when this upcall returns: the reply is a new buffer.
     const out = this.ip.alloc(len, 'icmp echo reply');
-    out.bytes.set(src.bytes.subarray(src.start, src.end), out.start);
-    out.bytes[out.start] = ICMP_ECHO_REPLY;
-    out.bytes[out.start + 1] = 0;
+    copyEchoAsReply(pkt.buf, out, ICMP_ECHO_REPLY);
     setIcmpChecksum(out.bytes, out.start, len);
     this.counters.echoRepliesSent++;
     this.ip.send(pkt.src, IP_PROTO_ICMP, out, { src: pkt.dst });
@@ -243,21 +231,13 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
     }
     this.counters.echoRepliesReceived++;
     this.claim(s);
-    const standing = s.standing(seq);
-    if (standing === 'late') {
+    const reply = s.takeReply(seq, this.rt.clock.now(), (rttMs, duplicate): PingReply => ({
+      from: pkt.src, seq, rttMs, ttl: pkt.ttl, bytes: pkt.buf.length, duplicate,
+    }));
+    if (reply === undefined) {
       this.drop('late-reply', this.rt.observed ? `seq ${seq}` : undefined);
       return;
     }
-    const reply: PingReply = {
-      from: pkt.src,
-      seq,
-      rttMs: s.rttMs(seq, this.rt.clock.now()),
-      ttl: pkt.ttl,
-      bytes: pkt.buf.length,
-      duplicate: standing === 'duplicate',
-    };
-    s.recordReply(reply);
-    s.opts.onReply?.(reply);
     if (s.settled) this.finish(s);
   }
 
@@ -280,13 +260,10 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
     };
     if (this.rt.observed) this.note(`error type ${m.type} code ${m.code} from ${formatIp4(pkt.src)} about ${formatIp4(original.dst)}`);
     // One of our echo requests?
-    const t = error.transport;
-    if (original.protocol === IP_PROTO_ICMP && t.length >= 8 && t[0] === ICMP_ECHO_REQUEST) {
-      const s = this.shared.sessions.get((t[4]! << 8) | t[5]!);
-      if (s !== undefined && s.dst === original.dst) {
-        s.errors++;
-        s.opts.onError?.(error);
-      }
+    const s = original.protocol === IP_PROTO_ICMP ? this.shared.quotedSession(error.transport, ICMP_ECHO_REQUEST) : undefined;
+    if (s !== undefined && s.dst === original.dst) {
+      s.errors++;
+      s.opts.onError?.(error);
     }
     for (const b of this.errorTable.bindings) {
       if (this.upcall(b, 'onError', error) === FAILED) return;
@@ -306,7 +283,7 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
       const t = payload.length > 0 ? payload.bytes[payload.start]! : 255;
       if (t !== ICMP_ECHO_REQUEST && t !== ICMP_ECHO_REPLY && t !== 13 && t !== 15 && t !== 17) return;
     }
-    if (!this.takeToken()) {
+    if (!this.shared.takeToken(this.rt.clock.now(), this.errorRatePerSec, this.errorBurst)) {
       this.drop('rate-limited', this.rt.observed ? `unreachable to ${formatIp4(src)}` : undefined);
       return;
     }
@@ -325,46 +302,28 @@ export class Icmp extends Module<IcmpShared, Ping4Session> {
     this.ip.send(src, IP_PROTO_ICMP, out);
   }
 
-  private takeToken(): boolean {
-    const sh = this.shared;
-    const now = this.rt.clock.now();
-    sh.tokens = Math.min(this.errorBurst, sh.tokens + ((now - sh.tokensAt) * this.errorRatePerSec) / 1000);
-    sh.tokensAt = now;
-    if (sh.tokens < 1) return false;
-    sh.tokens -= 1;
-    return true;
-  }
-
   // ---- ping ----------------------------------------------------------------
 
   private sendEcho(s: Ping4Session): void {
-    if (this.shared.sessions.get(s.id) !== s || !s.moreToSend) return;
+    if (!this.shared.running(s) || !s.moreToSend) return;
     const seq = s.markSent(this.rt.clock.now());
     const buf = this.ip.alloc(s.size, 'icmp echo');
-    const bytes = buf.bytes;
-    for (let i = 0; i < s.size; i++) bytes[buf.start + i] = (i + 8) & 0xff;
-    const m = this.txMessage;
-    m.type = ICMP_ECHO_REQUEST;
-    m.code = 0;
-    m.rest = ((s.id << 16) | seq) >>> 0;
-    writeIcmpHeader(buf, m);
+    prepareEchoRequest(buf, s.size, this.txMessage, ICMP_ECHO_REQUEST, s.id, seq);
+    writeIcmpHeader(buf, this.txMessage);
     this.counters.echoRequestsSent++;
     this.ip.send(s.dst, IP_PROTO_ICMP, buf, s.opts.ttl !== undefined ? { ttl: s.opts.ttl } : undefined);
-    if (s.moreToSend) s.sendTimer!.arm(s.intervalMs);
-    s.armExpiry();
+    s.sent();
   }
 
   private expire(s: Ping4Session): void {
-    if (this.shared.sessions.get(s.id) !== s) return;
-    s.expireDue(this.rt.clock.now());
-    s.armExpiry();
+    if (!this.shared.running(s)) return;
+    s.expire(this.rt.clock.now());
     if (s.settled) this.finish(s);
   }
 
   /** Ends the session (every request answered or timed out, or a task working for it failed). */
   private finish(s: Ping4Session): void {
-    if (this.shared.sessions.get(s.id) !== s) return;
-    this.shared.sessions.delete(s.id);
+    if (!this.shared.close(s)) return;
     this.releaseClient(s);
     s.deliver();
   }

@@ -4,9 +4,9 @@
  * the next one expires, whether the session is over, and its summary.
  *
  * ICMP and ICMPv6 each subclass it for their client type (describe()); they
- * keep what differs: building and sending the request, matching replies and
- * the reply callbacks, the sessions map, and the timers, made with their own
- * `timer` (the session only re-arms the expiry one it is handed).
+ * keep what differs: building and sending the request, matching replies, and
+ * the timers, made with their own `timer` (the session only re-arms the
+ * expiry one it is handed). The sessions map is icmp-common.ts's.
  */
 
 const WAITING = 0;
@@ -61,15 +61,17 @@ export function pingParams(opts: PingParamOptions, maxSize: number): PingParams 
 }
 
 /** The callbacks the session itself makes. */
-export interface PingTimeoutCallback {
+export interface PingSessionCallbacks<R> {
   /** Called when a request's time runs out unanswered. */
   onTimeout?(seq: number): void;
+  /** Called for every reply not late (duplicates too, marked). */
+  onReply?(reply: R): void;
 }
 
 /** How a reply for a sequence number already sent stands. */
 export type ReplyStanding = 'first' | 'duplicate' | 'late';
 
-export abstract class PingSession<A, R extends PingReplyLike, O extends PingTimeoutCallback> {
+export abstract class PingSession<A, R extends PingReplyLike, O extends PingSessionCallbacks<R>> {
   private readonly sentAt: number[] = [];
   private readonly state: number[] = [];
   readonly replies: R[] = [];
@@ -114,29 +116,49 @@ export abstract class PingSession<A, R extends PingReplyLike, O extends PingTime
     return seq;
   }
 
+  /**
+   * A reply to `seq` (< nextSeq) arrived at `now`: undefined when it is late
+   * (its time ran out); otherwise the reply `make` builds is counted (the first
+   * per sequence number kept), told to `onReply` and returned.
+   */
+  takeReply(seq: number, now: number, make: (rttMs: number, duplicate: boolean) => R): R | undefined {
+    const standing = this.standing(seq);
+    if (standing === 'late') return undefined;
+    const reply = make(now - this.sentAt[seq]!, standing === 'duplicate');
+    this.recordReply(reply);
+    return reply;
+  }
+
   /** For `seq` (< nextSeq): a first reply, a duplicate, or one after its time ran out. */
-  standing(seq: number): ReplyStanding {
+  private standing(seq: number): ReplyStanding {
     const st = this.state[seq];
     return st === TIMED_OUT ? 'late' : st === ANSWERED ? 'duplicate' : 'first';
   }
 
-  rttMs(seq: number, now: number): number {
-    return now - this.sentAt[seq]!;
+  private recordReply(reply: R): void {
+    if (reply.duplicate) this.duplicates++;
+    else {
+      this.state[reply.seq] = ANSWERED;
+      this.received++;
+      this.replies.push(reply);
+    }
+    this.opts.onReply?.(reply);
   }
 
-  /** Counts a reply that is not late; the first per sequence number is kept. */
-  recordReply(reply: R): void {
-    if (reply.duplicate) {
-      this.duplicates++;
-      return;
-    }
-    this.state[reply.seq] = ANSWERED;
-    this.received++;
-    this.replies.push(reply);
+  /** A request was sent: the next is due after the interval, if any, and the expiry follows the earliest waiting. */
+  sent(): void {
+    if (this.moreToSend) this.sendTimer!.arm(this.intervalMs);
+    this.armExpiry();
+  }
+
+  /** The expiry timer ran at `now`: what is due times out, the timer is armed again for what still waits. */
+  expire(now: number): void {
+    this.expireDue(now);
+    this.armExpiry();
   }
 
   /** Marks timed out, in sequence order, each request still waiting whose time is up at `now`, telling `onTimeout`. */
-  expireDue(now: number): void {
+  private expireDue(now: number): void {
     for (let seq = 0; seq < this.nextSeq; seq++) {
       if (this.state[seq] === WAITING && this.sentAt[seq]! + this.timeoutMs <= now) {
         this.state[seq] = TIMED_OUT;
@@ -153,7 +175,7 @@ export abstract class PingSession<A, R extends PingReplyLike, O extends PingTime
   }
 
   /** Arms the expiry timer for the next expiry, or cancels it when nothing waits. */
-  armExpiry(): void {
+  private armExpiry(): void {
     const at = this.nextExpiry();
     if (at === Infinity) this.expireTimer!.cancel();
     else this.expireTimer!.armAt(at);

@@ -15,6 +15,9 @@
  *   every error is fanned out to `onError` (transports) with its quoted packet.
  * - Neighbor discovery messages (133..137) go to the module bound to the
  *   `ndp` slot, unchecked: NDP makes RFC 4861's checks itself and counts them.
+ *
+ * What it does as ICMP does (sessions, token bucket, echo reply) is
+ * icmp-common.ts's; the ping session's bookkeeping is ping-session.ts's.
  */
 import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
 import { formatIp6, ip6Equal, isIp6Multicast, isIp6Unspecified, type Ip6 } from '../../wire/addr6.js';
@@ -27,7 +30,9 @@ import {
 import { IP_PROTO_ICMPV6, IPV6_HEADER_LENGTH, type Ipv6Header } from '../../wire/ipv6.js';
 import { walkIpv6Chain } from '../../wire/ipv6ext.js';
 import { isNdpType } from '../../wire/ndp.js';
+import { copyEchoAsReply, IcmpState, prepareEchoRequest } from '../icmp-common.js';
 import type { PingOptions, PingReply, PingResult } from '../icmp.js';
+import { bindLocked } from '../net-binding.js';
 import type { NetSlots } from '../net.js';
 import { pingParams, PingSession } from '../ping-session.js';
 import type { Ipv6, Ipv6Packet, Ipv6Problem, Ipv6ProblemSlots } from './ipv6.js';
@@ -97,14 +102,7 @@ class Ping6Session extends PingSession<Ip6, Ping6Reply, Ping6Options> {
   }
 }
 
-interface Icmpv6Shared {
-  readonly sessions: Map<number, Ping6Session>;
-  nextIdent: number;
-  tokens: number;
-  tokensAt: number;
-}
-
-export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
+export class Icmpv6 extends Module<IcmpState<Ping6Session>, Ping6Session> {
   readonly counters: Icmpv6Counters = {
     echoRequestsReceived: 0, echoRepliesSent: 0, echoRequestsSent: 0, echoRepliesReceived: 0, errorsSent: 0, errorsReceived: 0, packetTooBig: 0,
   };
@@ -123,7 +121,7 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     opts: Icmpv6Options = {},
   ) {
     const burst = opts.errorBurst ?? 10;
-    super(rt, 'icmpv6', { sessions: new Map(), nextIdent: rt.rng.int(0x10000), tokens: burst, tokensAt: rt.clock.now() });
+    super(rt, 'icmpv6', new IcmpState(rt, burst));
     this.errorRatePerSec = opts.errorRatePerSec ?? 100;
     this.errorBurst = burst;
     this.echo = opts.echo ?? true;
@@ -131,24 +129,16 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     this.problemBinding = ipv6.bindProblems(this, { onProblem: (p) => this.sendError(p) });
   }
 
-  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<Icmpv6ErrorSlots>): Binding<Icmpv6ErrorSlots> => {
-    return this.lock.locked(() => this.errorTable.bind(owner, handlers)) as Binding<Icmpv6ErrorSlots>;
-  });
+  readonly bindErrors = this.entry('bindErrors', 'reject', (owner: Module, handlers: Partial<Icmpv6ErrorSlots>): Binding<Icmpv6ErrorSlots> =>
+    bindLocked(this, this.errorTable, owner, handlers));
 
-  readonly bindNdp = this.entry('bindNdp', 'reject', (owner: Module, handlers: Partial<Icmpv6NdpSlots>): Binding<Icmpv6NdpSlots> => {
-    return this.lock.locked(() => this.ndpTable.bind(owner, handlers)) as Binding<Icmpv6NdpSlots>;
-  });
+  readonly bindNdp = this.entry('bindNdp', 'reject', (owner: Module, handlers: Partial<Icmpv6NdpSlots>): Binding<Icmpv6NdpSlots> =>
+    bindLocked(this, this.ndpTable, owner, handlers));
 
   /** Echo requests to `dst`, as `Icmp.ping`; resolves as the clock runs. */
   readonly ping = this.entry('ping', 'reject', (dst: Ip6, opts: Ping6Options = {}): Promise<Ping6Result> => {
     const params = pingParams(opts, 65527);
-    const s = this.lock.locked(() => {
-      const id = this.shared.nextIdent;
-      this.shared.nextIdent = (id + 1) & 0xffff;
-      const session = new Ping6Session(id, dst.slice(0, 16), params, opts);
-      this.shared.sessions.set(id, session);
-      return session;
-    }) as Ping6Session;
+    const s = this.lock.locked(() => this.shared.open((id) => new Ping6Session(id, dst.slice(0, 16), params, opts))) as Ping6Session;
     const done = s.result();
     s.sendTimer = this.timer(s, 'ping-send', () => this.sendEcho(s));
     s.expireTimer = this.timer(s, 'ping-timeout', () => this.expire(s));
@@ -206,12 +196,9 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
       this.drop('no-source-for-reply');
       return;
     }
-    const from = pkt.buf;
-    const len = from.length;
+    const len = pkt.buf.length;
     const out = this.ipv6.alloc(len, 'icmpv6 echo reply');
-    out.bytes.set(from.bytes.subarray(from.start, from.end), out.start);
-    out.bytes[out.start] = ICMPV6_ECHO_REPLY;
-    out.bytes[out.start + 1] = 0;
+    copyEchoAsReply(pkt.buf, out, ICMPV6_ECHO_REPLY);
     setIcmpv6Checksum(out.bytes, out.start, len, src, pkt.src);
     this.counters.echoRepliesSent++;
     this.ipv6.send(pkt.src, IP_PROTO_ICMPV6, out, { src });
@@ -227,21 +214,13 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     }
     this.counters.echoRepliesReceived++;
     this.claim(s);
-    const standing = s.standing(seq);
-    if (standing === 'late') {
+    const reply = s.takeReply(seq, this.rt.clock.now(), (rttMs, duplicate): Ping6Reply => ({
+      from: pkt.src.slice(0, 16), seq, rttMs, ttl: pkt.ttl, bytes: pkt.buf.length, duplicate,
+    }));
+    if (reply === undefined) {
       this.drop('late-reply', this.rt.observed ? `seq ${seq}` : undefined);
       return;
     }
-    const reply: Ping6Reply = {
-      from: pkt.src.slice(0, 16),
-      seq,
-      rttMs: s.rttMs(seq, this.rt.clock.now()),
-      ttl: pkt.ttl,
-      bytes: pkt.buf.length,
-      duplicate: standing === 'duplicate',
-    };
-    s.recordReply(reply);
-    s.opts.onReply?.(reply);
     if (s.settled) this.finish(s);
   }
 
@@ -279,12 +258,10 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
       pointer: m.type === ICMPV6_PARAM_PROBLEM ? m.rest : 0, [DETACH]: detachError,
     };
     if (this.rt.observed) this.note(`error type ${m.type} code ${m.code} from ${formatIp6(pkt.src)} about ${formatIp6(original.dst)}`);
-    if (protocol === IP_PROTO_ICMPV6 && transport.length >= 8 && transport[0] === ICMPV6_ECHO_REQUEST) {
-      const s = this.shared.sessions.get((transport[4]! << 8) | transport[5]!);
-      if (s !== undefined && ip6Equal(s.dst, original.dst)) {
-        s.errors++;
-        s.opts.onError?.(error);
-      }
+    const s = protocol === IP_PROTO_ICMPV6 ? this.shared.quotedSession(transport, ICMPV6_ECHO_REQUEST) : undefined;
+    if (s !== undefined && ip6Equal(s.dst, original.dst)) {
+      s.errors++;
+      s.opts.onError?.(error);
     }
     for (const b of this.errorTable.bindings) if (this.upcall(b, 'onError', error) === FAILED) return;
   }
@@ -296,7 +273,7 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     if (isIp6Unspecified(src) || isIp6Multicast(src)) return;
     if (isIp6Multicast(p.dst) && !p.evenIfMulticast) return;
     if (this.aboutAnError(p)) return;
-    if (!this.takeToken()) {
+    if (!this.shared.takeToken(this.rt.clock.now(), this.errorRatePerSec, this.errorBurst)) {
       this.drop('rate-limited', this.rt.observed ? `type ${p.type} to ${formatIp6(src)}` : undefined);
       return;
     }
@@ -325,51 +302,33 @@ export class Icmpv6 extends Module<Icmpv6Shared, Ping6Session> {
     return p.packet[at]! < 128;
   }
 
-  private takeToken(): boolean {
-    const sh = this.shared;
-    const now = this.rt.clock.now();
-    sh.tokens = Math.min(this.errorBurst, sh.tokens + ((now - sh.tokensAt) * this.errorRatePerSec) / 1000);
-    sh.tokensAt = now;
-    if (sh.tokens < 1) return false;
-    sh.tokens -= 1;
-    return true;
-  }
-
   // ---- ping ------------------------------------------------------------------
 
   private sendEcho(s: Ping6Session): void {
-    if (this.shared.sessions.get(s.id) !== s || !s.moreToSend) return;
+    if (!this.shared.running(s) || !s.moreToSend) return;
     const seq = s.markSent(this.rt.clock.now());
     const src = this.ipv6.sourceFor(s.dst);
     if (src !== undefined && typeof src !== 'number') {
       const buf = this.ipv6.alloc(s.size, 'icmpv6 echo');
-      const bytes = buf.bytes;
-      for (let i = 0; i < s.size; i++) bytes[buf.start + i] = (i + 8) & 0xff;
-      const m = this.txMessage;
-      m.type = ICMPV6_ECHO_REQUEST;
-      m.code = 0;
-      m.rest = ((s.id << 16) | seq) >>> 0;
-      writeIcmpv6Header(buf, m, src, s.dst);
+      prepareEchoRequest(buf, s.size, this.txMessage, ICMPV6_ECHO_REQUEST, s.id, seq);
+      writeIcmpv6Header(buf, this.txMessage, src, s.dst);
       this.counters.echoRequestsSent++;
       this.ipv6.send(s.dst, IP_PROTO_ICMPV6, buf, { src, ...(s.opts.ttl !== undefined ? { ttl: s.opts.ttl } : {}) });
     } else {
       this.drop('no-route', this.rt.observed ? formatIp6(s.dst) : undefined);
     }
-    if (s.moreToSend) s.sendTimer!.arm(s.intervalMs);
-    s.armExpiry();
+    s.sent();
   }
 
   private expire(s: Ping6Session): void {
-    if (this.shared.sessions.get(s.id) !== s) return;
-    s.expireDue(this.rt.clock.now());
-    s.armExpiry();
+    if (!this.shared.running(s)) return;
+    s.expire(this.rt.clock.now());
     if (s.settled) this.finish(s);
   }
 
   /** Ends the session (every request answered or timed out, or a task working for it failed). */
   private finish(s: Ping6Session): void {
-    if (this.shared.sessions.get(s.id) !== s) return;
-    this.shared.sessions.delete(s.id);
+    if (!this.shared.close(s)) return;
     this.releaseClient(s);
     s.deliver();
   }
