@@ -16,10 +16,14 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type { Mac } from '../../wire/addr.js';
+import { IP_NETNS, processAlive, removeNamespace, sweepStaleNamespaces, TAP_NAMESPACE } from './netns-sweep.js';
 import { UdpTunnelDevice } from './udp-tunnel.js';
 
 export interface TapLinkOptions {
-  /** Namespace to create (default: upcall-<pid>-<n>). Must not exist. */
+  /**
+   * Namespace to create (default: upcall-<pid>-<n>; those a killed process
+   * left are removed before this process makes its first). Must not exist.
+   */
   namespace?: string;
   /** TAP interface name (default: uptap + 8 random hex digits, see `pickTapName`; at most 15 characters). */
   tapName?: string;
@@ -102,6 +106,19 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
+/**
+ * Before this process makes its first namespace: those a killed run of a tool
+ * left (its pid gone) are removed. One bearing this very pid is stale too, as
+ * nothing is made yet: a restarted tool may be given the pid of the one killed
+ * (containers number their processes alike on every start).
+ */
+function sweepOnce(): void {
+  const alive = (pid: number): boolean => pid !== process.pid && processAlive(pid);
+  for (const ns of sweepStaleNamespaces([TAP_NAMESPACE], IP_NETNS, alive)) {
+    process.emitWarning(`removed network namespace ${ns}, left by a process that no longer runs`);
+  }
+}
+
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
@@ -144,6 +161,7 @@ export class TapLink {
   ) {}
 
   static async create(opts: TapLinkOptions): Promise<TapLink> {
+    if (counter === 0) sweepOnce();
     const n = counter++;
     const ns = opts.namespace ?? `upcall-${process.pid}-${n}`;
     const tap = opts.tapName ?? pickTapName(interfaceExists);
@@ -265,21 +283,8 @@ export class TapLink {
     live.delete(this);
     for (const c of this.children) c.kill('SIGKILL');
     this.relay?.kill('SIGKILL');
-    // Processes forked inside (socat's children, a telnetd's login shell) would
-    // keep the namespace alive after its name is gone: everything in it is ours.
-    const pids = spawnSync('ip', ['netns', 'pids', this.namespace], { encoding: 'utf8' }).stdout ?? '';
-    for (const p of pids.split(/\s+/)) {
-      const pid = Number(p);
-      if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    // Deleting the namespace removes the TAP device inside it.
-    spawnSync('ip', ['netns', 'del', this.namespace]);
+    // Everything still running inside is ours; deleting the namespace removes the TAP device in it.
+    removeNamespace(this.namespace);
     spawnSync('ip', ['link', 'del', this.tapName]);
     void this.device.close();
   }

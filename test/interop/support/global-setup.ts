@@ -2,40 +2,21 @@
  * Before and after the interop suite: remove namespaces an earlier run left
  * behind when its process was killed before it could clean up (SIGKILL, a
  * crashed worker). Only namespaces named by this suite (uit-<tag>-<pid>-<n>)
- * whose process is gone are touched; a run in progress keeps its own. The
- * same for throwaway login users (support/users.ts).
+ * or by TapLink for a demo or tool (upcall-<pid>-<n>) whose process is gone
+ * are touched; a run in progress keeps its own. The same for throwaway login
+ * users (support/users.ts).
  */
 import { spawnSync } from 'node:child_process';
+import { processAlive, sweepStaleNamespaces, TAP_NAMESPACE } from '../../../src/layers/nic/netns-sweep.js';
 import { sweepUsers } from './users.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** The suite's own namespaces (support/lab.ts); the pid is the first group. */
+const SUITE_NAMESPACE = /^uit-[a-z0-9]+-(\d+)-\d+$/;
 
 function sweep(): void {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return;
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (list.status !== 0) return;
-  for (const line of list.stdout.split('\n')) {
-    const m = /^(uit-[a-z0-9]+-(\d+)-\d+)\b/.exec(line.trim());
-    if (m === null || alive(Number(m[2]))) continue;
-    const pids = spawnSync('ip', ['netns', 'pids', m[1]!], { encoding: 'utf8' }).stdout ?? '';
-    for (const p of pids.split(/\s+/).filter((x) => x !== '')) {
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    spawnSync('ip', ['netns', 'del', m[1]!]);
-    console.warn(`interop: removed namespace ${m[1]} left by an earlier run`);
-  }
-  sweepUsers(alive);
+  for (const ns of sweepStaleNamespaces([SUITE_NAMESPACE, TAP_NAMESPACE])) console.warn(`interop: removed namespace ${ns} left by an earlier run`);
+  sweepUsers(processAlive);
 }
 
 /**
