@@ -30,19 +30,26 @@ console.log(`capture fuzz: seed ${seed}, ${count} mutants (replay command on eve
 const dir = mkdtempSync(path.join(tmpdir(), 'capture-fuzz-'));
 let replays = 0;
 let replayRejected = 0;
+/** Replay runs per seed, exit 0 and exit 2: that every kind of capture reached the replay. */
+const bySeed = new Map<string, [number, number]>();
 const started = performance.now();
 try {
-  const tally = await fuzzCaptures(seed, count, undefined, async (i, m) => {
+  const tally = await fuzzCaptures(seed, count, undefined, async (i, m, from) => {
     if (i % replayEvery !== 0) return;
     const code = await replayVerdict(m, path.join(dir, 'mutant.cap'));
     replays++;
     if (code === 2) replayRejected++;
+    const c = bySeed.get(from.name) ?? [0, 0];
+    c[code === 2 ? 1 : 0]++;
+    bySeed.set(from.name, c);
   });
   const s = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `ok: ${tally.mutants} mutants in ${s} s: ${tally.read} read, ${tally.rejected} rejected with CaptureFormatError, ` +
       `${tally.disagreements} read by one reader only; replay command: ${replays} runs, ${replayRejected} exit 2 with one line`,
   );
+  const seeds = [...bySeed].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, [ok, no]]) => `${name} ${ok}/${no}`);
+  console.log(`replay runs by seed (exit 0/exit 2): ${seeds.join(', ')}`);
 } catch (e) {
   if (e instanceof FuzzFailure) {
     const out = path.resolve(`capture-fuzz-failure-${seed}-${e.index}.bin`);

@@ -1,9 +1,13 @@
 /**
  * Mutation fuzzing of the capture readers (classic pcap, pcapng, and openCapture
  * in front of both). Seeds are real captures (the reference Telnet traces, cut
- * short so each mutant is cheap) and a pcapng sample with every block type the
- * reader knows, in both byte orders; mutants flip bits, overwrite bytes and
- * 32-bit fields with boundary values, cut, duplicate, insert and splice.
+ * short so each mutant is cheap; small captures of IPv6 with extension headers
+ * and fragments, of QinQ VLANs, and of PPPoE under three VLAN tags, as
+ * recorded) and a pcapng sample with every block type the reader knows, in
+ * both byte orders; mutants flip bits, overwrite bytes and 32-bit fields with
+ * boundary values, cut, duplicate, insert and splice. The replay command
+ * (every 100th mutant) decodes what the frames carry, so the IPv6, VLAN and
+ * PPPoE seeds reach its link and network decoding too.
  *
  * The rule checked: a reader either yields records or throws
  * CaptureFormatError; anything else (a RangeError, a TypeError, a hang) is a
@@ -27,9 +31,17 @@ export interface Seed {
   readonly bytes: Uint8Array;
 }
 
-/** Seeds: short real captures in pcap (µs, ns, both byte orders) and pcapng, and the pcapng sample. */
+/** Real captures of other link and network layers, taken whole (each under 12 KB). */
+const LAYER_SEEDS = [
+  { name: 'ipv6-ext-frag', file: 'ipv6-link.pcap' },
+  { name: 'qinq-pcapng', file: 'qinq.pcapng' },
+  { name: 'vlan3-pppoe', file: 'vlan3-pppoe.pcap' },
+];
+
+/** Seeds: short real captures in pcap (µs, ns, both byte orders) and pcapng, the pcapng sample, and the LAYER_SEEDS. */
 export function captureSeeds(frames = 12): Seed[] {
   const dir = path.resolve(process.cwd(), 'test/fixtures/traces');
+  const layers = LAYER_SEEDS.map((l) => ({ name: l.name, bytes: new Uint8Array(readFileSync(path.join(dir, l.file))) }));
   const recs = parsePcapBuffer(new Uint8Array(readFileSync(path.join(dir, 'telnet-raw.pcap')))).slice(0, frames);
   const linkType = recs[0]!.linkType;
   return [
@@ -39,6 +51,7 @@ export function captureSeeds(frames = 12): Seed[] {
     { name: 'pcapng-be-ns', bytes: encodePcapng(recs, { byteOrder: 'be', interfaces: [{ linkType, tsresol: 9, snaplen: 200 }] }) },
     { name: 'pcapng-sample-le', bytes: buildSample('le').file },
     { name: 'pcapng-sample-be', bytes: buildSample('be').file },
+    ...layers,
   ];
 }
 
