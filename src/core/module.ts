@@ -64,7 +64,12 @@ export class Module<S = unknown, C = unknown> {
     dropReasons: new Map(),
   };
   readonly log: Logger;
-  private readonly clientTimers = new Map<unknown, ModuleTimer[]>();
+  /**
+   * Each client's newest timer; the others follow through ModuleTimer.older.
+   * A chain, not an array: a connection has three timers, and an array grown
+   * by push to three weighed more than the three.
+   */
+  private readonly clientTimers = new Map<unknown, ModuleTimer>();
   /** Queued dispatch only: where upcalls into this module wait (created on first use). */
   mailbox: Mailbox | null = null;
   /** Depth of queries of this module running (they may not upcall or defer). */
@@ -373,26 +378,25 @@ export class Module<S = unknown, C = unknown> {
    */
   timer(client: C | null, name: string, fire: () => void): ModuleTimer {
     const t = new ModuleTimer(this as Module, client, name, fire);
-    const list = this.clientTimers.get(client);
-    if (list === undefined) this.clientTimers.set(client, [t]);
-    else list.push(t);
+    t.older = this.clientTimers.get(client) ?? null;
+    this.clientTimers.set(client, t);
     return t;
   }
 
   /** Cancel and forget every timer of `client` (on cleanup, or when a client closes normally). */
   releaseClient(client: C | null): void {
-    const list = this.clientTimers.get(client);
-    if (list === undefined) return;
+    const newest = this.clientTimers.get(client);
+    if (newest === undefined) return;
     this.clientTimers.delete(client);
-    for (const t of list) t.cancel();
+    for (let t: ModuleTimer | null = newest; t !== null; t = t.older) t.cancel();
   }
 
   /** Armed timers, for one client or for all. */
   liveTimers(client?: C | null): number {
     let n = 0;
-    for (const [c, list] of this.clientTimers) {
+    for (const [c, newest] of this.clientTimers) {
       if (client !== undefined && c !== client) continue;
-      for (const t of list) if (t.armed) n++;
+      for (let t: ModuleTimer | null = newest; t !== null; t = t.older) if (t.armed) n++;
     }
     return n;
   }
@@ -469,6 +473,8 @@ export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
   private callback: (() => void) | null = null;
+  /** @internal the client's timer made before this one (Module.clientTimers) */
+  older: ModuleTimer | null = null;
 
   constructor(
     readonly module: Module,
