@@ -77,7 +77,8 @@ export class SlotTable<H extends object> {
       }
     }
     const b = new Binding<H>(this, owner, handlers, client);
-    this.list = [...this.list, b];
+    // concat makes the array its exact size; a spread grew it by push, to 17 slots for one binding
+    this.list = this.list.concat(b);
     return b;
   }
 
