@@ -376,7 +376,7 @@ export class Module<S = unknown, C = unknown> {
    * A timer owned by this module for `client` (null: shared state). A cleanup of
    * the client cancels it; firing starts a task at this module.
    */
-  timer(client: C | null, name: string, fire: () => void): ModuleTimer {
+  timer(client: C | null, name: string, fire: (client: C) => void): ModuleTimer {
     const t = new ModuleTimer(this as Module, client, name, fire);
     t.older = this.clientTimers.get(client) ?? null;
     this.clientTimers.set(client, t);
@@ -473,6 +473,8 @@ export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
   private callback: (() => void) | null = null;
+  /** The firing's task body, made on the first firing (most timers never fire). */
+  private run: (() => void) | null = null;
   /** @internal the client's timer made before this one (Module.clientTimers) */
   older: ModuleTimer | null = null;
 
@@ -480,7 +482,11 @@ export class ModuleTimer {
     readonly module: Module,
     readonly client: unknown,
     readonly name: string,
-    private readonly fire: () => void,
+    /**
+     * Given the client, so that one function can serve the same timer of every
+     * client (TCP's three per connection) instead of a closure per client.
+     */
+    private readonly fire: (client: never) => void,
   ) {}
 
   get armed(): boolean {
@@ -527,6 +533,6 @@ export class ModuleTimer {
       return;
     }
     this.dueAt = -1;
-    this.module.startTask('timer', this.fire, { client: this.client ?? undefined, entry: this.name });
+    this.module.startTask('timer', (this.run ??= () => this.fire(this.client as never)), { client: this.client ?? undefined, entry: this.name });
   }
 }
