@@ -36,10 +36,18 @@ export class IsnGenerator {
     this.prf = keyedHashOf(secret);
   }
 
-  /** The ISN for a connection opened at `nowMs` on this 4-tuple. */
+  /**
+   * The tuple's timestamp offset, as computed by the last isn(): a connection
+   * takes both from one hash.
+   */
+  offset = 0;
+
+  /** The ISN for a connection opened at `nowMs` on this 4-tuple (and its timestamp offset in `offset`). */
   isn(nowMs: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
     const m = Math.floor(nowMs * 250) % 0x1_0000_0000; // 4 us ticks, mod 2^32
-    return (m + this.f(localIp, localPort, remoteIp, remotePort)) >>> 0;
+    const f = this.f(localIp, localPort, remoteIp, remotePort);
+    this.offset = this.prf.hi;
+    return (m + f) >>> 0;
   }
 
   /** A per-connection offset added to the millisecond clock for TSval. */

@@ -398,7 +398,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
-    c.tsOffset = this.isn.timestampOffset(localIp, localPort, remoteIp, remotePort);
+    c.tsOffset = this.isn.offset;
     // A lower of the other family serves only a connect that fails with ENETUNREACH.
     const family = familyOf(remoteIp);
     c.rcvMss = mssForMtu(family, lowerFamily(lower) === family ? lower.pathMtu(remoteIp) : 1280);
