@@ -448,7 +448,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.releaseClient(c);
     c.sendBuf.free();
     if (!keepHeld || c.heldBytes === 0) {
-      c.held = [];
+      c.held = null;
       c.heldBytes = 0;
     }
     c.ooo = null;
