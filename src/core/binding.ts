@@ -59,7 +59,9 @@ export class SlotTable<H extends object> {
    * that is already bound.
    */
   bind(owner: Module, handlers: Partial<H>, client?: unknown): Binding<H> {
-    for (const key of Object.keys(handlers)) {
+    // for-in over own keys: Object.keys made an array per bind, one per connection
+    for (const key in handlers) {
+      if (!Object.hasOwn(handlers, key)) continue;
       const mode = (this.spec as Record<string, SlotMode | undefined>)[key];
       if (mode === undefined) {
         throw new BindError(`${this.module.name}/${this.name} has no slot '${key}' (slots: ${Object.keys(this.spec).join(', ')})`);
@@ -77,7 +79,8 @@ export class SlotTable<H extends object> {
       }
     }
     const b = new Binding<H>(this, owner, handlers, client);
-    this.list = [...this.list, b];
+    // concat makes the array its exact size; a spread grew it by push, to 17 slots for one binding
+    this.list = this.list.concat(b);
     return b;
   }
 

@@ -64,7 +64,12 @@ export class Module<S = unknown, C = unknown> {
     dropReasons: new Map(),
   };
   readonly log: Logger;
-  private readonly clientTimers = new Map<unknown, ModuleTimer[]>();
+  /**
+   * Each client's newest timer; the others follow through ModuleTimer.older.
+   * A chain, not an array: a connection has three timers, and an array grown
+   * by push to three weighed more than the three.
+   */
+  private readonly clientTimers = new Map<unknown, ModuleTimer>();
   /** Queued dispatch only: where upcalls into this module wait (created on first use). */
   mailbox: Mailbox | null = null;
   /** Depth of queries of this module running (they may not upcall or defer). */
@@ -371,28 +376,27 @@ export class Module<S = unknown, C = unknown> {
    * A timer owned by this module for `client` (null: shared state). A cleanup of
    * the client cancels it; firing starts a task at this module.
    */
-  timer(client: C | null, name: string, fire: () => void): ModuleTimer {
+  timer(client: C | null, name: string, fire: (client: C) => void): ModuleTimer {
     const t = new ModuleTimer(this as Module, client, name, fire);
-    const list = this.clientTimers.get(client);
-    if (list === undefined) this.clientTimers.set(client, [t]);
-    else list.push(t);
+    t.older = this.clientTimers.get(client) ?? null;
+    this.clientTimers.set(client, t);
     return t;
   }
 
   /** Cancel and forget every timer of `client` (on cleanup, or when a client closes normally). */
   releaseClient(client: C | null): void {
-    const list = this.clientTimers.get(client);
-    if (list === undefined) return;
+    const newest = this.clientTimers.get(client);
+    if (newest === undefined) return;
     this.clientTimers.delete(client);
-    for (const t of list) t.cancel();
+    for (let t: ModuleTimer | null = newest; t !== null; t = t.older) t.cancel();
   }
 
   /** Armed timers, for one client or for all. */
   liveTimers(client?: C | null): number {
     let n = 0;
-    for (const [c, list] of this.clientTimers) {
+    for (const [c, newest] of this.clientTimers) {
       if (client !== undefined && c !== client) continue;
-      for (const t of list) if (t.armed) n++;
+      for (let t: ModuleTimer | null = newest; t !== null; t = t.older) if (t.armed) n++;
     }
     return n;
   }
@@ -469,12 +473,20 @@ export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
   private callback: (() => void) | null = null;
+  /** The firing's task body, made on the first firing (most timers never fire). */
+  private run: (() => void) | null = null;
+  /** @internal the client's timer made before this one (Module.clientTimers) */
+  older: ModuleTimer | null = null;
 
   constructor(
     readonly module: Module,
     readonly client: unknown,
     readonly name: string,
-    private readonly fire: () => void,
+    /**
+     * Given the client, so that one function can serve the same timer of every
+     * client (TCP's three per connection) instead of a closure per client.
+     */
+    private readonly fire: (client: never) => void,
   ) {}
 
   get armed(): boolean {
@@ -521,6 +533,6 @@ export class ModuleTimer {
       return;
     }
     this.dueAt = -1;
-    this.module.startTask('timer', this.fire, { client: this.client ?? undefined, entry: this.name });
+    this.module.startTask('timer', (this.run ??= () => this.fire(this.client as never)), { client: this.client ?? undefined, entry: this.name });
   }
 }

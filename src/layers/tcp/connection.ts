@@ -82,8 +82,8 @@ export class TcpConnection {
   rcvMssSeen = 0;
   /** @internal receive buffer (bounds the advertised window) */
   rcvBufSize: number;
-  /** @internal in-order bytes held for the application (paused or not bound yet) */
-  held: Uint8Array[] = [];
+  /** @internal in-order bytes held for the application (paused or not bound yet); made on first use, as most connections never hold any */
+  held: Uint8Array[] | null = null;
   /** @internal */ heldBytes = 0;
   /** @internal the application paused reading */
   paused = false;

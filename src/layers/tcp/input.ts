@@ -558,7 +558,7 @@ function deliver(tcp: Tcp, c: TcpConnection, bytes: Uint8Array, off: number, len
   tcp.counters.bytesIn += len;
   const b = c.binding;
   if (c.paused || c.heldBytes > 0 || b === null || c.awaitingBind || !b.has('onData')) {
-    c.held.push(bytes.slice(off, off + len));
+    (c.held ??= []).push(bytes.slice(off, off + len));
     c.heldBytes += len;
     return true;
   }
@@ -740,7 +740,7 @@ export function deliverHeld(tcp: Tcp, c: TcpConnection): boolean {
   while (c.heldBytes > 0 && !c.paused && !c.awaitingBind) {
     const b = c.binding;
     if (b === null || !b.has('onData')) return true;
-    const chunk = c.held.shift()!;
+    const chunk = c.held!.shift()!;
     c.heldBytes -= chunk.length;
     if (!tcp.upHeld(c, chunk) || (c.dead && !zombie)) return false;
   }

@@ -52,8 +52,8 @@ export class Scoreboard {
   /** Unsacked, never-retransmitted bytes below this are lost whatever the blocks say. */
   private lossTo = 0;
   private lossToSet = false;
-  /** Scratch result of the hole searches (no allocation per segment). */
-  private readonly hole: Hole = { seq: 0, room: 0 };
+  /** Scratch result of the hole searches (no allocation per segment; made on the first, as most connections never search). */
+  private hole: Hole | null = null;
 
   get empty(): boolean {
     return this.blocks.length === 0;
@@ -287,9 +287,10 @@ export class Scoreboard {
       let stop = max;
       if (i < b.length && seqLt(b[i]!, stop)) stop = b[i]!;
       if (j < x.length && seqLt(x[j]!, stop)) stop = x[j]!;
-      this.hole.seq = s;
-      this.hole.room = (stop - s) >>> 0;
-      return this.hole;
+      const h = (this.hole ??= { seq: 0, room: 0 });
+      h.seq = s;
+      h.room = (stop - s) >>> 0;
+      return h;
     }
   }
 

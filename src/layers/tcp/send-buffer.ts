@@ -9,9 +9,11 @@
  */
 
 const MIN_CAPACITY = 4096;
+/** Every empty buffer's store: never written (reserve replaces it), so one serves all connections. */
+const NONE = new Uint8Array(0);
 
 export class SendBuffer {
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = NONE;
   private head = 0;
   /** Bytes held (unacknowledged, sent or not). */
   length = 0;
@@ -58,7 +60,7 @@ export class SendBuffer {
 
   /** Releases the memory (connection gone). */
   free(): void {
-    this.buf = new Uint8Array(0);
+    this.buf = NONE;
     this.head = 0;
     this.length = 0;
   }

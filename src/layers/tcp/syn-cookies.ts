@@ -18,10 +18,12 @@
  * cookie is good for two to three minutes and says which of four MSS values
  * the peer asked for. With timestamps on, the low six bits of our TSval carry
  * the peer's window scale (4 bits, 15 = none) and SACK-permitted (1 bit): the
- * ACK's echo brings them back. H1 and H2 are HMAC-SHA-256 under the ISN
- * secret with labels of their own.
+ * ACK's echo brings them back. H1 and H2 are SipHash-2-4 under the ISN
+ * secret with labels of their own (as Linux does): a keyed PRF, so a cookie
+ * cannot be forged without the secret, and cheap enough that a SYN flood
+ * answered with cookies costs little more than reading the SYNs.
  */
-import { createHmac } from 'node:crypto';
+import type { SipHash24 } from '../../wire/siphash.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
 import { seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_SYN } from '../../wire/tcp.js';
@@ -33,6 +35,7 @@ import { synOptionListLength, writeHeader, writeSynOptionList } from './output.j
 import type { Segment } from './segment.js';
 import { SYN_RECEIVED } from './states.js';
 import type { Tcp } from './tcp.js';
+import { keyedHashOf } from './isn.js';
 import { TUPLE4_LENGTH, TUPLE6_LENGTH, writeTuple } from './tuple.js';
 
 /** MSS values a cookie can name (Linux's table for IPv4). */
@@ -46,15 +49,18 @@ const TS_SACK = 0x10;
 export class SynCookies {
   private readonly tuple = Buffer.alloc(TUPLE4_LENGTH + 2);
   private readonly tuple6 = Buffer.alloc(TUPLE6_LENGTH + 2);
+  private readonly prf: SipHash24;
 
-  constructor(private readonly secret: Uint8Array) {}
+  constructor(secret: Uint8Array) {
+    this.prf = keyedHashOf(secret);
+  }
 
   private h(label: number, count: number, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
     const t = writeTuple(this.tuple, this.tuple6, localIp, localPort, remoteIp, remotePort);
     const end = t === this.tuple ? TUPLE4_LENGTH : TUPLE6_LENGTH;
     t[end] = label;
     t[end + 1] = count & 0xff;
-    return createHmac('sha256', this.secret).update(t).digest().readUInt32BE(0);
+    return this.prf.hash(t);
   }
 
   /** The ISN for a cookie SYN-ACK answering `peerIsn` on this tuple. */

@@ -2,7 +2,10 @@
  * The port table: connections by 4-tuple. Two numeric map levels (remote
  * address and port, then local address and port: each pair fits a double
  * exactly) so a lookup allocates nothing, plus a one-entry cache for the bulk
- * case where consecutive segments belong to one connection.
+ * case where consecutive segments belong to one connection. A remote endpoint
+ * with one connection, as each client of a server is, keeps it in the first
+ * level itself: a Map per connection would weigh more than the connection's
+ * timers, and its making was a tenth of the table's cost per open.
  *
  * IPv6 connections, whose addresses fit no number, live apart: by the pair of
  * ports (a number), then a short list compared address by address, so their
@@ -15,7 +18,7 @@ import type { TcpConnection } from './connection.js';
 const P16 = 65536;
 
 export class ConnectionTable {
-  private readonly byRemote = new Map<number, Map<number, TcpConnection>>();
+  private readonly byRemote = new Map<number, TcpConnection | Map<number, TcpConnection>>();
   private readonly byPorts6 = new Map<number, TcpConnection[]>();
   private last: TcpConnection | null = null;
   size = 0;
@@ -28,6 +31,11 @@ export class ConnectionTable {
     if (typeof remoteIp !== 'number') return this.get6(localIp as Ip6, localPort, remoteIp, remotePort);
     const inner = this.byRemote.get(remoteIp * P16 + remotePort);
     if (inner === undefined) return undefined;
+    if (!(inner instanceof Map)) {
+      if (inner.localPort !== localPort || inner.localIp !== localIp) return undefined;
+      this.last = inner;
+      return inner;
+    }
     const found = inner.get((localIp as number) * P16 + localPort);
     if (found !== undefined) this.last = found;
     return found;
@@ -59,12 +67,19 @@ export class ConnectionTable {
       return;
     }
     const rk = c.remoteIp * P16 + c.remotePort;
+    const lk = (c.localIp as number) * P16 + c.localPort;
     let inner = this.byRemote.get(rk);
     if (inner === undefined) {
-      inner = new Map();
-      this.byRemote.set(rk, inner);
+      this.byRemote.set(rk, c);
+      this.size++;
+      return;
     }
-    const lk = (c.localIp as number) * P16 + c.localPort;
+    if (!(inner instanceof Map)) {
+      const first = inner;
+      const fk = (first.localIp as number) * P16 + first.localPort;
+      if (fk === lk) throw new Error(`connection ${c.describe()} already in the table`);
+      this.byRemote.set(rk, (inner = new Map([[fk, first]])));
+    }
     if (inner.has(lk)) throw new Error(`connection ${c.describe()} already in the table`);
     inner.set(lk, c);
     this.size++;
@@ -85,6 +100,12 @@ export class ConnectionTable {
     const rk = c.remoteIp * P16 + c.remotePort;
     const inner = this.byRemote.get(rk);
     if (inner === undefined) return;
+    if (!(inner instanceof Map)) {
+      if (inner !== c) return;
+      this.byRemote.delete(rk);
+      this.size--;
+      return;
+    }
     const lk = (c.localIp as number) * P16 + c.localPort;
     if (inner.get(lk) !== c) return;
     inner.delete(lk);
@@ -93,7 +114,10 @@ export class ConnectionTable {
   }
 
   *all(): IterableIterator<TcpConnection> {
-    for (const inner of this.byRemote.values()) yield* inner.values();
+    for (const inner of this.byRemote.values()) {
+      if (inner instanceof Map) yield* inner.values();
+      else yield inner;
+    }
     for (const list of this.byPorts6.values()) yield* list;
   }
 }

@@ -378,22 +378,27 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
 
   // ---- internals shared by input/output/timers ----------------------------------
 
+  // One function per kind of timer for every connection (the timer passes its connection).
+  private readonly fireRto = (c: TcpConnection): void => onRtoTimer(this, c);
+  private readonly fireDelack = (c: TcpConnection): void => onDelackTimer(this, c);
+  private readonly fireWait = (c: TcpConnection): void => onWaitTimer(this, c);
+
   /** @internal a connection's control block over `lower`, its timers created */
   newConnection(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number, passive: boolean, lower: TcpLower): TcpConnection {
     localIp = ipOwned(localIp);
     remoteIp = ipOwned(remoteIp);
     const c = new TcpConnection(this, localIp, localPort, remoteIp, remotePort, passive);
     c.lower = lower;
-    c.rtoTimer = this.timer(c, 'rto', () => onRtoTimer(this, c));
-    c.delackTimer = this.timer(c, 'delack', () => onDelackTimer(this, c));
-    c.waitTimer = this.timer(c, 'wait', () => onWaitTimer(this, c));
+    c.rtoTimer = this.timer(c, 'rto', this.fireRto);
+    c.delackTimer = this.timer(c, 'delack', this.fireDelack);
+    c.waitTimer = this.timer(c, 'wait', this.fireWait);
     const now = this.rt.clock.now();
     c.lastHeardAt = now;
     c.iss = this.isn.isn(now, localIp, localPort, remoteIp, remotePort);
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
-    c.tsOffset = this.isn.timestampOffset(localIp, localPort, remoteIp, remotePort);
+    c.tsOffset = this.isn.offset;
     // A lower of the other family serves only a connect that fails with ENETUNREACH.
     const family = familyOf(remoteIp);
     c.rcvMss = mssForMtu(family, lowerFamily(lower) === family ? lower.pathMtu(remoteIp) : 1280);
@@ -443,7 +448,7 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.releaseClient(c);
     c.sendBuf.free();
     if (!keepHeld || c.heldBytes === 0) {
-      c.held = [];
+      c.held = null;
       c.heldBytes = 0;
     }
     c.ooo = null;
