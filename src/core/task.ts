@@ -194,14 +194,70 @@ export function describeClient(client: unknown): string {
 export const context = new AsyncLocalStorage<Frame>();
 
 /**
+ * The frame entered last on the synchronous path now running, kept beside the
+ * AsyncLocalStorage by `runIn` and `outsideTask`: every entry and upcall asks
+ * where it is, and reading a variable costs nothing where asking the storage
+ * looks up the execution resource. The storage is still entered for every
+ * frame, so a continuation created there (an await, a timer) finds it.
+ * `undefined`: nothing entered on this stack (a continuation, an event from
+ * Node): the storage knows. `null`: outside any task on purpose.
+ */
+let syncFrame: Frame | null | undefined = undefined;
+
+/** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
+type Body = (...a: never[]) => unknown;
+
+/**
+ * @internal Runs `fn` as `frame` (the current frame for its duration, for
+ * continuations too), then the work deferred onto the frame meanwhile, in the
+ * same entry of the storage.
+ */
+export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
+  const saved = syncFrame;
+  syncFrame = frame;
+  try {
+    return context.run(frame, invoke, frame, fn, self, args) as R;
+  } finally {
+    syncFrame = saved;
+  }
+}
+
+function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
+  const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
+  if (frame.deferred !== null) frame.module.rt.drainHere(frame);
+  return r;
+}
+
+/**
+ * Runs `fn` outside any task: neither it nor what it schedules belongs to the
+ * task around the call (work a failure sets off, a callback for a later turn).
+ */
+export function outsideTask<R>(fn: () => R): R {
+  const saved = syncFrame;
+  syncFrame = null;
+  try {
+    return context.exit(fn);
+  } finally {
+    syncFrame = saved;
+  }
+}
+
+/**
  * The current frame, if it belongs to a task that has not ended. A callback
  * scheduled from inside a task (a real-time timer, a socket event) carries that
  * task's context with it; once the task has ended, that context is stale and
  * the callback runs outside any task.
  */
 export function currentFrame(): Frame | undefined {
-  const f = context.getStore();
-  return f !== undefined && f.task.state !== 'ended' ? f : undefined;
+  const s = syncFrame;
+  const f = s === undefined ? context.getStore() : s;
+  return f !== undefined && f !== null && f.task.state !== 'ended' ? f : undefined;
+}
+
+/** The frame entered last (ended task or not): what `claim` and a mailbox delivery look at. */
+export function enteredFrame(): Frame | undefined {
+  const s = syncFrame;
+  return s === undefined ? context.getStore() : (s ?? undefined);
 }
 
 export function currentTask(): Task | undefined {
