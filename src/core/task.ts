@@ -215,14 +215,30 @@ type Body = (...a: never[]) => unknown;
 export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
   const saved = syncFrame;
   syncFrame = frame;
+  // Handed to `invoke` beside the storage's arguments, which it would copy into an array of its own.
+  stagedFn = fn;
+  stagedSelf = self;
+  stagedArgs = args;
   try {
-    return context.run(frame, invoke, frame, fn, self, args) as R;
+    return context.run(frame, invoke) as R;
   } finally {
     syncFrame = saved;
   }
 }
 
-function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
+let stagedFn: Body | null = null;
+let stagedSelf: unknown = undefined;
+let stagedArgs: readonly unknown[] | null = null;
+
+/** The storage calls it at once (nothing runs between), so the staged call is runIn's own. */
+function invoke(): unknown {
+  const frame = syncFrame as Frame;
+  const fn = stagedFn!;
+  const self = stagedSelf;
+  const args = stagedArgs;
+  stagedFn = null;
+  stagedSelf = undefined;
+  stagedArgs = null;
   const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
   if (frame.deferred !== null) frame.module.rt.drainHere(frame);
   return r;
