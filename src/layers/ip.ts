@@ -474,7 +474,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   }
 
   private deliver(h: Ipv4Header, buf: PacketBuffer, missing: number): void {
-    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf, missing, [DETACH]: detachPacket };
+    const pkt: IpPacket = new ReceivedPacket(h, buf, missing);
     if (this.taps.size > 0) {
       for (const b of this.taps.bindings) {
         if (b.has('onPacket') && this.upcall(b, 'onPacket', pkt) === FAILED) return;
@@ -614,6 +614,32 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 
   private sortRoutes(): void {
     this.shared.routes.sort((a, b) => b.prefixLength - a.prefixLength);
+  }
+}
+
+/**
+ * A datagram delivered up. A class rather than an object literal: a literal
+ * with the computed DETACH key is built by a runtime call, about twice the
+ * cost of a constructor, once per datagram.
+ */
+class ReceivedPacket implements IpPacket {
+  readonly src: Ip4;
+  readonly dst: Ip4;
+  readonly protocol: number;
+  readonly ttl: number;
+  constructor(
+    readonly header: Ipv4Header,
+    readonly buf: PacketBuffer,
+    readonly missing: number,
+  ) {
+    this.src = header.src;
+    this.dst = header.dst;
+    this.protocol = header.protocol;
+    this.ttl = header.ttl;
+  }
+
+  [DETACH](): IpPacket {
+    return detachPacket.call(this);
   }
 }
 
