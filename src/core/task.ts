@@ -193,52 +193,20 @@ export function describeClient(client: unknown): string {
 /** The single carrier of "where am I": the current frame. */
 export const context = new AsyncLocalStorage<Frame>();
 
-/**
- * The frame entered last on the synchronous path now running, kept beside the
- * AsyncLocalStorage by `runIn` and `outsideTask`: every entry and upcall asks
- * where it is, and reading a variable costs nothing where asking the storage
- * looks up the execution resource. The storage is still entered for every
- * frame, so a continuation created there (an await, a timer) finds it.
- * `undefined`: nothing entered on this stack (a continuation, an event from
- * Node): the storage knows. `null`: outside any task on purpose.
- */
-let syncFrame: Frame | null | undefined = undefined;
-
 /** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
 type Body = (...a: never[]) => unknown;
 
 /**
- * @internal Runs `fn` as `frame` (the current frame for its duration, for
- * continuations too), then the work deferred onto the frame meanwhile, in the
- * same entry of the storage.
+ * @internal Runs `fn` as `frame` (the current frame for its duration, and for
+ * the continuations it creates), then the work deferred onto the frame
+ * meanwhile, inside the same entry of the storage: one `run` per frame
+ * instead of a second one to drain.
  */
 export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
-  const saved = syncFrame;
-  syncFrame = frame;
-  // Handed to `invoke` beside the storage's arguments, which it would copy into an array of its own.
-  stagedFn = fn;
-  stagedSelf = self;
-  stagedArgs = args;
-  try {
-    return context.run(frame, invoke) as R;
-  } finally {
-    syncFrame = saved;
-  }
+  return context.run(frame, invoke, frame, fn, self, args) as R;
 }
 
-let stagedFn: Body | null = null;
-let stagedSelf: unknown = undefined;
-let stagedArgs: readonly unknown[] | null = null;
-
-/** The storage calls it at once (nothing runs between), so the staged call is runIn's own. */
-function invoke(): unknown {
-  const frame = syncFrame as Frame;
-  const fn = stagedFn!;
-  const self = stagedSelf;
-  const args = stagedArgs;
-  stagedFn = null;
-  stagedSelf = undefined;
-  stagedArgs = null;
+function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
   const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
   if (frame.deferred !== null) frame.module.rt.drainHere(frame);
   return r;
@@ -249,13 +217,7 @@ function invoke(): unknown {
  * task around the call (work a failure sets off, a callback for a later turn).
  */
 export function outsideTask<R>(fn: () => R): R {
-  const saved = syncFrame;
-  syncFrame = null;
-  try {
-    return context.exit(fn);
-  } finally {
-    syncFrame = saved;
-  }
+  return context.exit(fn);
 }
 
 /**
@@ -265,15 +227,13 @@ export function outsideTask<R>(fn: () => R): R {
  * the callback runs outside any task.
  */
 export function currentFrame(): Frame | undefined {
-  const s = syncFrame;
-  const f = s === undefined ? context.getStore() : s;
-  return f !== undefined && f !== null && f.task.state !== 'ended' ? f : undefined;
+  const f = context.getStore();
+  return f !== undefined && f.task.state !== 'ended' ? f : undefined;
 }
 
 /** The frame entered last (ended task or not): what `claim` and a mailbox delivery look at. */
 export function enteredFrame(): Frame | undefined {
-  const s = syncFrame;
-  return s === undefined ? context.getStore() : (s ?? undefined);
+  return context.getStore();
 }
 
 export function currentTask(): Task | undefined {
