@@ -260,10 +260,13 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly routes = this.query('routes', (): readonly Route[] => this.shared.routes);
 
   /** The route `dst` takes, or undefined. */
-  readonly route = this.query('route', (dst: Ip4): Route | undefined => {
+  readonly route = this.query('route', (dst: Ip4): Route | undefined => this.findRoute(dst));
+
+  /** The lookup itself: IP's own send asks it directly, not through the query (once a datagram). */
+  private findRoute(dst: Ip4): Route | undefined {
     for (const r of this.shared.routes) if (ip4InSubnet(dst, r.network, r.prefixLength)) return r;
     return undefined;
-  });
+  }
 
   /** Source address a datagram to `dst` gets (undefined: no route). */
   readonly sourceFor = this.query('sourceFor', (dst: Ip4): Ip4 | undefined => {
@@ -511,7 +514,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly send = this.entry('send', 'reentrant', (dst: Ip4, protocol: number, buf: PacketBuffer, opts?: SendOptions): SendResult => {
     const local = this.isLocal(dst);
     const bcast = this.isBroadcast(dst);
-    const route = local || bcast ? undefined : this.route(dst);
+    const route = local || bcast ? undefined : this.findRoute(dst);
     if (!local && !bcast && route === undefined) {
       buf.release();
       this.drop('no-route', this.rt.observed ? formatIp4(dst) : undefined);
