@@ -12,7 +12,6 @@
  * after the whole segment is done, so an answer the handler queued rides on
  * the ACK.
  */
-import { viewOf } from '../../wire/buffer.js';
 import { seqGeq, seqGt, seqLeq, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
@@ -563,7 +562,7 @@ function deliver(tcp: Tcp, c: TcpConnection, bytes: Uint8Array, off: number, len
     c.heldBytes += len;
     return true;
   }
-  return tcp.upData(c, off === 0 && len === bytes.length ? bytes : viewOf(bytes, off, off + len));
+  return tcp.upData(c, off === 0 && len === bytes.length ? bytes : bytes.subarray(off, off + len));
 }
 
 const OOW_ACK_INTERVAL_MS = 500;

@@ -8,8 +8,6 @@
  * the connection lives: a bulk sender settles on one allocation.
  */
 
-import { viewOf } from '../../wire/buffer.js';
-
 const MIN_CAPACITY = 4096;
 
 export class SendBuffer {
@@ -30,8 +28,8 @@ export class SendBuffer {
     const mask = cap - 1;
     const tail = (this.head + this.length) & mask;
     const first = Math.min(len, cap - tail);
-    this.buf.set(first === src.length && off === 0 ? src : viewOf(src, off, off + first), tail);
-    if (first < len) this.buf.set(viewOf(src, off + first, off + len), 0);
+    this.buf.set(first === src.length && off === 0 ? src : src.subarray(off, off + first), tail);
+    if (first < len) this.buf.set(src.subarray(off + first, off + len), 0);
     this.length += len;
   }
 
@@ -42,8 +40,8 @@ export class SendBuffer {
     const cap = this.buf.length;
     const start = (this.head + offset) & (cap - 1);
     const first = Math.min(len, cap - start);
-    dst.set(viewOf(this.buf, start, start + first), dstOff);
-    if (first < len) dst.set(viewOf(this.buf, 0, len - first), dstOff + first);
+    dst.set(this.buf.subarray(start, start + first), dstOff);
+    if (first < len) dst.set(this.buf.subarray(0, len - first), dstOff + first);
   }
 
   /** Forgets `n` bytes from the front (they were acknowledged). */
