@@ -59,6 +59,12 @@ export class VirtualClock implements Clock {
   private readonly lanes: Entry[][] = [];
   private readonly laneHead: number[] = [];
   private live = 0;
+  /**
+   * The entry `peek` found, while it is still the next: a driver asks for the
+   * next time, then advances to it, and each would scan the heap and every
+   * lane again. Cleared when it is taken; a push before it replaces it.
+   */
+  private next: Entry | null = null;
 
   /** @param epochMs wall-clock time at which the virtual clock reads 0. */
   constructor(private readonly epochMs = Date.UTC(2026, 0, 1)) {
@@ -155,6 +161,8 @@ export class VirtualClock implements Clock {
 
   /** The next live entry (dead ones at the fronts are discarded), not removed. */
   private peek(): Entry | undefined {
+    const n = this.next;
+    if (n !== null && n.live) return n;
     const h = this.heap;
     while (h.length > 0 && !h[0]!.live) this.pop();
     let best: Entry | undefined = h.length > 0 ? h[0] : undefined;
@@ -174,11 +182,13 @@ export class VirtualClock implements Clock {
         if (best === undefined || before(e, best)) best = e;
       }
     }
+    this.next = best ?? null;
     return best;
   }
 
   /** Removes `e`, the entry `peek` just returned. */
   private take(e: Entry): void {
+    this.next = null;
     const h = this.heap;
     if (h.length > 0 && h[0] === e) {
       this.pop();
@@ -206,6 +216,9 @@ export class VirtualClock implements Clock {
   }
 
   private push(e: Entry): void {
+    const n = this.next;
+    // An earlier entry is the next now (and sits at the front of its lane or the heap).
+    if (n !== null && before(e, n)) this.next = e;
     const lanes = this.lanes;
     for (let i = 0; i < LANES; i++) {
       const lane = lanes[i]!;

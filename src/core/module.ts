@@ -20,7 +20,7 @@ import type { Logger } from './log.js';
 import { Mailbox } from './mailbox.js';
 import { Monitor } from './monitor.js';
 import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
-import { context, currentFrame, describeClient, FAILED, Frame, PENDING, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+import { currentFrame, describeClient, enteredFrame, FAILED, Frame, PENDING, runIn, type Failed, type Pending, type Task, type TaskSource } from './task.js';
 
 /**
  * What happens when an entry point is called while its module is already on the
@@ -109,7 +109,7 @@ export class Module<S = unknown, C = unknown> {
    * failure of the task runs cleanup for it.
    */
   protected claim(client: C): void {
-    const f = context.getStore();
+    const f = enteredFrame();
     if (f !== undefined && f.module === (this as Module)) f.client = client;
   }
 
@@ -138,7 +138,7 @@ export class Module<S = unknown, C = unknown> {
         stats.entries++;
         let task: Task | undefined;
         const r = rt.startTask(mod, 'call', () => {
-          task = context.getStore()!.task;
+          task = enteredFrame()!.task;
           return fn.apply(mod, args);
         }, { entry: name });
         if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed', task?.failure?.error);
@@ -166,9 +166,7 @@ export class Module<S = unknown, C = unknown> {
         rt.emit({ kind: 'enter', host: rt.name, task: task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
       }
       try {
-        const r = context.run(frame, fn as (...a: unknown[]) => R, ...args);
-        if (frame.deferred !== null) rt.drain(frame);
-        return r;
+        return runIn<R>(frame, fn, mod, args);
       } catch (error) {
         if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: name, error }, frame);
         throw error;
@@ -262,8 +260,7 @@ export class Module<S = unknown, C = unknown> {
     frame.client = client;
     task.top = frame;
     try {
-      context.run(frame, fn);
-      if (frame.deferred !== null) rt.drain(frame);
+      runIn(frame, fn, undefined, null);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: key, error }, frame);
       throw error;
@@ -314,8 +311,7 @@ export class Module<S = unknown, C = unknown> {
     task.top = frame;
     let result: unknown;
     try {
-      result = context.run(frame, Reflect.apply, handler, binding.handlers, args);
-      if (frame.deferred !== null) rt.drain(frame);
+      result = runIn(frame, handler, binding.handlers, args);
     } catch (error) {
       frame.active = false;
       task.top = caller;
@@ -418,7 +414,7 @@ export class Module<S = unknown, C = unknown> {
     }
     const frame = new Frame(task, this as Module, null, 'cleanup');
     try {
-      context.run(frame, () => this.cleanup(client as C | undefined, reason));
+      runIn(frame, this.cleanup, this, [client, reason]);
     } catch (error) {
       this.log.error({ task: task.id, err: error }, 'cleanup threw');
     } finally {
@@ -436,7 +432,7 @@ export class Module<S = unknown, C = unknown> {
   deliverMessage(binding: Binding<object>, slot: string, handler: (...a: unknown[]) => unknown, args: unknown[]): void {
     const r = Reflect.apply(handler, binding.handlers, args);
     if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
-      const f = context.getStore()!;
+      const f = enteredFrame()!;
       this.followAsync(f.task, f, slot, r as PromiseLike<unknown>);
     }
   }

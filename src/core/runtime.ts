@@ -14,12 +14,12 @@ import { createLogger, type Logger } from './log.js';
 import { Module } from './module.js';
 import { Rng } from './random.js';
 import {
-  context,
   currentFrame,
   describeClient,
   describeFailure,
   FAILED,
   Frame,
+  runIn,
   Task,
   type Deferred,
   type Failed,
@@ -184,8 +184,7 @@ export class Runtime {
     task.top = frame;
     let result: R | Failed;
     try {
-      result = context.run(frame, fn);
-      if (frame.deferred !== null) this.drain(frame);
+      result = runIn<R>(frame, fn, undefined, null);
     } catch (error) {
       // The innermost wrapper already expended the task if a module saw the
       // error; anything reaching here unexpended is a fault of the origin itself.
@@ -274,10 +273,18 @@ export class Runtime {
     const saved = task.top;
     task.top = frame;
     try {
-      context.run(frame, drainQueue, this, frame);
+      runIn(frame, drainQueue, undefined, [this, frame]);
     } finally {
       task.top = saved;
     }
+  }
+
+  /**
+   * @internal `drain` from inside `frame`, which is current and on top of
+   * its task's path (its own code just returned): no second entry of it.
+   */
+  drainHere(frame: Frame): void {
+    drainQueue(this, frame);
   }
 
   /** Abort a task from outside (a user, a supervisor). Runs its cleanups now. */
@@ -372,8 +379,7 @@ function drainQueue(rt: Runtime, frame: Frame): void {
     child.client = d.client;
     task.top = child;
     try {
-      context.run(child, d.fn);
-      if (child.deferred !== null) rt.drain(child);
+      runIn(child, d.fn, undefined, null);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.key, error }, child);
     } finally {

@@ -193,6 +193,33 @@ export function describeClient(client: unknown): string {
 /** The single carrier of "where am I": the current frame. */
 export const context = new AsyncLocalStorage<Frame>();
 
+/** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
+type Body = (...a: never[]) => unknown;
+
+/**
+ * @internal Runs `fn` as `frame` (the current frame for its duration, and for
+ * the continuations it creates), then the work deferred onto the frame
+ * meanwhile, inside the same entry of the storage: one `run` per frame
+ * instead of a second one to drain.
+ */
+export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
+  return context.run(frame, invoke, frame, fn, self, args) as R;
+}
+
+function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
+  const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
+  if (frame.deferred !== null) frame.module.rt.drainHere(frame);
+  return r;
+}
+
+/**
+ * Runs `fn` outside any task: neither it nor what it schedules belongs to the
+ * task around the call (work a failure sets off, a callback for a later turn).
+ */
+export function outsideTask<R>(fn: () => R): R {
+  return context.exit(fn);
+}
+
 /**
  * The current frame, if it belongs to a task that has not ended. A callback
  * scheduled from inside a task (a real-time timer, a socket event) carries that
@@ -202,6 +229,11 @@ export const context = new AsyncLocalStorage<Frame>();
 export function currentFrame(): Frame | undefined {
   const f = context.getStore();
   return f !== undefined && f.task.state !== 'ended' ? f : undefined;
+}
+
+/** The frame entered last (ended task or not): what `claim` and a mailbox delivery look at. */
+export function enteredFrame(): Frame | undefined {
+  return context.getStore();
 }
 
 export function currentTask(): Task | undefined {

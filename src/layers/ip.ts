@@ -250,10 +250,13 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly routes = this.query('routes', (): readonly Route[] => this.shared.routes);
 
   /** The route `dst` takes, or undefined. */
-  readonly route = this.query('route', (dst: Ip4): Route | undefined => {
+  readonly route = this.query('route', (dst: Ip4): Route | undefined => this.findRoute(dst));
+
+  /** The lookup itself: IP's own send asks it directly, not through the query (once a datagram). */
+  private findRoute(dst: Ip4): Route | undefined {
     for (const r of this.shared.routes) if (ip4InSubnet(dst, r.network, r.prefixLength)) return r;
     return undefined;
-  });
+  }
 
   /** Source address a datagram to `dst` gets (undefined: no route). */
   readonly sourceFor = this.query('sourceFor', (dst: Ip4): Ip4 | undefined => {
@@ -464,7 +467,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   }
 
   private deliver(h: Ipv4Header, buf: PacketBuffer, missing: number): void {
-    const pkt: IpPacket = { src: h.src, dst: h.dst, protocol: h.protocol, ttl: h.ttl, header: h, buf, missing, [DETACH]: detachPacket };
+    const pkt: IpPacket = new ReceivedPacket(h, buf, missing);
     if (this.taps.size > 0) {
       for (const b of this.taps.bindings) {
         if (b.has('onPacket') && this.upcall(b, 'onPacket', pkt) === FAILED) return;
@@ -501,7 +504,7 @@ export class Ip extends Module<IpShared, PartialDatagram> {
   readonly send = this.entry('send', 'reentrant', (dst: Ip4, protocol: number, buf: PacketBuffer, opts?: SendOptions): SendResult => {
     const local = this.isLocal(dst);
     const bcast = this.isBroadcast(dst);
-    const route = local || bcast ? undefined : this.route(dst);
+    const route = local || bcast ? undefined : this.findRoute(dst);
     if (!local && !bcast && route === undefined) {
       buf.release();
       this.drop('no-route', this.rt.observed ? formatIp4(dst) : undefined);
@@ -604,6 +607,32 @@ export class Ip extends Module<IpShared, PartialDatagram> {
 
   private sortRoutes(): void {
     this.shared.routes.sort((a, b) => b.prefixLength - a.prefixLength);
+  }
+}
+
+/**
+ * A datagram delivered up. A class rather than an object literal: a literal
+ * with the computed DETACH key is built by a runtime call, about twice the
+ * cost of a constructor, once per datagram.
+ */
+class ReceivedPacket implements IpPacket {
+  readonly src: Ip4;
+  readonly dst: Ip4;
+  readonly protocol: number;
+  readonly ttl: number;
+  constructor(
+    readonly header: Ipv4Header,
+    readonly buf: PacketBuffer,
+    readonly missing: number,
+  ) {
+    this.src = header.src;
+    this.dst = header.dst;
+    this.protocol = header.protocol;
+    this.ttl = header.ttl;
+  }
+
+  [DETACH](): IpPacket {
+    return detachPacket.call(this);
   }
 }
 

@@ -104,6 +104,8 @@ export class PacketBuffer {
   _next: PacketBuffer | null = null;
   /** @internal whether the memory goes back to the free list on release */
   _recycle: boolean;
+  /** @internal the pool's record of the memory (pooled buffers), handed back on release instead of a new one */
+  _storage: Storage | null = null;
   #pool: BufferPool | null;
   #released = false;
 
@@ -322,6 +324,7 @@ export class BufferPool {
     const buf = new PacketBuffer(
       storage.bytes, storage.view, this.headroom, need, this, recycle, this.allocated + 1, label,
     );
+    if (recycle) buf._storage = storage;
     this.#track(buf);
     return buf;
   }
@@ -372,7 +375,11 @@ export class BufferPool {
     if (next !== null) next._prev = prev;
     buf._prev = null;
     buf._next = null;
-    if (buf._recycle && view !== null && this.#free.length < this.maxFree) this.#free.push({ bytes, view });
+    if (buf._recycle && view !== null && this.#free.length < this.maxFree) {
+      const s = buf._storage;
+      buf._storage = null;
+      this.#free.push(s !== null && s.bytes === bytes ? s : { bytes, view });
+    }
   }
 
   /** @internal */

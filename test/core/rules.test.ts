@@ -3,8 +3,11 @@ import { firstValueFrom, toArray, take } from 'rxjs';
 import {
   BindError,
   DETACH,
+  currentFrame,
   currentTask,
   LayerViolation,
+  Module,
+  outsideTask,
   RecursionRejected,
   SlotTable,
   TaskExpended,
@@ -140,6 +143,59 @@ describe('rule 3: tasks are expendable', () => {
     expect(seenAfterAwait).toBe(task!.id);
     expect(task!.state).toBe('ended');
     expect(rt.tasks()).toEqual([]);
+  });
+
+  it('a continuation sees the frame it was created in, an entry nested in a handler included', async () => {
+    const { rt, bottom, middle, top } = chain();
+    class Store extends Module {
+      constructor() {
+        super(rt, 'store');
+      }
+      readonly save = this.entry('save', 'reentrant', async (): Promise<string[]> => {
+        const before = currentFrame();
+        await Promise.resolve();
+        // After the await the synchronous path is gone: the frame comes from the storage.
+        expect(currentFrame()).toBe(before);
+        return [currentFrame()!.entry, ...currentFrame()!.path(), `parent ${currentFrame()!.parent!.module.name}`];
+      });
+    }
+    const store = new Store();
+    let saved: Promise<string[]> | undefined;
+    let afterTimer: string[] | undefined;
+    middle.open('a', top, {
+      onValue: async () => {
+        saved = store.save();
+        // A timer scheduled in the handler's own frame sees that frame, not the entry's.
+        await new Promise<void>((resolve) => setTimeout(() => {
+          afterTimer = currentFrame()!.path();
+          resolve();
+        }, 1));
+      },
+    });
+    expect(bottom.arrive('a', 1)).toBe(PENDING);
+    const task = rt.tasks()[0]!;
+    await task.ended();
+    expect(await saved).toEqual(['save', 'bottom', 'middle', 'top', 'store', 'parent top']);
+    expect(afterTimer).toEqual(['bottom', 'middle', 'top']);
+  });
+
+  it('outsideTask runs its function, and what it schedules, outside the task around it', async () => {
+    const { bottom, middle, top } = chain();
+    const seen: Array<number | undefined> = [];
+    let later: Promise<void> | undefined;
+    middle.open('a', top, {
+      onValue: () => {
+        seen.push(currentTask()?.id);
+        outsideTask(() => {
+          seen.push(currentTask()?.id);
+          later = Promise.resolve().then(() => void seen.push(currentTask()?.id));
+        });
+        seen.push(currentTask()?.id);
+      },
+    });
+    bottom.arrive('a', 1);
+    await later;
+    expect(seen).toEqual([1, undefined, 1, undefined]);
   });
 
   it('a rejecting async handler expends its task and cleans up its path', async () => {

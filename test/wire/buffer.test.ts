@@ -164,6 +164,27 @@ describe('BufferPool', () => {
   });
 });
 
+describe('BufferPool recycling', () => {
+  it('keeps a pooled buffer\'s payload and a recycled buffer apart', () => {
+    const pool = new BufferPool({ bufferSize: 256, headroom: 16 });
+    const a = pool.alloc(8);
+    a.bytes.fill(1, a.start, a.end);
+    const memory = a.bytes;
+    expect([...a.payload()]).toEqual(new Array(8).fill(1));
+    a.release();
+    const b = pool.alloc(8);
+    // The same memory again, through its new handle only: the released one reaches nothing.
+    expect(b.bytes).toBe(memory);
+    expect(a.bytes.length).toBe(0);
+    expect(a.length).toBe(0);
+    b.bytes.fill(2, b.start, b.end);
+    expect([...b.payload()]).toEqual(new Array(8).fill(2));
+    expect(pool.freeCount).toBe(0);
+    b.release();
+    expect(pool.freeCount).toBe(1);
+  });
+});
+
 describe('parse failures', () => {
   it('are shared frozen values', () => {
     const f = parseFailure('truncated');

@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
-import { context, currentFrame, type ClockEntry, type Module } from '../../core/index.js';
+import { currentFrame, outsideTask, type ClockEntry, type Module } from '../../core/index.js';
 import { formatIp, tryParseIp, type IpAddress } from '../net.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
@@ -29,7 +29,7 @@ import type { TcpError, TcpSlots } from './types.js';
  */
 function call<T>(fn: () => T): T {
   const f = currentFrame();
-  if (f !== undefined && f.task.state !== 'running') return context.exit(fn);
+  if (f !== undefined && f.task.state !== 'running') return outsideTask(fn);
   return fn();
 }
 

@@ -30,7 +30,7 @@
  * holds the clock while such external work is in flight, so a run stays a
  * function of its seed. Long commands (ping) finish the same way.
  */
-import { context, currentTask, Module, type ModuleTimer, type Runtime, type Task } from '../../core/index.js';
+import { currentTask, Module, outsideTask, type ModuleTimer, type Runtime, type Task } from '../../core/index.js';
 import { parseNaws, parseTerminalType, TelnetOption, AYT, BRK, EC, EL, EOF, GA, IP, type TelnetDecodeError } from '../../wire/telnet.js';
 import { admit } from './admission.js';
 import { AsyncWork, type WorkKind } from './async-work.js';
@@ -642,7 +642,7 @@ export class TelnetServer extends Module<ServerShared, ServerSession> {
   /** Run fn as a new task at this module on the next clock turn, outside any task's context. */
   private later(parent: Task | null, s: ServerSession, entry: string, fn: () => void): void {
     const clock = this.rt.clock;
-    context.exit(() => {
+    outsideTask(() => {
       clock.schedule(clock.now(), () => {
         if (s.stage !== 'closed') this.startTask('mailbox', () => fn(), { client: s, entry, parent });
       });

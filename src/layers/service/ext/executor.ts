@@ -21,7 +21,7 @@
  *  - 'threaded': a threaded daemon: each call runs in a worker thread of a
  *    pool (threaded.ts), up to one call per worker at once.
  */
-import { Binding, context, currentFrame, currentTask, FAILED, PENDING, SlotTable, type Module, type Task, type TaskFailure, type TaskResource } from '../../../core/index.js';
+import { Binding, currentFrame, currentTask, FAILED, outsideTask, PENDING, SlotTable, type Module, type Task, type TaskFailure, type TaskResource } from '../../../core/index.js';
 import { CallContext, type Completion } from './context.js';
 import { PendingQueue } from './ordering.js';
 import { WorkerPool, type WorkerSpec } from './threaded.js';
@@ -228,7 +228,7 @@ export class Executor implements Completion {
     const outcome: Outcome = { ok: false, reason, detail: f !== undefined ? detailOf(f) : 'the handler returned without a result' };
     // The task is being expended: what the failure sets off (a failure reply,
     // the next call) belongs to no task of it.
-    context.exit(() => this.finish(r, outcome));
+    outsideTask(() => this.finish(r, outcome));
   }
 
   private finish(r: Running, outcome: Outcome): void {
