@@ -210,8 +210,9 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,
       ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
-      onFlow: (r) => emit(o.json ? `${jsonLine(r)}\n` : `${formatFlow(r)}\n\n`),
-      onTranscript: (t) => emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`),
+      // The workers write the records' text (the same functions as below).
+      render: o.json ? 'json' : 'text',
+      onText: (text) => emit(o.json ? `${text}\n` : `${text}\n\n`),
     }) : await replayCapture(o.file, {
       ...(collector !== null ? replayReportHooks(collector) : {}),
       telnetPorts: o.telnetPorts,
