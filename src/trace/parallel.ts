@@ -35,8 +35,9 @@ import type { CaptureLink } from '../layers/nic/capture-link.js';
 import type { TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
 import { CaptureOpenError } from './open.js';
-import { replayCapture, type ReplayOptions, type ReplayResult } from './replay.js';
-import { formatFlow, formatTranscript, jsonLine, transcriptRecord, type DropCounts, type FlowReport, type ReplaySummary } from './report.js';
+// The stack is loaded by the workers only: the main thread starts them sooner without it.
+import type { ReplayOptions, ReplayResult } from './replay.js';
+import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
 
 /** What a parallel replay takes: the options that make sense per worker (no tracing, pacing or stream dumps). */
 export interface ParallelReplayOptions {
@@ -312,6 +313,7 @@ function maxLive(perWorker: readonly Float64Array[]): number {
 
 async function runShard(task: ShardTask): Promise<void> {
   const port = parentPort!;
+  const [{ replayCapture }, { formatFlow, formatTranscript, jsonLine, transcriptRecord }] = await Promise.all([import('./replay.js'), import('./report.js')]);
   const firsts: number[] = [];
   const events: number[] = [];
   let link: CaptureLink | undefined;
