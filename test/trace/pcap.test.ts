@@ -173,7 +173,7 @@ describe('reading the reference captures', () => {
     sameRecords(await collect(RAW), whole);
     const { createReadStream } = await import('node:fs');
     sameRecords(await collect(createReadStream(RAW, { highWaterMark: 100 })), whole);
-    for (const size of [1, 7, 16, 113, 4096]) {
+    for (const size of [1, 7, 16, 113, 200, 1500, 4096]) {
       const recs = await collect(chunked(rawBytes, size));
       sameRecords(recs, whole);
       expect(recs.map((r) => r.fileOffset)).toEqual(whole.map((r) => r.fileOffset));
