@@ -151,8 +151,11 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
             for (const r of m.flows) flows.push({ w, r });
             for (const tr of m.transcripts) transcripts.push({ w, tr });
             for (const r of m.rendered) rendered.push({ w, r });
-          } else if (m.t === 'done') done[w] = m;
-          else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
+          } else if (m.t === 'done') {
+            // Its last message: the results are in; the thread's teardown goes on while they are put together.
+            done[w] = m;
+            resolve();
+          } else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
           else if (m.kind === 'open') failed = new CaptureOpenError(m.message, m.path);
           else failed = new Error(m.message);
         });
