@@ -107,6 +107,9 @@ class RecordDecoder {
   private readonly little: boolean;
   /** ns per unit of the fraction field: 1 or 1000 (a product below 2^53: exact as a double). */
   private readonly fracToNs: number;
+  /** The latest record's seconds and their nanoseconds as a BigInt: consecutive records mostly share their second. */
+  private sec = -1;
+  private secNs = 0n;
 
   constructor(
     readonly header: PcapHeader,
@@ -133,9 +136,13 @@ class RecordDecoder {
     const sec = dv.getUint32(at, little);
     const frac = dv.getUint32(at + 4, little);
     const start = at + PCAP_RECORD_HEADER_LENGTH;
+    if (sec !== this.sec) {
+      this.sec = sec;
+      this.secNs = BigInt(sec) * NS_PER_S;
+    }
     return {
       index: this.index++,
-      timestampNs: BigInt(sec) * NS_PER_S + BigInt(frac * this.fracToNs),
+      timestampNs: this.secNs + BigInt(frac * this.fracToNs),
       linkType: this.header.linkType,
       data: bytes.subarray(start, start + inclLen),
       originalLength: dv.getUint32(at + 12, little),
