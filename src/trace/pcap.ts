@@ -140,9 +140,13 @@ class RecordDecoder {
       this.sec = sec;
       this.secNs = BigInt(sec) * NS_PER_S;
     }
+    const fracNs = frac * this.fracToNs;
     return {
       index: this.index++,
-      timestampNs: this.secNs + BigInt(frac * this.fracToNs),
+      timestampNs: this.secNs + BigInt(fracNs),
+      // sec * 1e9 is exact as a double (sec * 1953125 < 2^53, times 2^9), so the
+      // sum is the exact value correctly rounded: Number(timestampNs), without the BigInt.
+      timeNs: sec * 1e9 + fracNs,
       linkType: this.header.linkType,
       data: bytes.subarray(start, start + inclLen),
       originalLength: dv.getUint32(at + 12, little),
