@@ -13,12 +13,15 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { CaptureFormatError } from '../src/trace/capture.js';
 import { CaptureOpenError } from '../src/trace/open.js';
-import { replayCapture, type ReplayProgress, type ReplayResult } from '../src/trace/replay.js';
+import type { ReplayProgress, ReplayResult } from '../src/trace/replay.js';
 import { defaultJobs, replayParallel } from '../src/trace/parallel.js';
 import { checkOutputDir, formatHelp, integer, isEntryPoint, options, parseCommand, runCommand, SHARED, UsageError, usageLine, type CommandSpec, type OptionTable } from './args.js';
-import { formatFlow, formatFrameTrace, formatSummary, formatTranscript, jsonLine, transcriptRecord } from '../src/trace/report.js';
-import { formatBytes, loadReportData, ReportCollector, replayReportHooks, summaryRows, writeReport } from '../src/report/index.js';
+import { formatFlow, formatFrameTrace, formatSummary, jsonLine, transcriptRecord } from '../src/trace/format.js';
+import type { ReportCollector } from '../src/report/index.js';
 import { checkReportOptions, reportOptions } from './report-options.js';
+// The stack (replay.js, report.js) and the report's modules are imported when a
+// run needs them: under --jobs only the workers load the stack, and the main
+// thread starts them sooner.
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -199,7 +202,8 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
   };
 
   // The report's collector and the transcripts it shows (the first 256 kB; the page keeps less).
-  const collector = o.report !== undefined ? new ReportCollector() : null;
+  const reports = o.report !== undefined ? await import('../src/report/index.js') : null;
+  const collector: ReportCollector | null = reports !== null ? new reports.ReportCollector() : null;
   const transcripts: string[] = [];
   let transcriptChars = 0;
   const single = o.trace || o.dumpStreams !== undefined || o.report !== undefined || o.speed !== undefined;
@@ -210,10 +214,11 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,
       ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
-      onFlow: (r) => emit(o.json ? `${jsonLine(r)}\n` : `${formatFlow(r)}\n\n`),
-      onTranscript: (t) => emit(o.json ? `${jsonLine(transcriptRecord(t))}\n` : `${formatTranscript(t)}\n\n`),
-    }) : await replayCapture(o.file, {
-      ...(collector !== null ? replayReportHooks(collector) : {}),
+      // The workers write the records' text (the same functions as below).
+      render: o.json ? 'json' : 'text',
+      onText: (text) => emit(o.json ? `${text}\n` : `${text}\n\n`),
+    }) : await withStack(async ({ replayCapture }, { formatTranscript }) => replayCapture(o.file, {
+      ...(collector !== null ? reports!.replayReportHooks(collector) : {}),
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,
       ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
@@ -230,11 +235,12 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
       },
       ...(o.trace ? { onTrace: (t) => emit(o.json ? `${jsonLine(t)}\n` : `${formatFrameTrace(t)}\n`) } : {}),
       ...(bar !== undefined ? { onProgress: (p: ReplayProgress) => bar.update(p) } : {}),
-    });
+    }));
     emit(o.json ? `${jsonLine(result.summary)}\n` : `${formatSummary(result.summary)}\n`);
     flush();
     bar?.clear();
-    if (collector !== null) {
+    if (collector !== null && reports !== null) {
+      const { summaryRows, writeReport, loadReportData, formatBytes } = reports;
       const data = collector.build({
         title: `Replay of ${o.file}`,
         kind: 'replay',
@@ -263,6 +269,14 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
     }
     throw err;
   }
+}
+
+/** Runs `run` with the stack's modules loaded. */
+async function withStack<T>(
+  run: (replay: typeof import('../src/trace/replay.js'), report: typeof import('../src/trace/report.js')) => Promise<T>,
+): Promise<T> {
+  const [replay, report] = await Promise.all([import('../src/trace/replay.js'), import('../src/trace/report.js')]);
+  return run(replay, report);
 }
 
 /** The command, with the process's stdout and stderr. */

@@ -2,7 +2,7 @@
  * The visual report's two options, the same for every CLI that draws one
  * (demo, replay): `--report FILE` and `--compare EARLIER.html`.
  */
-import { loadReportData } from '../src/report/index.js';
+import { loadReportData } from '../src/report/writer.js';
 import { checkInputFile, checkOutputFile, UsageError, type StringSpec } from './args.js';
 
 /** An earlier report page, read now so that a wrong file is a usage error before the run. */

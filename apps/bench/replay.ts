@@ -4,7 +4,7 @@
  *   npx tsx apps/bench/replay.ts                 # table
  *   npx tsx apps/bench/replay.ts --json          # one JSON line
  *   npx tsx apps/bench/replay.ts --quick         # 100,000 frames, 2 rounds
- *   npx tsx apps/bench/replay.ts --frames 200000 --runs 5 --keep /tmp/bench.pcap
+ *   npx tsx apps/bench/replay.ts --frames 200000 --runs 5 --keep /tmp/bench.pcap   # generated once, reused after
  *   npx tsx apps/bench/replay.ts --source        # time the sources through tsx, not the build
  *
  * Generates a capture of at least a million frames (many interleaved TCP flows:
@@ -25,7 +25,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,7 +42,7 @@ export interface ReplayBenchOptions {
   /** Flows open at once (default 256). */
   readonly concurrency?: number;
   readonly seed?: number;
-  /** Keep the capture at this path instead of a temporary file. */
+  /** Keep the capture at this path instead of a temporary file (and reuse it when generated with the same parameters). */
   readonly keep?: string;
   /** Skip tshark even when installed. */
   readonly noTshark?: boolean;
@@ -77,6 +77,7 @@ export interface ReplayBenchResult {
   readonly frames: number;
   readonly flows: number;
   readonly fileBytes: number;
+  /** Seconds generating the capture (or checking a kept one). */
   readonly generateSeconds: number;
   readonly rows: readonly ReplayBenchRow[];
   /** tshark time / replay time (default jobs), wall medians (above 1: the replay is faster). */
@@ -311,6 +312,37 @@ export async function generateCapture(
   return { frames: gen.written, flows: gen.flows };
 }
 
+/**
+ * A kept capture is generated once: next to it, FILE.json names what it was
+ * generated from (frames, concurrency, seed, its size); a later run with the
+ * same parameters and an unchanged file reuses it instead of writing it again.
+ */
+async function keptOrGenerated(
+  file: string,
+  kept: boolean,
+  frames: number,
+  concurrency: number,
+  seed: number,
+  log: (s: string) => void,
+): Promise<{ frames: number; flows: number; reused: boolean }> {
+  const sidecar = `${file}.json`;
+  const params = { frames, concurrency, seed };
+  if (kept && existsSync(file) && existsSync(sidecar)) {
+    try {
+      const m = JSON.parse(readFileSync(sidecar, 'utf8')) as typeof params & { written: number; flows: number; bytes: number };
+      if (m.frames === frames && m.concurrency === concurrency && m.seed === seed && m.bytes === statSync(file).size) {
+        return { frames: m.written, flows: m.flows, reused: true };
+      }
+      log(`${file}: generated with other parameters or changed since: generating it again`);
+    } catch {
+      // An unreadable note: generate the capture again.
+    }
+  }
+  const gen = await generateCapture(file, frames, concurrency, seed);
+  if (kept) writeFileSync(sidecar, `${JSON.stringify({ ...params, written: gen.frames, flows: gen.flows, bytes: statSync(file).size })}\n`);
+  return { ...gen, reused: false };
+}
+
 // ---------------------------------------------------------------------------
 // Measuring
 
@@ -409,10 +441,10 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
   };
   try {
     const g0 = performance.now();
-    const gen = await generateCapture(file, frames, opts.concurrency ?? 256, opts.seed ?? 1);
+    const gen = await keptOrGenerated(file, opts.keep !== undefined, frames, opts.concurrency ?? 256, opts.seed ?? 1, log);
     const generateSeconds = (performance.now() - g0) / 1000;
     const fileBytes = statSync(file).size;
-    log(`generated ${gen.frames} frames, ${gen.flows} flows, ${(fileBytes / 1e6).toFixed(1)} MB in ${generateSeconds.toFixed(1)} s: ${file}`);
+    log(`${gen.reused ? 'reused' : 'generated'} ${gen.frames} frames, ${gen.flows} flows, ${(fileBytes / 1e6).toFixed(1)} MB in ${generateSeconds.toFixed(1)} s: ${file}`);
 
     const b0 = performance.now();
     const cli = opts.source === true ? path.join(projectRoot, 'apps/replay.ts') : buildCli(dir);
@@ -525,7 +557,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Rep
 
 export function formatReplayTable(r: ReplayBenchResult): string {
   const out = [
-    `capture: ${r.frames} frames, ${r.flows} TCP flows, ${(r.fileBytes / 1e6).toFixed(1)} MB (generated in ${r.generateSeconds.toFixed(1)} s), node ${r.node}`,
+    `capture: ${r.frames} frames, ${r.flows} TCP flows, ${(r.fileBytes / 1e6).toFixed(1)} MB (generated or reused in ${r.generateSeconds.toFixed(1)} s), node ${r.node}`,
     formatTable(
       ['tool', 'wall min s', 'wall med s', 'cpu min s', 'cpu med s', 'frames/s', 'MB/s', 'peak RSS MB', 'runs'],
       r.rows.map((x) => [x.tool, fmt(x.wall.min), fmt(x.wall.median), fmt(x.cpu.min), fmt(x.cpu.median), Math.round(x.framesPerSecond).toString(), x.megabytesPerSecond.toFixed(1), fmt(x.peakRssMb ?? undefined), String(x.runs)]),

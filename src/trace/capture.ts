@@ -7,6 +7,11 @@ export interface CaptureRecord {
   readonly index: number;
   /** Capture time in nanoseconds since the Unix epoch. */
   readonly timestampNs: bigint;
+  /**
+   * The same as the nearest double, `Number(timestampNs)`, when the reader has
+   * it at hand without a BigInt (a replay's clock reads it for every frame).
+   */
+  readonly timeNs?: number;
   /** Link-layer type (LINKTYPE_ETHERNET = 1, LINKTYPE_RAW = 101, LINKTYPE_IPV4 = 228, LINKTYPE_LINUX_SLL = 113). */
   readonly linkType: number;
   /** The captured bytes (may be shorter than originalLength when the snaplen cut it). */

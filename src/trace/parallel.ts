@@ -19,7 +19,10 @@
  *    the capture);
  *  - flow records and Telnet transcripts, with their numbers rewritten, in
  *    stream order once every worker is done (a single stack emits them as
- *    flows end: the order differs, the records do not).
+ *    flows end: the order differs, the records do not). With `render`, the
+ *    workers write the records' text themselves (in parallel, and a string
+ *    crosses to this thread far cheaper than a record's structured clone);
+ *    here only the stream number is put in (see RenderedRecord).
  *
  * The worker side lives in this module too (it runs when the module is loaded
  * as a worker with `workerData.replayShard`), so the built package needs no
@@ -32,7 +35,8 @@ import type { CaptureLink } from '../layers/nic/capture-link.js';
 import type { TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
 import { CaptureOpenError } from './open.js';
-import { replayCapture, type ReplayOptions, type ReplayResult } from './replay.js';
+// The stack is loaded by the workers only: the main thread starts them sooner without it.
+import type { ReplayOptions, ReplayResult } from './replay.js';
 import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
 
 /** What a parallel replay takes: the options that make sense per worker (no tracing, pacing or stream dumps). */
@@ -44,6 +48,42 @@ export interface ParallelReplayOptions {
   readonly observer?: ReplayOptions['observer'];
   readonly onFlow?: (r: FlowReport) => void;
   readonly onTranscript?: (t: TelnetTranscript) => void;
+  /**
+   * The records as text instead: each flow record and transcript rendered as
+   * `replay` prints them (`jsonLine` of the record or of `transcriptRecord`;
+   * `formatFlow`, `formatTranscript`), in the same order, to `onText`;
+   * onFlow and onTranscript are then not called.
+   */
+  readonly render?: RenderFormat;
+  readonly onText?: (text: string, kind: 'flow' | 'telnet') => void;
+}
+
+export type RenderFormat = 'json' | 'text';
+
+/**
+ * A record rendered by a worker, without its stream number (only the main
+ * thread knows the global one): the text is `HEADS[format][kind]`, the number,
+ * then `tail`. Every rendering starts with its stream number after a fixed
+ * head; the worker checks that it does.
+ */
+interface RenderedRecord {
+  readonly kind: 'flow' | 'telnet';
+  /** The worker's stream number, its part, and (a transcript) its chunk: the order. */
+  readonly id: number;
+  readonly part: number;
+  readonly chunk: number;
+  readonly tail: string;
+}
+
+const HEADS: Record<RenderFormat, Record<RenderedRecord['kind'], string>> = {
+  json: { flow: '{"type":"flow","stream":', telnet: '{"type":"telnet","stream":' },
+  text: { flow: 'TCP stream ', telnet: 'Telnet session, stream ' },
+};
+
+function renderRecord(format: RenderFormat, kind: RenderedRecord['kind'], id: number, part: number, chunk: number, text: string): RenderedRecord {
+  const head = HEADS[format][kind] + String(id);
+  if (!text.startsWith(head)) throw new Error(`replay worker: a ${kind} record does not start with its stream number: ${text.slice(0, 60)}`);
+  return { kind, id, part, chunk, tail: text.slice(head.length) };
 }
 
 /** Workers by default: the cores there are. */
@@ -60,11 +100,12 @@ interface ShardTask {
   readonly transcripts: boolean;
   readonly transcriptChunkEntries: number | undefined;
   readonly observer: ReplayOptions['observer'];
+  readonly render: RenderFormat | undefined;
 }
 
 type WorkerMessage =
   /** Records in batches: one structured clone per message costs more than the record. */
-  | { readonly t: 'records'; readonly flows: readonly FlowReport[]; readonly transcripts: readonly TelnetTranscript[] }
+  | { readonly t: 'records'; readonly flows: readonly FlowReport[]; readonly transcripts: readonly TelnetTranscript[]; readonly rendered: readonly RenderedRecord[] }
   | {
       readonly t: 'done';
       readonly summary: ReplaySummary;
@@ -86,6 +127,7 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
   const flows: Array<{ w: number; r: FlowReport }> = [];
   const transcripts: Array<{ w: number; tr: TelnetTranscript }> = [];
+  const rendered: Array<{ w: number; r: RenderedRecord }> = [];
   const done: Array<Extract<WorkerMessage, { t: 'done' }>> = [];
   const runs: Array<Promise<void>> = [];
   for (let w = 0; w < count; w++) {
@@ -98,6 +140,7 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
       transcripts: opts.transcripts ?? true,
       transcriptChunkEntries: opts.transcriptChunkEntries,
       observer: opts.observer,
+      render: opts.render,
     };
     runs.push(
       new Promise<void>((resolve, reject) => {
@@ -107,8 +150,12 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
           if (m.t === 'records') {
             for (const r of m.flows) flows.push({ w, r });
             for (const tr of m.transcripts) transcripts.push({ w, tr });
-          } else if (m.t === 'done') done[w] = m;
-          else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
+            for (const r of m.rendered) rendered.push({ w, r });
+          } else if (m.t === 'done') {
+            // Its last message: the results are in; the thread's teardown goes on while they are put together.
+            done[w] = m;
+            resolve();
+          } else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
           else if (m.kind === 'open') failed = new CaptureOpenError(m.message, m.path);
           else failed = new Error(m.message);
         });
@@ -135,6 +182,8 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
   firsts.forEach((f, rank) => global.set(`${f.w}/${f.id}`, rank));
   const renumber = (w: number, id: number): number => global.get(`${w}/${id}`) ?? id;
 
+  if (opts.render !== undefined) emitRendered(rendered, renumber, opts.render, opts.onText);
+
   const byStream = new Map<number, TelnetTranscript[]>();
   for (const { w, tr } of transcripts) {
     const t = { ...tr, stream: renumber(w, tr.stream) };
@@ -159,6 +208,42 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
   const summary = mergeSummaries(done, performance.now() - started);
   const e = done[0]!.error;
   return e !== undefined ? { summary, error: new CaptureFormatError(e.message, e.offset) } : { summary };
+}
+
+/**
+ * The rendered records in the order of the objects' path below: flows by
+ * stream and part, each stream's transcripts (by part and chunk) after its
+ * first flow record.
+ */
+function emitRendered(
+  rendered: ReadonlyArray<{ w: number; r: RenderedRecord }>,
+  renumber: (w: number, id: number) => number,
+  format: RenderFormat,
+  onText: ParallelReplayOptions['onText'],
+): void {
+  const flows: Array<{ stream: number; r: RenderedRecord }> = [];
+  const byStream = new Map<number, RenderedRecord[]>();
+  for (const { w, r } of rendered) {
+    const stream = renumber(w, r.id);
+    if (r.kind === 'flow') flows.push({ stream, r });
+    else {
+      let list = byStream.get(stream);
+      if (list === undefined) byStream.set(stream, (list = []));
+      list.push(r);
+    }
+  }
+  flows.sort((x, y) => x.stream - y.stream || x.r.part - y.r.part);
+  const heads = HEADS[format];
+  const emitted = new Set<number>();
+  for (const { stream, r } of flows) {
+    onText?.(heads.flow + String(stream) + r.tail, 'flow');
+    if (r.part > 1 || emitted.has(stream)) continue;
+    emitted.add(stream);
+    const ts = byStream.get(stream);
+    if (ts === undefined) continue;
+    ts.sort((x, y) => x.part - y.part || x.chunk - y.chunk);
+    for (const t of ts) onText?.(heads.telnet + String(stream) + t.tail, 'telnet');
+  }
 }
 
 /** The error a worker sent has its offset in the message already; rebuild it without a second one. */
@@ -231,17 +316,39 @@ function maxLive(perWorker: readonly Float64Array[]): number {
 
 async function runShard(task: ShardTask): Promise<void> {
   const port = parentPort!;
+  const [{ replayCapture }, { formatFlow, formatTranscript, jsonLine, transcriptRecord }] = await Promise.all([import('./replay.js'), import('./report.js')]);
   const firsts: number[] = [];
   const events: number[] = [];
   let link: CaptureLink | undefined;
   let flows: FlowReport[] = [];
   let transcripts: TelnetTranscript[] = [];
+  let rendered: RenderedRecord[] = [];
   const send = (): void => {
-    if (flows.length === 0 && transcripts.length === 0) return;
-    port.postMessage({ t: 'records', flows, transcripts } satisfies WorkerMessage);
+    if (flows.length === 0 && transcripts.length === 0 && rendered.length === 0) return;
+    port.postMessage({ t: 'records', flows, transcripts, rendered } satisfies WorkerMessage);
     flows = [];
     transcripts = [];
+    rendered = [];
   };
+  const format = task.render;
+  const onFlow =
+    format === undefined
+      ? (r: FlowReport): void => {
+          if (flows.push(r) >= 1024) send();
+        }
+      : (r: FlowReport): void => {
+          const text = format === 'json' ? jsonLine(r) : formatFlow(r);
+          if (rendered.push(renderRecord(format, 'flow', r.stream, r.part ?? 1, 0, text)) >= 1024) send();
+        };
+  const onTranscript =
+    format === undefined
+      ? (tr: TelnetTranscript): void => {
+          if (transcripts.push(tr) >= 1024) send();
+        }
+      : (tr: TelnetTranscript): void => {
+          const text = format === 'json' ? jsonLine(transcriptRecord(tr)) : formatTranscript(tr);
+          if (rendered.push(renderRecord(format, 'telnet', tr.stream, tr.part, tr.chunk, text)) >= 1024) send();
+        };
   try {
     const result = await replayCapture(task.file, {
       share: { index: task.index, count: task.count },
@@ -253,12 +360,8 @@ async function runShard(task: ShardTask): Promise<void> {
         // Where in the capture the open-flow count changes: at a frame, or between frames (a timer).
         onOpenFlows: (d) => events.push(currentTask()?.source === 'replay' ? link!.current.index : link!.current.index + 0.5, d),
       },
-      onFlow: (r) => {
-        if (flows.push(r) >= 1024) send();
-      },
-      onTranscript: (tr) => {
-        if (transcripts.push(tr) >= 1024) send();
-      },
+      onFlow,
+      onTranscript,
       onStack: (stack) => {
         link = stack.link;
         const l = link;

@@ -105,14 +105,18 @@ function recordLimit(header: PcapHeader, options: PcapReadOptions | undefined): 
 class RecordDecoder {
   index = 0;
   private readonly little: boolean;
-  private readonly fracToNs: bigint;
+  /** ns per unit of the fraction field: 1 or 1000 (a product below 2^53: exact as a double). */
+  private readonly fracToNs: number;
+  /** The latest record's seconds and their nanoseconds as a BigInt: consecutive records mostly share their second. */
+  private sec = -1;
+  private secNs = 0n;
 
   constructor(
     readonly header: PcapHeader,
     private readonly limit: number,
   ) {
     this.little = header.byteOrder === 'le';
-    this.fracToNs = header.precision === 'ns' ? 1n : 1000n;
+    this.fracToNs = header.precision === 'ns' ? 1 : 1000;
   }
 
   /**
@@ -132,15 +136,34 @@ class RecordDecoder {
     const sec = dv.getUint32(at, little);
     const frac = dv.getUint32(at + 4, little);
     const start = at + PCAP_RECORD_HEADER_LENGTH;
+    if (sec !== this.sec) {
+      this.sec = sec;
+      this.secNs = BigInt(sec) * NS_PER_S;
+    }
+    const fracNs = frac * this.fracToNs;
     return {
       index: this.index++,
-      timestampNs: BigInt(sec) * NS_PER_S + BigInt(frac) * this.fracToNs,
+      timestampNs: this.secNs + BigInt(fracNs),
+      // sec * 1e9 is exact as a double (sec * 1953125 < 2^53, times 2^9), so the
+      // sum is the exact value correctly rounded: Number(timestampNs), without the BigInt.
+      timeNs: sec * 1e9 + fracNs,
       linkType: this.header.linkType,
       data: bytes.subarray(start, start + inclLen),
       originalLength: dv.getUint32(at + 12, little),
       interfaceId: 0,
       fileOffset,
     };
+  }
+
+  /**
+   * The size of the record (header and captured bytes) at `bytes[at]` when its
+   * header is there and its length plausible, else undefined (the caller then
+   * lets `next` decide, errors included).
+   */
+  recordSize(bytes: Uint8Array, dv: DataView, at: number): number | undefined {
+    if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH) return undefined;
+    const inclLen = dv.getUint32(at + 8, this.little);
+    return inclLen > this.limit ? undefined : PCAP_RECORD_HEADER_LENGTH + inclLen;
   }
 
   /** The error for bytes left over at end of file. */
@@ -216,19 +239,33 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
     if (typeof chunk === 'string') throw new TypeError('readPcap: the source yields text; open it without an encoding');
     if (chunk.length === 0) continue;
     const plain = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const batch: CaptureRecord[] = [];
+    // A record cut by the chunk's start: only it is copied whole (the rest of
+    // the chunk is read where it is), when its size is known and the chunk holds its end.
+    const rest = window.length - pos;
+    const size = decoder !== undefined && rest > 0 ? decoder.recordSize(window, dv, pos) : undefined;
     if (pos === window.length) {
       base += window.length;
       window = plain;
+      pos = 0;
+    } else if (size !== undefined && size - rest <= plain.length) {
+      const record = new Uint8Array(size);
+      record.set(window.subarray(pos), 0);
+      record.set(plain.subarray(0, size - rest), rest);
+      const rec = decoder!.next(record, new DataView(record.buffer), 0, base + pos)!;
+      batch.push(rec);
+      base += window.length;
+      window = plain;
+      pos = size - rest;
     } else {
       // The leftover is at most one record header plus one record: bounded.
-      const rest = window.length - pos;
       const joined = new Uint8Array(rest + plain.length);
       joined.set(window.subarray(pos), 0);
       joined.set(plain, rest);
       base += pos;
       window = joined;
+      pos = 0;
     }
-    pos = 0;
     dv = new DataView(window.buffer, window.byteOffset, window.byteLength);
     if (decoder === undefined) {
       if (window.length < PCAP_FILE_HEADER_LENGTH) continue;
@@ -236,7 +273,6 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
       decoder = new RecordDecoder(header, recordLimit(header, options));
       pos = PCAP_FILE_HEADER_LENGTH;
     }
-    const batch: CaptureRecord[] = [];
     try {
       for (;;) {
         const rec = decoder.next(window, dv, pos, base + pos);

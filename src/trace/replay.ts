@@ -108,15 +108,17 @@ export class ReplayStack {
   }
 
   /** Replays one record: the clock moves to its time (running what fell due), then its task climbs the stack. */
-  feed(rec: CapturedFrame): void {
+  feed(rec: CapturedFrame & { readonly timeNs?: number }): void {
     if (this.finished) throw new Error('ReplayStack.feed() after finish()');
     const time = this.time;
+    // The record's double when its reader gives one (the same value, without converting a BigInt).
+    const ns = rec.timeNs ?? Number(rec.timestampNs);
     if (time.epochNs === undefined) {
       time.epochNs = rec.timestampNs;
-      time.epochMs = Number(rec.timestampNs) / 1e6;
+      time.epochMs = ns / 1e6;
     }
     // A double subtraction, not a BigInt one: no allocation per frame.
-    const ms = Number(rec.timestampNs) / 1e6 - time.epochMs;
+    const ms = ns / 1e6 - time.epochMs;
     const clock = this.clock;
     // Frames out of time order (several interfaces, a clock step) do not move the clock back.
     if (ms > clock.now()) clock.advanceTo(ms);

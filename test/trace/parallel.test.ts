@@ -11,7 +11,7 @@ import { generateCapture } from '../../apps/bench/replay.js';
 import { parseReplayArgs } from '../../apps/replay.js';
 import { replayParallel } from '../../src/trace/parallel.js';
 import { replayCapture, type ReplayResult } from '../../src/trace/replay.js';
-import type { FlowReport, ReplaySummary } from '../../src/trace/report.js';
+import { formatFlow, formatTranscript, jsonLine, transcriptRecord, type FlowReport, type ReplaySummary } from '../../src/trace/report.js';
 import { frameShare, shareOf } from '../../src/trace/shard.js';
 import type { TelnetTranscript } from '../../src/layers/telnet/transcript.js';
 
@@ -81,6 +81,30 @@ describe('replay --jobs', () => {
     expect(() => parseReplayArgs(['f.pcap', '--jobs', '3', '--speed', '2'])).toThrow('--jobs 3 does not go with --speed');
     expect(parseReplayArgs(['f.pcap', '--jobs', '1', '--trace'])).toMatchObject({ jobs: 1, trace: true });
   });
+
+  it('writes the records as text in the workers (JSON and plain) exactly as one thread renders its records, in stream order', async () => {
+    const file = path.join(tmp, 'rendered.pcap');
+    await generateCapture(file, 6_000, 48, 11);
+    for (const source of [file, path.resolve(process.cwd(), 'test/fixtures/traces/mixed.pcap')]) {
+      const flows: FlowReport[] = [];
+      const transcripts: TelnetTranscript[] = [];
+      await replayCapture(source, { onFlow: (f) => flows.push(f), onTranscript: (t) => transcripts.push(t) });
+      flows.sort((a, b) => a.stream - b.stream || (a.part ?? 1) - (b.part ?? 1));
+      transcripts.sort((a, b) => a.stream - b.stream || a.part - b.part || a.chunk - b.chunk);
+      for (const render of ['json', 'text'] as const) {
+        const expected: string[] = [];
+        for (const f of flows) {
+          expected.push(render === 'json' ? jsonLine(f) : formatFlow(f));
+          if ((f.part ?? 1) > 1) continue;
+          for (const t of transcripts.filter((x) => x.stream === f.stream)) expected.push(render === 'json' ? jsonLine(transcriptRecord(t)) : formatTranscript(t));
+        }
+        const got: string[] = [];
+        await replayParallel(source, { jobs: 2, render, onText: (text) => got.push(text) });
+        expect(got).toEqual(expected);
+      }
+      if (source === file) expect(transcripts.length).toBeGreaterThan(5);
+    }
+  }, 60_000);
 
   it('fails as one thread does on a file it cannot read', async () => {
     await expect(replayParallel(path.resolve(process.cwd(), 'test/fixtures/traces/nflog.pcap'), { jobs: 2 })).rejects.toThrow(

@@ -173,7 +173,7 @@ describe('reading the reference captures', () => {
     sameRecords(await collect(RAW), whole);
     const { createReadStream } = await import('node:fs');
     sameRecords(await collect(createReadStream(RAW, { highWaterMark: 100 })), whole);
-    for (const size of [1, 7, 16, 113, 4096]) {
+    for (const size of [1, 7, 16, 113, 200, 1500, 4096]) {
       const recs = await collect(chunked(rawBytes, size));
       sameRecords(recs, whole);
       expect(recs.map((r) => r.fileOffset)).toEqual(whole.map((r) => r.fileOffset));
@@ -187,6 +187,19 @@ describe('reading the reference captures', () => {
       if (r.index === 4) break;
     }
     expect(n).toBe(5);
+  });
+});
+
+describe('timestamps', () => {
+  it('gives each record its time as a BigInt and as the nearest double, equal to Number() of it, at the extremes of both precisions', () => {
+    const secs = [0n, 1n, 1_700_000_000n, 2n ** 31n - 1n, 2n ** 32n - 1n];
+    for (const precision of ['us', 'ns'] as const) {
+      const fracs = precision === 'ns' ? [0n, 1n, 499_999_999n, 500_000_000n, 999_999_999n] : [0n, 1_000n, 500_000_000n, 999_999_000n];
+      const times = secs.flatMap((s) => fracs.map((f) => s * 1_000_000_000n + f));
+      const recs = parsePcapBuffer(encodePcap(times.map((t) => ({ timestampNs: t, data: new Uint8Array(20) })), { precision, linkType: LINKTYPE_RAW }));
+      expect(recs.map((r) => r.timestampNs)).toEqual(times);
+      for (const r of recs) expect(r.timeNs).toBe(Number(r.timestampNs));
+    }
   });
 });
 
