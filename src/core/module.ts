@@ -379,12 +379,33 @@ export class Module<S = unknown, C = unknown> {
     return t;
   }
 
+  /**
+   * Another timer of the client `beside` serves, for one made when first needed
+   * (a timer most clients never arm costs nothing until then). It joins the
+   * client's chain after `beside`, no lookup of the client; made after the
+   * client's release, it is released too, as its elders were: never in the
+   * chain again, so a dead client is not kept.
+   */
+  timerBeside(beside: ModuleTimer, name: string, fire: (client: C) => void): ModuleTimer {
+    if (beside.module !== (this as Module)) throw new Error(`${this.name}: timerBeside: ${beside.name} belongs to ${beside.module.name}`);
+    const t = new ModuleTimer(this as Module, beside.client, name, fire);
+    if (beside.released) t.released = true;
+    else {
+      t.older = beside.older;
+      beside.older = t;
+    }
+    return t;
+  }
+
   /** Cancel and forget every timer of `client` (on cleanup, or when a client closes normally). */
   releaseClient(client: C | null): void {
     const newest = this.clientTimers.get(client);
     if (newest === undefined) return;
     this.clientTimers.delete(client);
-    for (let t: ModuleTimer | null = newest; t !== null; t = t.older) t.cancel();
+    for (let t: ModuleTimer | null = newest; t !== null; t = t.older) {
+      t.cancel();
+      t.released = true;
+    }
   }
 
   /** Armed timers, for one client or for all. */
@@ -473,6 +494,8 @@ export class ModuleTimer {
   private run: (() => void) | null = null;
   /** @internal the client's timer made before this one (Module.clientTimers) */
   older: ModuleTimer | null = null;
+  /** @internal its client was released (Module.timerBeside) */
+  released = false;
 
   constructor(
     readonly module: Module,

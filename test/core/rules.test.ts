@@ -441,6 +441,34 @@ describe('timers', () => {
     expect(fired).toEqual(['gc']);
   });
 
+  it('a timer made beside another belongs to the same client: its cleanup cancels it; made after the cleanup, it is not the client\'s', () => {
+    const { clock, bottom, middle, top } = chain();
+    const fired: string[] = [];
+    const c = middle.open('a', top, {
+      onValue: () => {
+        throw new Error('fail');
+      },
+    });
+    const rto = middle.timer(c, 'rto', () => fired.push('rto'));
+    const delack = middle.timerBeside(rto, 'delack', (client) => fired.push(client === c ? 'delack' : 'other'));
+    delack.arm(50);
+    expect(middle.liveTimers(c)).toBe(1);
+    clock.advance(60);
+    expect(fired).toEqual(['delack']);
+    delack.arm(100);
+    rto.arm(100);
+    expect(middle.liveTimers(c)).toBe(2);
+    bottom.arrive('a', 1); // handler throws -> middle.cleanup(c)
+    expect(middle.liveTimers(c)).toBe(0);
+    clock.advance(200);
+    expect(fired).toEqual(['delack']);
+    const late = middle.timerBeside(rto, 'wait', () => fired.push('wait'));
+    late.arm(10);
+    expect(middle.liveTimers(c)).toBe(0);
+    expect(middle.liveTimers()).toBe(0);
+    expect(() => bottom.timerBeside(rto as never, 'x', () => {})).toThrow(/belongs to/);
+  });
+
   it('re-arming later keeps one clock entry and fires at the last due time, as a task', () => {
     const { rt, clock, middle } = chain();
     const at: number[] = [];

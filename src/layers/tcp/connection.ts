@@ -151,9 +151,8 @@ export class TcpConnection {
   lastSendAt = 0;
 
   /** @internal */ rtoTimer!: ModuleTimer;
-  /** @internal */ delackTimer!: ModuleTimer;
-  /** @internal TIME_WAIT 2MSL, FIN_WAIT_2 timeout, deferred connect errors */
-  waitTimer!: ModuleTimer;
+  private delack: ModuleTimer | null = null;
+  private wait: ModuleTimer | null = null;
 
   /** @internal set when onClose('closed') has been delivered */
   closeDelivered = false;
@@ -175,6 +174,19 @@ export class TcpConnection {
     this.rcvBufSize = cfg.receiveBufferSize;
     this.rtt = new RttEstimator(cfg.initialRtoMs, cfg.minRtoMs, cfg.maxRtoMs);
     this.cc = new Congestion(536, cfg.initialWindowSegments, 0);
+  }
+
+  /**
+   * @internal The delayed-ACK timer, made on first use: a connection that has
+   * only opened (and one that never receives data) needs none.
+   */
+  get delackTimer(): ModuleTimer {
+    return (this.delack ??= this.tcp.sideTimer(this, 'delack'));
+  }
+
+  /** @internal TIME_WAIT 2MSL, FIN_WAIT_2 timeout, deferred connect errors; made on first use, as delackTimer */
+  get waitTimer(): ModuleTimer {
+    return (this.wait ??= this.tcp.sideTimer(this, 'wait'));
   }
 
   get state(): TcpState {

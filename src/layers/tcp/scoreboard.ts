@@ -39,13 +39,20 @@ export interface Hole {
   room: number;
 }
 
+/**
+ * The lists of a scoreboard that never saw a SACK block nor retransmitted (most
+ * connections): one shared empty array, never grown (add and retransmitted
+ * give a scoreboard its own list first); emptying it is harmless.
+ */
+const NONE: number[] = [];
+
 export class Scoreboard {
   /** Sorted, disjoint [left, right) pairs. */
-  private blocks: number[] = [];
+  private blocks: number[] = NONE;
   /** Bytes the blocks cover. */
   sackedBytes = 0;
   /** Retransmissions not yet delivered nor deemed lost: [left, right, order, mark] sorted by left. */
-  private rtx: number[] = [];
+  private rtx: number[] = NONE;
   private orders = 0;
   /** Highest order of a retransmission known delivered (-1: none). */
   private deliveredOrder = -1;
@@ -148,6 +155,7 @@ export class Scoreboard {
 
   /** [l, r) was sent again, when snd.max was `mark`. */
   retransmitted(l: number, r: number, mark: number): void {
+    if (this.rtx === NONE) this.rtx = [];
     const x = this.rtx;
     let i = 0;
     while (i < x.length && seqLt(x[i]!, l)) i += 4;
@@ -329,6 +337,7 @@ export class Scoreboard {
   }
 
   private add(l: number, r: number): void {
+    if (this.blocks === NONE) this.blocks = [];
     const b = this.blocks;
     let i = 0;
     while (i < b.length && seqLt(b[i + 1]!, l)) i += 2;

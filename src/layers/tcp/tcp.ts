@@ -20,7 +20,7 @@
  * proxy connects onward from onAccept); `unlisten` likewise. Read-only
  * `connections` is a query.
  */
-import { FAILED, Module, SlotTable, type Binding, type Runtime } from '../../core/index.js';
+import { FAILED, Module, SlotTable, type Binding, type ModuleTimer, type Runtime } from '../../core/index.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
 import { TCP_ACK, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import { familyOf, formatEndpoint, ipEqual, ipOwned, unspecifiedOf, type Family, type IpAddress } from '../net.js';
@@ -383,15 +383,18 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   private readonly fireDelack = (c: TcpConnection): void => onDelackTimer(this, c);
   private readonly fireWait = (c: TcpConnection): void => onWaitTimer(this, c);
 
-  /** @internal a connection's control block over `lower`, its timers created */
+  /** @internal the delayed-ACK or wait timer of `c`, made on its first use beside its RTO timer */
+  sideTimer(c: TcpConnection, kind: 'delack' | 'wait'): ModuleTimer {
+    return this.timerBeside(c.rtoTimer, kind, kind === 'delack' ? this.fireDelack : this.fireWait);
+  }
+
+  /** @internal a connection's control block over `lower`, its RTO timer created (the others on first use) */
   newConnection(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number, passive: boolean, lower: TcpLower): TcpConnection {
     localIp = ipOwned(localIp);
     remoteIp = ipOwned(remoteIp);
     const c = new TcpConnection(this, localIp, localPort, remoteIp, remotePort, passive);
     c.lower = lower;
     c.rtoTimer = this.timer(c, 'rto', this.fireRto);
-    c.delackTimer = this.timer(c, 'delack', this.fireDelack);
-    c.waitTimer = this.timer(c, 'wait', this.fireWait);
     const now = this.rt.clock.now();
     c.lastHeardAt = now;
     c.iss = this.isn.isn(now, localIp, localPort, remoteIp, remotePort);

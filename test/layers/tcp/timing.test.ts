@@ -126,6 +126,25 @@ describe('IsnGenerator (RFC 6528)', () => {
 });
 
 describe('Scoreboard (SACK)', () => {
+  it('each scoreboard keeps its own blocks and retransmissions, also after being cleared', () => {
+    const a = new Scoreboard();
+    const b = new Scoreboard();
+    a.clear();
+    a.timedOut(0, true);
+    a.update([100, 200], 0, 1000);
+    a.retransmitted(0, 100, 1000);
+    expect(a.empty).toBe(false);
+    expect(a.retransmissionsInFlight).toBe(1);
+    expect(b.empty).toBe(true);
+    expect(b.retransmissionsInFlight).toBe(0);
+    expect(b.active(0)).toBe(false);
+    b.update([300, 400], 0, 1000);
+    expect(b.sackedBytes).toBe(100);
+    expect(a.sackedBytes).toBe(100);
+    expect(a.highest).toBe(200);
+    expect(new Scoreboard().empty).toBe(true);
+  });
+
   it('merges blocks, forgets what the cumulative ACK covers, finds the holes', () => {
     const s = new Scoreboard();
     expect(s.update([300, 400, 100, 200], 50, 1000)).toBe(200);
