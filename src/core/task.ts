@@ -88,30 +88,37 @@ export class Frame {
 
 export type TaskState = 'running' | 'ended' | 'expended';
 
+/**
+ * What few tasks need: a failure, a deadline, held resources, cleanups done,
+ * an abort signal, waiters. Kept apart and made on first use, so that the
+ * common task (a frame in, a segment out, nothing held, no deadline) is a
+ * smaller object to allocate and collect.
+ */
+class TaskExtras {
+  failure: TaskFailure | undefined = undefined;
+  asyncFrame: Frame | null = null;
+  deadline: number | undefined = undefined;
+  resources: Set<TaskResource> | null = null;
+  cleaned: Array<[Module, unknown]> | null = null;
+  controller: AbortController | null = null;
+  endWaiters: Array<() => void> | null = null;
+}
+
 export class Task {
   state: TaskState = 'running';
-  failure: TaskFailure | undefined = undefined;
   /** Async handlers still running on behalf of this task. */
   pending = 0;
   /** True while the outermost call is on the stack. */
   inCall = true;
   /** Innermost frame on the synchronous path (for inspection: `ps`, traces). */
   top: Frame | null = null;
-  /** Frame of the latest async handler still running (its path is cleaned if it fails). */
-  asyncFrame: Frame | null = null;
-  /** Absolute clock time after which the task is expended. */
-  deadline: number | undefined;
-  resources: Set<TaskResource> | null = null;
-  /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
-  cleaned: Array<[Module, unknown]> | null = null;
   /** @internal the runtime's list of tasks not yet ended. */
   isLive = true;
   /** @internal */
   prevLive: Task | null = null;
   /** @internal */
   nextLive: Task | null = null;
-  private controller: AbortController | null = null;
-  private endWaiters: Array<() => void> | null = null;
+  private extras: TaskExtras | null = null;
 
   constructor(
     readonly id: number,
@@ -122,13 +129,56 @@ export class Task {
     readonly startedAt: number,
   ) {}
 
+  private get x(): TaskExtras {
+    return (this.extras ??= new TaskExtras());
+  }
+
+  get failure(): TaskFailure | undefined {
+    return this.extras === null ? undefined : this.extras.failure;
+  }
+  set failure(f: TaskFailure | undefined) {
+    this.x.failure = f;
+  }
+
+  /** Frame of the latest async handler still running (its path is cleaned if it fails). */
+  get asyncFrame(): Frame | null {
+    return this.extras === null ? null : this.extras.asyncFrame;
+  }
+  set asyncFrame(f: Frame | null) {
+    this.x.asyncFrame = f;
+  }
+
+  /** Absolute clock time after which the task is expended. */
+  get deadline(): number | undefined {
+    return this.extras === null ? undefined : this.extras.deadline;
+  }
+  set deadline(at: number | undefined) {
+    this.x.deadline = at;
+  }
+
+  get resources(): Set<TaskResource> | null {
+    return this.extras === null ? null : this.extras.resources;
+  }
+  set resources(r: Set<TaskResource> | null) {
+    this.x.resources = r;
+  }
+
+  /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
+  get cleaned(): Array<[Module, unknown]> | null {
+    return this.extras === null ? null : this.extras.cleaned;
+  }
+  set cleaned(c: Array<[Module, unknown]> | null) {
+    this.x.cleaned = c;
+  }
+
   /** Aborted when the task is expended. Created on first use. */
   get signal(): AbortSignal {
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.state === 'expended') this.controller.abort(this.failure);
+    const x = this.x;
+    if (x.controller === null) {
+      x.controller = new AbortController();
+      if (this.state === 'expended') x.controller.abort(x.failure);
     }
-    return this.controller.signal;
+    return x.controller.signal;
   }
 
   get expended(): boolean {
@@ -155,28 +205,32 @@ export class Task {
   }
 
   hold(r: TaskResource): void {
-    (this.resources ??= new Set()).add(r);
+    (this.x.resources ??= new Set()).add(r);
   }
 
   drop(r: TaskResource): void {
-    this.resources?.delete(r);
+    this.extras?.resources?.delete(r);
   }
 
   /** Resolves when the task has ended (normally or expended). */
   ended(): Promise<void> {
     if (this.state !== 'running' && this.pending === 0 && !this.inCall) return Promise.resolve();
-    return new Promise((resolve) => (this.endWaiters ??= []).push(resolve));
+    const x = this.x;
+    return new Promise((resolve) => (x.endWaiters ??= []).push(resolve));
   }
 
   /** @internal */
   fireAbort(): void {
-    this.controller?.abort(this.failure);
+    const x = this.extras;
+    if (x !== null && x.controller !== null) x.controller.abort(x.failure);
   }
 
   /** @internal */
   notifyEnded(): void {
-    const w = this.endWaiters;
-    this.endWaiters = null;
+    const x = this.extras;
+    if (x === null) return;
+    const w = x.endWaiters;
+    x.endWaiters = null;
     if (w !== null) for (const f of w) f();
   }
 }
