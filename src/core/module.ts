@@ -15,7 +15,7 @@
  */
 import type { Binding, SlotArgs, SlotReturn, SlotTable } from './binding.js';
 import type { ClockEntry } from './clock.js';
-import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
+import { LayerViolation, RecursionRejected } from './errors.js';
 import type { Logger } from './log.js';
 import { Mailbox } from './mailbox.js';
 import { Monitor } from './monitor.js';
@@ -132,17 +132,13 @@ export class Module<S = unknown, C = unknown> {
     const mod = this as Module;
     const rt = this.rt;
     const stats = this.stats;
+    // Called from outside any task, the entry point starts one: its root frame is this entry.
+    const rootOpts: TaskOptions = { entry: name };
     return function entryPoint(this: unknown, ...args: A): R | undefined {
       const top = currentFrame();
       if (top === undefined) {
         stats.entries++;
-        let task: Task | undefined;
-        const r = rt.startTask(mod, 'call', () => {
-          task = enteredFrame()!.task;
-          return fn.apply(mod, args);
-        }, { entry: name });
-        if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed', task?.failure?.error);
-        return r;
+        return rt.runTask(mod, 'call', fn, mod, args, rootOpts, true) as R;
       }
       // A module calling its own entry point is an ordinary internal call.
       if (top.module === mod) return fn.apply(mod, args);
@@ -281,13 +277,21 @@ export class Module<S = unknown, C = unknown> {
     slot: K,
     ...args: SlotArgs<H, K>
   ): SlotReturn<H, K> | undefined | Failed | Pending {
-    const handler = binding.handlers[slot] as ((...a: unknown[]) => unknown) | undefined;
+    return this.upcallWith(binding as unknown as Binding<object>, slot, args) as SlotReturn<H, K> | undefined | Failed | Pending;
+  }
+
+  /**
+   * `upcall` with its arguments as the array they came in: handed on to the
+   * handler (or the mailbox, which takes it over) without being spread again.
+   */
+  private upcallWith(binding: Binding<object>, slot: string, args: unknown[]): unknown {
+    const handler = (binding.handlers as Record<string, unknown>)[slot] as ((...a: unknown[]) => unknown) | undefined;
     if (handler === undefined || !binding.bound) return undefined;
     if (this.querying > 0) throw new Error(`'${this.name}': upcall '${slot}' inside a query`);
     const caller = currentFrame();
     if (caller === undefined) {
       // An upcall with no task around it: it becomes a task of its own.
-      return this.startTask('call', () => this.upcall(binding, slot, ...args)) as SlotReturn<H, K> | Failed | Pending;
+      return this.rt.runTask(this as Module, 'call', this.upcallWith, this, [binding, slot, args], undefined, false);
     }
     const task = caller.task;
     if (task.state !== 'running') return FAILED;
@@ -334,7 +338,7 @@ export class Module<S = unknown, C = unknown> {
       rt.expend(task, { kind: 'deadline', module: owner.name, where: slot }, frame);
       return FAILED;
     }
-    return result as SlotReturn<H, K>;
+    return result;
   }
 
   /**

@@ -14,6 +14,7 @@ import type { Clock } from './clock.js';
 import { VirtualClock } from './clock.js';
 import type { StackEvent } from './events.js';
 import { formatEvent } from './events.js';
+import { TaskExpended } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { Module } from './module.js';
 import { Rng } from './random.js';
@@ -25,6 +26,7 @@ import {
   Frame,
   runIn,
   Task,
+  type Body,
   type Deferred,
   type Failed,
   type TaskFailure,
@@ -170,6 +172,15 @@ export class Runtime {
    * cleaned up, and returned as a value.
    */
   startTask<R>(origin: Module, source: TaskSource, fn: () => R, opts?: TaskOptions): R | Failed {
+    return this.runTask(origin, source, fn, undefined, null, opts, false) as R | Failed;
+  }
+
+  /**
+   * @internal `startTask` for the runtime's own wrappers: the body is `fn`
+   * applied to `self` and `args`, so a call needs no closure made for it;
+   * with `raise`, an expended task throws TaskExpended instead of returning FAILED.
+   */
+  runTask(origin: Module, source: TaskSource, fn: Body, self: unknown, args: readonly unknown[] | null, opts: TaskOptions | undefined, raise: boolean): unknown {
     const parentFrame = currentFrame();
     const parent = opts?.parent !== undefined ? opts.parent : (parentFrame?.task ?? null);
     const now = this.clock.now();
@@ -186,9 +197,9 @@ export class Runtime {
     const frame = new Frame(task, origin, null, opts?.entry ?? source);
     frame.client = opts?.client;
     task.top = frame;
-    let result: R | Failed;
+    let result: unknown;
     try {
-      result = runIn<R>(frame, fn, undefined, null);
+      result = runIn(frame, fn, self, args);
     } catch (error) {
       // The innermost wrapper already expended the task if a module saw the
       // error; anything reaching here unexpended is a fault of the origin itself.
@@ -202,6 +213,7 @@ export class Runtime {
     if (task.state === 'expended') result = FAILED;
     if (task.pending === 0) this.end(task);
     else if (task.deadline !== undefined) this.watchDeadline(task, frame);
+    if (raise && result === FAILED) throw new TaskExpended(task.id, task.failure?.kind ?? 'failed', task.failure?.error);
     return result;
   }
 

@@ -248,7 +248,7 @@ export function describeClient(client: unknown): string {
 export const context = new AsyncLocalStorage<Frame>();
 
 /** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
-type Body = (...a: never[]) => unknown;
+export type Body = (...a: never[]) => unknown;
 
 /**
  * @internal Runs `fn` as `frame` (the current frame for its duration, and for
