@@ -20,7 +20,7 @@ import type { Logger } from './log.js';
 import { Mailbox } from './mailbox.js';
 import { Monitor } from './monitor.js';
 import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
-import { currentFrame, describeClient, enteredFrame, FAILED, Frame, PENDING, runIn, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+import { applyN, argArray, currentFrame, describeClient, enteredFrame, FAILED, Frame, PENDING, runIn, SPREAD, type Body, type Failed, type Pending, type Task, type TaskSource } from './task.js';
 
 /**
  * What happens when an entry point is called while its module is already on the
@@ -134,14 +134,23 @@ export class Module<S = unknown, C = unknown> {
     const stats = this.stats;
     // Called from outside any task, the entry point starts one: its root frame is this entry.
     const rootOpts: TaskOptions = { entry: name };
-    return function entryPoint(this: unknown, ...args: A): R | undefined {
+    const body = fn as Body;
+    // Arguments travel as (n, a, b, c) (see SPREAD): no rest array per call.
+    function entryPoint(this: unknown, a?: unknown, b?: unknown, c?: unknown): R | undefined {
+      let n = arguments.length;
+      let all: unknown[] | null = null;
+      if (n > 3) {
+        all = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) all[i] = arguments[i];
+        n = SPREAD;
+      }
       const top = currentFrame();
       if (top === undefined) {
         stats.entries++;
-        return rt.runTask(mod, 'call', fn, mod, args, rootOpts, true) as R;
+        return rt.runTask(mod, 'call', body, mod, rootOpts, true, n, all ?? a, b, c) as R;
       }
       // A module calling its own entry point is an ordinary internal call.
-      if (top.module === mod) return fn.apply(mod, args);
+      if (top.module === mod) return applyN(body, mod, n, all ?? a, b, c) as R;
       stats.entries++;
       let lowest: Frame | null = null;
       // Only 'defer' and 'reject' care whether the module is already on the path.
@@ -150,7 +159,8 @@ export class Module<S = unknown, C = unknown> {
         if (policy === 'defer') {
           // The same queue as afterUnwind: the call runs when the module's
           // outermost activation on this path unwinds.
-          rt.enqueue(lowest, { module: mod, client: undefined, key: name, merge: false, fn: () => void fn.apply(mod, args) }, top);
+          const args = argArray(n, all ?? a, b, c);
+          rt.enqueue(lowest, { module: mod, client: undefined, key: name, merge: false, fn: () => void fn.apply(mod, args as A) }, top);
           return undefined;
         }
         if (policy === 'reject') throw new RecursionRejected(mod.name, name, top.task.id, top.path());
@@ -162,7 +172,7 @@ export class Module<S = unknown, C = unknown> {
         rt.emit({ kind: 'enter', host: rt.name, task: task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
       }
       try {
-        return runIn<R>(frame, fn, mod, args);
+        return runIn<R>(frame, body, mod, n, all ?? a, b, c);
       } catch (error) {
         if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: name, error }, frame);
         throw error;
@@ -170,7 +180,8 @@ export class Module<S = unknown, C = unknown> {
         frame.active = false;
         task.top = top;
       }
-    };
+    }
+    return entryPoint as unknown as (...args: A) => R | undefined;
   }
 
   /**
@@ -256,7 +267,7 @@ export class Module<S = unknown, C = unknown> {
     frame.client = client;
     task.top = frame;
     try {
-      runIn(frame, fn, undefined, null);
+      runIn(frame, fn, undefined, 0);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: key, error }, frame);
       throw error;
@@ -276,22 +287,24 @@ export class Module<S = unknown, C = unknown> {
     binding: Binding<H>,
     slot: K,
     ...args: SlotArgs<H, K>
-  ): SlotReturn<H, K> | undefined | Failed | Pending {
-    return this.upcallWith(binding as unknown as Binding<object>, slot, args) as SlotReturn<H, K> | undefined | Failed | Pending;
-  }
-
-  /**
-   * `upcall` with its arguments as the array they came in: handed on to the
-   * handler (or the mailbox, which takes it over) without being spread again.
-   */
-  private upcallWith(binding: Binding<object>, slot: string, args: unknown[]): unknown {
-    const handler = (binding.handlers as Record<string, unknown>)[slot] as ((...a: unknown[]) => unknown) | undefined;
+  ): SlotReturn<H, K> | undefined | Failed | Pending;
+  // Arguments travel as (n, a, b, c) (see SPREAD): no rest array per upcall.
+  protected upcall(binding: Binding<object>, slot: string, a?: unknown, b?: unknown, c?: unknown): unknown {
+    let n = arguments.length - 2;
+    let all: unknown[] | null = null;
+    if (n > 3) {
+      all = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) all[i] = arguments[i + 2];
+      n = SPREAD;
+    }
+    const handler = (binding.handlers as Record<string, unknown>)[slot] as ((...x: unknown[]) => unknown) | undefined;
     if (handler === undefined || !binding.bound) return undefined;
     if (this.querying > 0) throw new Error(`'${this.name}': upcall '${slot}' inside a query`);
     const caller = currentFrame();
     if (caller === undefined) {
       // An upcall with no task around it: it becomes a task of its own.
-      return this.rt.runTask(this as Module, 'call', this.upcallWith, this, [binding, slot, args], undefined, false);
+      const args = [binding, slot, ...argArray(n, all ?? a, b, c)];
+      return this.rt.runTask(this as Module, 'call', this.upcall, this, undefined, false, SPREAD, args);
     }
     const task = caller.task;
     if (task.state !== 'running') return FAILED;
@@ -304,7 +317,7 @@ export class Module<S = unknown, C = unknown> {
       if (rt.observed) {
         rt.emit({ kind: 'upcall', host: rt.name, task: task.id, at: rt.clock.now(), from: this.name, module: owner.name, slot, queued: true });
       }
-      owner.post(binding, slot, handler, args, task);
+      owner.post(binding, slot, handler, argArray(n, all ?? a, b, c), task);
       return PENDING;
     }
     if (rt.observed) {
@@ -315,7 +328,7 @@ export class Module<S = unknown, C = unknown> {
     task.top = frame;
     let result: unknown;
     try {
-      result = runIn(frame, handler, binding.handlers, args);
+      result = runIn(frame, handler, binding.handlers, n, all ?? a, b, c);
     } catch (error) {
       frame.active = false;
       task.top = caller;
@@ -418,7 +431,7 @@ export class Module<S = unknown, C = unknown> {
     }
     const frame = new Frame(task, this as Module, null, 'cleanup');
     try {
-      runIn(frame, this.cleanup, this, [client, reason]);
+      runIn(frame, this.cleanup, this, 2, client, reason);
     } catch (error) {
       this.log.error({ task: task.id, err: error }, 'cleanup threw');
     } finally {

@@ -172,15 +172,16 @@ export class Runtime {
    * cleaned up, and returned as a value.
    */
   startTask<R>(origin: Module, source: TaskSource, fn: () => R, opts?: TaskOptions): R | Failed {
-    return this.runTask(origin, source, fn, undefined, null, opts, false) as R | Failed;
+    return this.runTask(origin, source, fn, undefined, opts, false, 0) as R | Failed;
   }
 
   /**
    * @internal `startTask` for the runtime's own wrappers: the body is `fn`
-   * applied to `self` and `args`, so a call needs no closure made for it;
-   * with `raise`, an expended task throws TaskExpended instead of returning FAILED.
+   * applied to `self` and the arguments (n, a, b, c: see SPREAD), so a call
+   * needs no closure made for it; with `raise`, an expended task throws
+   * TaskExpended instead of returning FAILED.
    */
-  runTask(origin: Module, source: TaskSource, fn: Body, self: unknown, args: readonly unknown[] | null, opts: TaskOptions | undefined, raise: boolean): unknown {
+  runTask(origin: Module, source: TaskSource, fn: Body, self: unknown, opts: TaskOptions | undefined, raise: boolean, n: number, a?: unknown, b?: unknown, c?: unknown): unknown {
     const parentFrame = currentFrame();
     const parent = opts?.parent !== undefined ? opts.parent : (parentFrame?.task ?? null);
     const now = this.clock.now();
@@ -199,7 +200,7 @@ export class Runtime {
     task.top = frame;
     let result: unknown;
     try {
-      result = runIn(frame, fn, self, args);
+      result = runIn(frame, fn, self, n, a, b, c);
     } catch (error) {
       // The innermost wrapper already expended the task if a module saw the
       // error; anything reaching here unexpended is a fault of the origin itself.
@@ -289,7 +290,7 @@ export class Runtime {
     const saved = task.top;
     task.top = frame;
     try {
-      runIn(frame, drainQueue, undefined, [this, frame]);
+      runIn(frame, drainQueue, undefined, 2, this, frame);
     } finally {
       task.top = saved;
     }
@@ -395,7 +396,7 @@ function drainQueue(rt: Runtime, frame: Frame): void {
     child.client = d.client;
     task.top = child;
     try {
-      runIn(child, d.fn, undefined, null);
+      runIn(child, d.fn, undefined, 0);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.key, error }, child);
     } finally {

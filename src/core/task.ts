@@ -247,21 +247,63 @@ export function describeClient(client: unknown): string {
 /** The single carrier of "where am I": the current frame. */
 export const context = new AsyncLocalStorage<Frame>();
 
-/** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
+/** What runs in a frame: `fn` applied to `self` and its arguments. */
 export type Body = (...a: never[]) => unknown;
+
+/**
+ * How the runtime passes a call's arguments along without an array per call:
+ * `n` of them (0 to 3) one by one in `a`, `b`, `c`; or, `n` = SPREAD, all of
+ * them as the array `a`. Almost every upcall and entry point takes three
+ * arguments or fewer, and a rest array per call was a third of what a frame
+ * cost to allocate.
+ */
+export const SPREAD = -1;
+
+/** @internal `fn` applied to `self` and the arguments (n, a, b, c) describe. */
+export function applyN(fn: Body, self: unknown, n: number, a: unknown, b: unknown, c: unknown): unknown {
+  const f = fn as (...x: unknown[]) => unknown;
+  switch (n) {
+    case 0:
+      return f.call(self);
+    case 1:
+      return f.call(self, a);
+    case 2:
+      return f.call(self, a, b);
+    case 3:
+      return f.call(self, a, b, c);
+    default:
+      return Reflect.apply(f, self, a as unknown[]);
+  }
+}
+
+/** @internal The arguments (n, a, b, c) describe, as an array of their own. */
+export function argArray(n: number, a: unknown, b: unknown, c: unknown): unknown[] {
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [a];
+    case 2:
+      return [a, b];
+    case 3:
+      return [a, b, c];
+    default:
+      return a as unknown[];
+  }
+}
 
 /**
  * @internal Runs `fn` as `frame` (the current frame for its duration, and for
  * the continuations it creates), then the work deferred onto the frame
  * meanwhile, inside the same entry of the storage: one `run` per frame
- * instead of a second one to drain.
+ * instead of a second one to drain. Arguments as `applyN` takes them.
  */
-export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
-  return context.run(frame, invoke, frame, fn, self, args) as R;
+export function runIn<R>(frame: Frame, fn: Body, self: unknown, n: number, a?: unknown, b?: unknown, c?: unknown): R {
+  return context.run(frame, invoke, frame, fn, self, n, a, b, c) as R;
 }
 
-function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
-  const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
+function invoke(frame: Frame, fn: Body, self: unknown, n: number, a: unknown, b: unknown, c: unknown): unknown {
+  const r = applyN(fn, self, n, a, b, c);
   if (frame.deferred !== null) frame.module.rt.drainHere(frame);
   return r;
 }
