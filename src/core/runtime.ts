@@ -337,9 +337,8 @@ export class Runtime {
   }
 
   private end(task: Task): void {
-    if (!task.isLive) return;
-    task.isLive = false;
     const prev = task.prevLive;
+    if (prev === null && this.liveHead !== task) return;
     const next = task.nextLive;
     if (prev !== null) prev.nextLive = next;
     else this.liveHead = next;

@@ -112,9 +112,7 @@ export class Task {
   inCall = true;
   /** Innermost frame on the synchronous path (for inspection: `ps`, traces). */
   top: Frame | null = null;
-  /** @internal the runtime's list of tasks not yet ended. */
-  isLive = true;
-  /** @internal */
+  /** @internal the runtime's list of tasks not yet ended (a task is in it while it is the head or has a predecessor). */
   prevLive: Task | null = null;
   /** @internal */
   nextLive: Task | null = null;
