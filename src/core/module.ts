@@ -15,12 +15,12 @@
  */
 import type { Binding, SlotArgs, SlotReturn, SlotTable } from './binding.js';
 import type { ClockEntry } from './clock.js';
-import { LayerViolation, RecursionRejected, TaskExpended } from './errors.js';
+import { LayerViolation, RecursionRejected } from './errors.js';
 import type { Logger } from './log.js';
 import { Mailbox } from './mailbox.js';
 import { Monitor } from './monitor.js';
 import type { DispatchPolicy, Runtime, TaskOptions } from './runtime.js';
-import { currentFrame, describeClient, enteredFrame, FAILED, Frame, PENDING, runIn, type Failed, type Pending, type Task, type TaskSource } from './task.js';
+import { applyN, argArray, currentFrame, describeClient, enteredFrame, FAILED, Frame, PENDING, runIn, SPREAD, type Body, type Failed, type Pending, type Task, type TaskSource } from './task.js';
 
 /**
  * What happens when an entry point is called while its module is already on the
@@ -132,20 +132,25 @@ export class Module<S = unknown, C = unknown> {
     const mod = this as Module;
     const rt = this.rt;
     const stats = this.stats;
-    return function entryPoint(this: unknown, ...args: A): R | undefined {
+    // Called from outside any task, the entry point starts one: its root frame is this entry.
+    const rootOpts: TaskOptions = { entry: name };
+    const body = fn as Body;
+    // Arguments travel as (n, a, b, c) (see SPREAD): no rest array per call.
+    function entryPoint(this: unknown, a?: unknown, b?: unknown, c?: unknown): R | undefined {
+      let n = arguments.length;
+      let all: unknown[] | null = null;
+      if (n > 3) {
+        all = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) all[i] = arguments[i];
+        n = SPREAD;
+      }
       const top = currentFrame();
       if (top === undefined) {
         stats.entries++;
-        let task: Task | undefined;
-        const r = rt.startTask(mod, 'call', () => {
-          task = enteredFrame()!.task;
-          return fn.apply(mod, args);
-        }, { entry: name });
-        if (r === FAILED) throw new TaskExpended(task?.id ?? -1, task?.failure?.kind ?? 'failed', task?.failure?.error);
-        return r;
+        return rt.runTask(mod, 'call', body, mod, rootOpts, true, n, all ?? a, b, c) as R;
       }
       // A module calling its own entry point is an ordinary internal call.
-      if (top.module === mod) return fn.apply(mod, args);
+      if (top.module === mod) return applyN(body, mod, n, all ?? a, b, c) as R;
       stats.entries++;
       let lowest: Frame | null = null;
       // Only 'defer' and 'reject' care whether the module is already on the path.
@@ -154,7 +159,8 @@ export class Module<S = unknown, C = unknown> {
         if (policy === 'defer') {
           // The same queue as afterUnwind: the call runs when the module's
           // outermost activation on this path unwinds.
-          rt.enqueue(lowest, { module: mod, client: undefined, key: name, merge: false, fn: () => void fn.apply(mod, args) }, top);
+          const args = argArray(n, all ?? a, b, c);
+          rt.enqueue(lowest, { module: mod, client: undefined, key: name, merge: false, fn: () => void fn.apply(mod, args as A) }, top);
           return undefined;
         }
         if (policy === 'reject') throw new RecursionRejected(mod.name, name, top.task.id, top.path());
@@ -166,7 +172,7 @@ export class Module<S = unknown, C = unknown> {
         rt.emit({ kind: 'enter', host: rt.name, task: task.id, at: rt.clock.now(), module: mod.name, entry: name, from: top.module.name });
       }
       try {
-        return runIn<R>(frame, fn, mod, args);
+        return runIn<R>(frame, body, mod, n, all ?? a, b, c);
       } catch (error) {
         if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: name, error }, frame);
         throw error;
@@ -174,7 +180,8 @@ export class Module<S = unknown, C = unknown> {
         frame.active = false;
         task.top = top;
       }
-    };
+    }
+    return entryPoint as unknown as (...args: A) => R | undefined;
   }
 
   /**
@@ -260,7 +267,7 @@ export class Module<S = unknown, C = unknown> {
     frame.client = client;
     task.top = frame;
     try {
-      runIn(frame, fn, undefined, null);
+      runIn(frame, fn, undefined, 0);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: mod.name, where: key, error }, frame);
       throw error;
@@ -280,14 +287,24 @@ export class Module<S = unknown, C = unknown> {
     binding: Binding<H>,
     slot: K,
     ...args: SlotArgs<H, K>
-  ): SlotReturn<H, K> | undefined | Failed | Pending {
-    const handler = binding.handlers[slot] as ((...a: unknown[]) => unknown) | undefined;
+  ): SlotReturn<H, K> | undefined | Failed | Pending;
+  // Arguments travel as (n, a, b, c) (see SPREAD): no rest array per upcall.
+  protected upcall(binding: Binding<object>, slot: string, a?: unknown, b?: unknown, c?: unknown): unknown {
+    let n = arguments.length - 2;
+    let all: unknown[] | null = null;
+    if (n > 3) {
+      all = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) all[i] = arguments[i + 2];
+      n = SPREAD;
+    }
+    const handler = (binding.handlers as Record<string, unknown>)[slot] as ((...x: unknown[]) => unknown) | undefined;
     if (handler === undefined || !binding.bound) return undefined;
     if (this.querying > 0) throw new Error(`'${this.name}': upcall '${slot}' inside a query`);
     const caller = currentFrame();
     if (caller === undefined) {
       // An upcall with no task around it: it becomes a task of its own.
-      return this.startTask('call', () => this.upcall(binding, slot, ...args)) as SlotReturn<H, K> | Failed | Pending;
+      const args = [binding, slot, ...argArray(n, all ?? a, b, c)];
+      return this.rt.runTask(this as Module, 'call', this.upcall, this, undefined, false, SPREAD, args);
     }
     const task = caller.task;
     if (task.state !== 'running') return FAILED;
@@ -300,7 +317,7 @@ export class Module<S = unknown, C = unknown> {
       if (rt.observed) {
         rt.emit({ kind: 'upcall', host: rt.name, task: task.id, at: rt.clock.now(), from: this.name, module: owner.name, slot, queued: true });
       }
-      owner.post(binding, slot, handler, args, task);
+      owner.post(binding, slot, handler, argArray(n, all ?? a, b, c), task);
       return PENDING;
     }
     if (rt.observed) {
@@ -311,7 +328,7 @@ export class Module<S = unknown, C = unknown> {
     task.top = frame;
     let result: unknown;
     try {
-      result = runIn(frame, handler, binding.handlers, args);
+      result = runIn(frame, handler, binding.handlers, n, all ?? a, b, c);
     } catch (error) {
       frame.active = false;
       task.top = caller;
@@ -334,7 +351,7 @@ export class Module<S = unknown, C = unknown> {
       rt.expend(task, { kind: 'deadline', module: owner.name, where: slot }, frame);
       return FAILED;
     }
-    return result as SlotReturn<H, K>;
+    return result;
   }
 
   /**
@@ -435,7 +452,7 @@ export class Module<S = unknown, C = unknown> {
     }
     const frame = new Frame(task, this as Module, null, 'cleanup');
     try {
-      runIn(frame, this.cleanup, this, [client, reason]);
+      runIn(frame, this.cleanup, this, 2, client, reason);
     } catch (error) {
       this.log.error({ task: task.id, err: error }, 'cleanup threw');
     } finally {

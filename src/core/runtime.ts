@@ -14,6 +14,7 @@ import type { Clock } from './clock.js';
 import { VirtualClock } from './clock.js';
 import type { StackEvent } from './events.js';
 import { formatEvent } from './events.js';
+import { TaskExpended } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { Module } from './module.js';
 import { Rng } from './random.js';
@@ -25,6 +26,7 @@ import {
   Frame,
   runIn,
   Task,
+  type Body,
   type Deferred,
   type Failed,
   type TaskFailure,
@@ -170,6 +172,16 @@ export class Runtime {
    * cleaned up, and returned as a value.
    */
   startTask<R>(origin: Module, source: TaskSource, fn: () => R, opts?: TaskOptions): R | Failed {
+    return this.runTask(origin, source, fn, undefined, opts, false, 0) as R | Failed;
+  }
+
+  /**
+   * @internal `startTask` for the runtime's own wrappers: the body is `fn`
+   * applied to `self` and the arguments (n, a, b, c: see SPREAD), so a call
+   * needs no closure made for it; with `raise`, an expended task throws
+   * TaskExpended instead of returning FAILED.
+   */
+  runTask(origin: Module, source: TaskSource, fn: Body, self: unknown, opts: TaskOptions | undefined, raise: boolean, n: number, a?: unknown, b?: unknown, c?: unknown): unknown {
     const parentFrame = currentFrame();
     const parent = opts?.parent !== undefined ? opts.parent : (parentFrame?.task ?? null);
     const now = this.clock.now();
@@ -186,9 +198,9 @@ export class Runtime {
     const frame = new Frame(task, origin, null, opts?.entry ?? source);
     frame.client = opts?.client;
     task.top = frame;
-    let result: R | Failed;
+    let result: unknown;
     try {
-      result = runIn<R>(frame, fn, undefined, null);
+      result = runIn(frame, fn, self, n, a, b, c);
     } catch (error) {
       // The innermost wrapper already expended the task if a module saw the
       // error; anything reaching here unexpended is a fault of the origin itself.
@@ -202,6 +214,7 @@ export class Runtime {
     if (task.state === 'expended') result = FAILED;
     if (task.pending === 0) this.end(task);
     else if (task.deadline !== undefined) this.watchDeadline(task, frame);
+    if (raise && result === FAILED) throw new TaskExpended(task.id, task.failure?.kind ?? 'failed', task.failure?.error);
     return result;
   }
 
@@ -277,7 +290,7 @@ export class Runtime {
     const saved = task.top;
     task.top = frame;
     try {
-      runIn(frame, drainQueue, undefined, [this, frame]);
+      runIn(frame, drainQueue, undefined, 2, this, frame);
     } finally {
       task.top = saved;
     }
@@ -324,9 +337,8 @@ export class Runtime {
   }
 
   private end(task: Task): void {
-    if (!task.isLive) return;
-    task.isLive = false;
     const prev = task.prevLive;
+    if (prev === null && this.liveHead !== task) return;
     const next = task.nextLive;
     if (prev !== null) prev.nextLive = next;
     else this.liveHead = next;
@@ -383,7 +395,7 @@ function drainQueue(rt: Runtime, frame: Frame): void {
     child.client = d.client;
     task.top = child;
     try {
-      runIn(child, d.fn, undefined, null);
+      runIn(child, d.fn, undefined, 0);
     } catch (error) {
       if (task.state === 'running') rt.expend(task, { kind: 'crash', module: d.module.name, where: d.key, error }, child);
     } finally {

@@ -88,30 +88,35 @@ export class Frame {
 
 export type TaskState = 'running' | 'ended' | 'expended';
 
+/**
+ * What few tasks need: a failure, a deadline, held resources, cleanups done,
+ * an abort signal, waiters. Kept apart and made on first use, so that the
+ * common task (a frame in, a segment out, nothing held, no deadline) is a
+ * smaller object to allocate and collect.
+ */
+class TaskExtras {
+  failure: TaskFailure | undefined = undefined;
+  asyncFrame: Frame | null = null;
+  deadline: number | undefined = undefined;
+  resources: Set<TaskResource> | null = null;
+  cleaned: Array<[Module, unknown]> | null = null;
+  controller: AbortController | null = null;
+  endWaiters: Array<() => void> | null = null;
+}
+
 export class Task {
   state: TaskState = 'running';
-  failure: TaskFailure | undefined = undefined;
   /** Async handlers still running on behalf of this task. */
   pending = 0;
   /** True while the outermost call is on the stack. */
   inCall = true;
   /** Innermost frame on the synchronous path (for inspection: `ps`, traces). */
   top: Frame | null = null;
-  /** Frame of the latest async handler still running (its path is cleaned if it fails). */
-  asyncFrame: Frame | null = null;
-  /** Absolute clock time after which the task is expended. */
-  deadline: number | undefined;
-  resources: Set<TaskResource> | null = null;
-  /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
-  cleaned: Array<[Module, unknown]> | null = null;
-  /** @internal the runtime's list of tasks not yet ended. */
-  isLive = true;
-  /** @internal */
+  /** @internal the runtime's list of tasks not yet ended (a task is in it while it is the head or has a predecessor). */
   prevLive: Task | null = null;
   /** @internal */
   nextLive: Task | null = null;
-  private controller: AbortController | null = null;
-  private endWaiters: Array<() => void> | null = null;
+  private extras: TaskExtras | null = null;
 
   constructor(
     readonly id: number,
@@ -122,13 +127,56 @@ export class Task {
     readonly startedAt: number,
   ) {}
 
+  private get x(): TaskExtras {
+    return (this.extras ??= new TaskExtras());
+  }
+
+  get failure(): TaskFailure | undefined {
+    return this.extras === null ? undefined : this.extras.failure;
+  }
+  set failure(f: TaskFailure | undefined) {
+    this.x.failure = f;
+  }
+
+  /** Frame of the latest async handler still running (its path is cleaned if it fails). */
+  get asyncFrame(): Frame | null {
+    return this.extras === null ? null : this.extras.asyncFrame;
+  }
+  set asyncFrame(f: Frame | null) {
+    this.x.asyncFrame = f;
+  }
+
+  /** Absolute clock time after which the task is expended. */
+  get deadline(): number | undefined {
+    return this.extras === null ? undefined : this.extras.deadline;
+  }
+  set deadline(at: number | undefined) {
+    this.x.deadline = at;
+  }
+
+  get resources(): Set<TaskResource> | null {
+    return this.extras === null ? null : this.extras.resources;
+  }
+  set resources(r: Set<TaskResource> | null) {
+    this.x.resources = r;
+  }
+
+  /** (module, client) pairs already cleaned, so each cleanup runs exactly once. */
+  get cleaned(): Array<[Module, unknown]> | null {
+    return this.extras === null ? null : this.extras.cleaned;
+  }
+  set cleaned(c: Array<[Module, unknown]> | null) {
+    this.x.cleaned = c;
+  }
+
   /** Aborted when the task is expended. Created on first use. */
   get signal(): AbortSignal {
-    if (this.controller === null) {
-      this.controller = new AbortController();
-      if (this.state === 'expended') this.controller.abort(this.failure);
+    const x = this.x;
+    if (x.controller === null) {
+      x.controller = new AbortController();
+      if (this.state === 'expended') x.controller.abort(x.failure);
     }
-    return this.controller.signal;
+    return x.controller.signal;
   }
 
   get expended(): boolean {
@@ -155,28 +203,32 @@ export class Task {
   }
 
   hold(r: TaskResource): void {
-    (this.resources ??= new Set()).add(r);
+    (this.x.resources ??= new Set()).add(r);
   }
 
   drop(r: TaskResource): void {
-    this.resources?.delete(r);
+    this.extras?.resources?.delete(r);
   }
 
   /** Resolves when the task has ended (normally or expended). */
   ended(): Promise<void> {
     if (this.state !== 'running' && this.pending === 0 && !this.inCall) return Promise.resolve();
-    return new Promise((resolve) => (this.endWaiters ??= []).push(resolve));
+    const x = this.x;
+    return new Promise((resolve) => (x.endWaiters ??= []).push(resolve));
   }
 
   /** @internal */
   fireAbort(): void {
-    this.controller?.abort(this.failure);
+    const x = this.extras;
+    if (x !== null && x.controller !== null) x.controller.abort(x.failure);
   }
 
   /** @internal */
   notifyEnded(): void {
-    const w = this.endWaiters;
-    this.endWaiters = null;
+    const x = this.extras;
+    if (x === null) return;
+    const w = x.endWaiters;
+    x.endWaiters = null;
     if (w !== null) for (const f of w) f();
   }
 }
@@ -193,21 +245,63 @@ export function describeClient(client: unknown): string {
 /** The single carrier of "where am I": the current frame. */
 export const context = new AsyncLocalStorage<Frame>();
 
-/** What runs in a frame: `fn` applied to `self` and `args` (none when null). */
-type Body = (...a: never[]) => unknown;
+/** What runs in a frame: `fn` applied to `self` and its arguments. */
+export type Body = (...a: never[]) => unknown;
+
+/**
+ * How the runtime passes a call's arguments along without an array per call:
+ * `n` of them (0 to 3) one by one in `a`, `b`, `c`; or, `n` = SPREAD, all of
+ * them as the array `a`. Almost every upcall and entry point takes three
+ * arguments or fewer, and a rest array per call was a third of what a frame
+ * cost to allocate.
+ */
+export const SPREAD = -1;
+
+/** @internal `fn` applied to `self` and the arguments (n, a, b, c) describe. */
+export function applyN(fn: Body, self: unknown, n: number, a: unknown, b: unknown, c: unknown): unknown {
+  const f = fn as (...x: unknown[]) => unknown;
+  switch (n) {
+    case 0:
+      return f.call(self);
+    case 1:
+      return f.call(self, a);
+    case 2:
+      return f.call(self, a, b);
+    case 3:
+      return f.call(self, a, b, c);
+    default:
+      return Reflect.apply(f, self, a as unknown[]);
+  }
+}
+
+/** @internal The arguments (n, a, b, c) describe, as an array of their own. */
+export function argArray(n: number, a: unknown, b: unknown, c: unknown): unknown[] {
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [a];
+    case 2:
+      return [a, b];
+    case 3:
+      return [a, b, c];
+    default:
+      return a as unknown[];
+  }
+}
 
 /**
  * @internal Runs `fn` as `frame` (the current frame for its duration, and for
  * the continuations it creates), then the work deferred onto the frame
  * meanwhile, inside the same entry of the storage: one `run` per frame
- * instead of a second one to drain.
+ * instead of a second one to drain. Arguments as `applyN` takes them.
  */
-export function runIn<R>(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): R {
-  return context.run(frame, invoke, frame, fn, self, args) as R;
+export function runIn<R>(frame: Frame, fn: Body, self: unknown, n: number, a?: unknown, b?: unknown, c?: unknown): R {
+  return context.run(frame, invoke, frame, fn, self, n, a, b, c) as R;
 }
 
-function invoke(frame: Frame, fn: Body, self: unknown, args: readonly unknown[] | null): unknown {
-  const r = args === null ? (fn as () => unknown).call(self) : Reflect.apply(fn, self, args);
+function invoke(frame: Frame, fn: Body, self: unknown, n: number, a: unknown, b: unknown, c: unknown): unknown {
+  const r = applyN(fn, self, n, a, b, c);
   if (frame.deferred !== null) frame.module.rt.drainHere(frame);
   return r;
 }
