@@ -337,7 +337,8 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   let format: CaptureFormat | null = null;
   let frames = 0;
   let bytesRead = 0;
-  let lastTs: bigint | undefined;
+  // The latest record, not its time: a reader may make the BigInt only when asked.
+  let last: CapturedFrame | undefined;
   let error: CaptureFormatError | undefined;
   const speed = opts.speed;
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
@@ -364,7 +365,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         }
         if (onRecord !== undefined) onRecord(rec);
         stack.feed(rec);
-        lastTs = rec.timestampNs;
+        last = rec;
         frames++;
         if (signal?.aborted === true) break read;
       }
@@ -394,7 +395,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     bytes: c.bytes,
     fileBytes: bytesRead,
     firstFrame: iso(firstNs),
-    lastFrame: iso(lastTs),
+    lastFrame: iso(last?.timestampNs),
     captureSpanMs: Math.round(stack.lastMs * 1000) / 1000,
     elapsedMs: Math.round(elapsedMs * 1000) / 1000,
     framesPerSecond: seconds > 0 ? frames / seconds : 0,
