@@ -101,35 +101,6 @@ function recordLimit(header: PcapHeader, options: PcapReadOptions | undefined): 
   return Math.min(PCAP_MAX_RECORD_LENGTH, Math.max(2 * header.snaplen, 1024));
 }
 
-/**
- * A classic pcap record. Its BigInt time is made when asked for: a replay
- * reads the double `timeNs` per frame, and a BigInt sum per record was an
- * allocation for nothing.
- */
-class PcapRecord implements CaptureRecord {
-  readonly #secNs: bigint;
-  readonly #fracNs: number;
-  readonly interfaceId = 0;
-
-  constructor(
-    readonly index: number,
-    secNs: bigint,
-    fracNs: number,
-    readonly timeNs: number,
-    readonly linkType: number,
-    readonly data: Uint8Array,
-    readonly originalLength: number,
-    readonly fileOffset: number,
-  ) {
-    this.#secNs = secNs;
-    this.#fracNs = fracNs;
-  }
-
-  get timestampNs(): bigint {
-    return this.#secNs + BigInt(this.#fracNs);
-  }
-}
-
 /** Decodes records out of consecutive byte windows; shared by the sync and streaming readers. */
 class RecordDecoder {
   index = 0;
@@ -170,19 +141,19 @@ class RecordDecoder {
       this.secNs = BigInt(sec) * NS_PER_S;
     }
     const fracNs = frac * this.fracToNs;
-    return new PcapRecord(
-      this.index++,
-      this.secNs,
-      fracNs,
+    return {
+      index: this.index++,
+      timestampNs: this.secNs + BigInt(fracNs),
       // sec * 1e9 is exact as a double (sec * 1953125 < 2^53, times 2^9), so the
       // sum is the exact value correctly rounded: Number(timestampNs), without the BigInt.
-      sec * 1e9 + fracNs,
-      this.header.linkType,
+      timeNs: sec * 1e9 + fracNs,
+      linkType: this.header.linkType,
       // The view built directly: `subarray` looks up the species constructor, twice the cost per record.
-      new Uint8Array(bytes.buffer, bytes.byteOffset + start, inclLen),
-      dv.getUint32(at + 12, little),
+      data: new Uint8Array(bytes.buffer, bytes.byteOffset + start, inclLen),
+      originalLength: dv.getUint32(at + 12, little),
+      interfaceId: 0,
       fileOffset,
-    );
+    };
   }
 
   /**

@@ -337,8 +337,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   let format: CaptureFormat | null = null;
   let frames = 0;
   let bytesRead = 0;
-  // The latest record, not its time: a reader may make the BigInt only when asked.
-  let last: CapturedFrame | undefined;
+  let lastTs: bigint | undefined;
   let error: CaptureFormatError | undefined;
   const speed = opts.speed;
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
@@ -365,7 +364,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         }
         if (onRecord !== undefined) onRecord(rec);
         stack.feed(rec);
-        last = rec;
+        lastTs = rec.timestampNs;
         frames++;
         if (signal?.aborted === true) break read;
       }
@@ -395,7 +394,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     bytes: c.bytes,
     fileBytes: bytesRead,
     firstFrame: iso(firstNs),
-    lastFrame: iso(last?.timestampNs),
+    lastFrame: iso(lastTs),
     captureSpanMs: Math.round(stack.lastMs * 1000) / 1000,
     elapsedMs: Math.round(elapsedMs * 1000) / 1000,
     framesPerSecond: seconds > 0 ? frames / seconds : 0,

@@ -70,28 +70,12 @@ export interface CapturedFrame {
 /** The frame being replayed, for the layers above while its task runs. */
 export interface CurrentFrame {
   /** Position of the frame in the capture (0-based); -1 before the first. */
-  readonly index: number;
-  readonly timestampNs: bigint;
-  readonly linkType: number;
+  index: number;
+  timestampNs: bigint;
+  linkType: number;
   /** Bytes captured, and bytes the frame had on the wire. */
-  readonly capturedLength: number;
-  readonly originalLength: number;
-}
-
-/**
- * The link's CurrentFrame. Its time is read from the record when asked for:
- * a reader may make the BigInt on demand, and nobody asks for most frames.
- */
-class CurrentRecord implements CurrentFrame {
-  index = -1;
-  linkType = 0;
-  capturedLength = 0;
-  originalLength = 0;
-  record: CapturedFrame | null = null;
-
-  get timestampNs(): bigint {
-    return this.record === null ? 0n : this.record.timestampNs;
-  }
+  capturedLength: number;
+  originalLength: number;
 }
 
 export interface CaptureLinkCounters {
@@ -141,7 +125,13 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   readonly mac: Mac = 0;
   readonly mtu: number;
   readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, otherShare: 0, unreadable: new Map() };
-  readonly current: CurrentFrame = new CurrentRecord();
+  readonly current: CurrentFrame = {
+    index: -1,
+    timestampNs: 0n,
+    linkType: 0,
+    capturedLength: 0,
+    originalLength: 0,
+  };
   /** One buffer over the memory the current records live in; frames move its start/end. */
   private rx: PacketBuffer | null = null;
   private rxMemory: ArrayBufferLike | null = null;
@@ -205,9 +195,9 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
 
   /** The frame is the current one (its time and place in the file), read and counted. */
   private take(rec: CapturedFrame): void {
-    const cur = this.current as CurrentRecord;
+    const cur = this.current;
     cur.index = rec.index;
-    cur.record = rec;
+    cur.timestampNs = rec.timestampNs;
     cur.linkType = rec.linkType;
     cur.capturedLength = rec.data.length;
     cur.originalLength = rec.originalLength;
