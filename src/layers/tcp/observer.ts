@@ -418,8 +418,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     const ack = ((bytes[o + 8]! << 24) | (bytes[o + 9]! << 16) | (bytes[o + 10]! << 8) | bytes[o + 11]!) >>> 0;
     const flags = bytes[o + 13]!;
     const payloadLength = len - doff;
-    // A view built directly (`subarray` would look up the species constructor: twice the cost).
-    const payload = payloadLength === 0 ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + o + doff, payloadLength);
+    const payload = payloadLength === 0 ? EMPTY : bytes.subarray(o + doff, buf.end);
     // Bytes the capture's snaplen cut off this segment (promiscuous IP says): sent, not captured.
     const missing = pkt.missing ?? 0;
     const now = this.rt.clock.now();
