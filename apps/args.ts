@@ -340,7 +340,11 @@ export function runCommand(prog: string, main: (argv: readonly string[]) => Prom
     (code) => {
       process.exitCode = code;
       // Leftover handles (sockets, timers of a real clock) must not hold a finished command.
-      setImmediate(() => process.exit(code)).unref();
+      const exit = (): void => void setImmediate(() => process.exit(code)).unref();
+      // Output a pipe has not taken yet is still queued: exit() would drop it (`replay --json | jq` lost its tail).
+      // An empty write calls back once everything before it is written.
+      if (process.stdout.writableLength > 0) process.stdout.write('', exit);
+      else exit();
     },
     (e: unknown) => {
       if (e instanceof UsageError) {

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runMain } from '../support/output.js';
 import { checkOutputDir, checkOutputFile, formatHelp, options, parseCommand, SHARED, UsageError, type CommandSpec, type OptionTable } from '../../apps/args.js';
 import { main as benchMain, parseBenchArgs } from '../../apps/bench/index.js';
+import { generateCapture } from '../../apps/bench/replay.js';
 import { main as checkLoopsMain } from '../../apps/check-loops.js';
 import { main as demoMain, parseArgs as parseDemo } from '../../apps/demo.js';
 import { main as pingMain, parsePingArgs } from '../../apps/ping.js';
@@ -213,5 +214,25 @@ describe('as processes', () => {
     expect(r.lines).toBeGreaterThan(0);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+  }, 60_000);
+
+  it('write all their output to a reader that is slow to take it (`| jq`), summary last', async () => {
+    // Far more than a pipe and the reader's buffer hold: most of it still waits when the replay is done.
+    const file = join(dir, 'slow-reader.pcap');
+    await generateCapture(file, 5000, 16, 1);
+    const r = await new Promise<{ code: number | null; out: string }>((done) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', 'apps/replay.ts', file, '--json', '--trace', '--jobs', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.stdout.pause();
+      setTimeout(() => c.stdout.resume(), 4000);
+      c.on('close', (code) => done({ code, out }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.out.length).toBeGreaterThan(1024 * 1024);
+    const lines = r.out.trimEnd().split('\n');
+    const summary = JSON.parse(lines[lines.length - 1]!) as { type: string; frames: number };
+    expect(summary.type).toBe('summary');
+    expect(lines.filter((l) => l.startsWith('{"type":"frame"')).length).toBe(summary.frames);
   }, 60_000);
 });
