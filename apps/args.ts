@@ -330,9 +330,10 @@ export function usageLine(prog: string, e: UsageError): string {
  * (the stack only with UPCALL_DEBUG=1).
  */
 export function runCommand(prog: string, main: (argv: readonly string[]) => Promise<number>): void {
-  // A reader that stops early (`| head`) closes the pipe: that ends the output, not in a stack trace.
+  // A reader that stops early (`| head`) closes the pipe: that ends the output, not in a stack
+  // trace, and not as a failure of its own (a status the command already set stands).
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
     process.stderr.write(`${prog}: ${messageOf(e)}\n`);
     process.exit(1);
   });

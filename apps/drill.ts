@@ -177,10 +177,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   return total.failed > 0 || total.xpass > 0 ? 1 : 0;
 }
 
-if (isEntryPoint(import.meta.url)) {
-  // `drill ... | head` closes stdout early: that is not an error of the run.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-  });
-  runCommand('drill', main);
-}
+if (isEntryPoint(import.meta.url)) runCommand('drill', main);

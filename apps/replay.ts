@@ -288,11 +288,4 @@ export function main(argv: readonly string[]): Promise<number> {
   });
 }
 
-if (isEntryPoint(import.meta.url)) {
-  // A reader that goes away (`| head`) ends the replay quietly.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
-  runCommand('replay', main);
-}
+if (isEntryPoint(import.meta.url)) runCommand('replay', main);

@@ -197,10 +197,15 @@ describe('as processes', () => {
     expect(bench.out).not.toContain('machine:');
   }, 60_000);
 
-  it('stop quietly with exit 0 when the reader closes the pipe early (`| head`)', async () => {
+  it.each([
+    // the demo prints line by line, so its later writes meet the closed pipe
+    ['services-demo', () => ['apps/services-demo.ts']],
+    // a record a frame: far more than the first chunk the reader takes
+    ['replay', () => ['apps/replay.ts', join(dir, 'slow-reader.pcap'), '--json', '--trace', '--jobs', '1']],
+  ] as const)('%s stops quietly with exit 0 when the reader closes the pipe early (`| head`)', async (name, args) => {
+    if (name === 'replay') await generateCapture(join(dir, 'slow-reader.pcap'), 5000, 16, 1);
     const r = await new Promise<{ code: number | null; err: string; lines: number }>((done) => {
-      // the demo prints line by line, so its later writes meet the closed pipe
-      const c = spawn(process.execPath, ['--import', 'tsx', 'apps/services-demo.ts'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, ['--import', 'tsx', ...args()], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       let lines = 0;
       c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
