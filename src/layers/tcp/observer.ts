@@ -39,7 +39,7 @@
  */
 import { FAILED, Module, SlotTable, type Binding, type ModuleTimer, type Runtime } from '../../core/index.js';
 import { IP_PROTO_TCP } from '../../wire/ipv4.js';
-import { formatEndpoint, formatIp, ipEqual, ipOwned, type IpAddress, type NetLower, type NetPacket } from '../net.js';
+import { formatEndpoint, ipEqual, ipOwned, type IpAddress, type NetLower, type NetPacket } from '../net.js';
 import {
   FlowFollower,
   TCP_ACK,
@@ -214,15 +214,87 @@ export interface TcpObserverCounters {
   heldBytes: number;
 }
 
-interface Tombstone {
-  readonly id: number;
-  readonly parts: number;
-  readonly open: boolean;
-  /** Tuple as the flow had it (a = aIp/aPort). */
-  readonly aIp: IpAddress;
-  readonly aPort: number;
-  readonly base: [number, number];
-  readonly baseSet: [boolean, boolean];
+/** A finished flow's tuple, remembered for its stragglers. */
+class Tombstone {
+  /** @internal hash chain */
+  nextInBucket: Tombstone | null = null;
+  /** @internal burial order (eviction takes the oldest) */
+  older: Tombstone | null = null;
+  /** @internal */
+  newer: Tombstone | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly parts: number,
+    readonly open: boolean,
+    /** Tuple as the flow had it (a = aIp/aPort). */
+    readonly aIp: IpAddress,
+    readonly aPort: number,
+    readonly bIp: IpAddress,
+    readonly bPort: number,
+    readonly hash: number,
+    readonly base: [number, number],
+    readonly baseSet: [boolean, boolean],
+  ) {}
+}
+
+/**
+ * Tombstones by the same symmetric tuple hash as the live flows (collisions
+ * chained), oldest first for eviction: no string key is built per new flow.
+ */
+class TombstoneTable {
+  private readonly buckets = new Map<number, Tombstone>();
+  private oldest: Tombstone | null = null;
+  private newest: Tombstone | null = null;
+  size = 0;
+
+  find(hash: number, ipA: IpAddress, portA: number, ipB: IpAddress, portB: number): Tombstone | undefined {
+    for (let t = this.buckets.get(hash) ?? null; t !== null; t = t.nextInBucket) {
+      if (t.aPort === portA && t.bPort === portB && sameIp(t.aIp, ipA) && sameIp(t.bIp, ipB)) return t;
+      if (t.aPort === portB && t.bPort === portA && sameIp(t.aIp, ipB) && sameIp(t.bIp, ipA)) return t;
+    }
+    return undefined;
+  }
+
+  add(t: Tombstone): void {
+    const head = this.buckets.get(t.hash);
+    if (head !== undefined) t.nextInBucket = head;
+    this.buckets.set(t.hash, t);
+    t.older = this.newest;
+    if (this.newest !== null) this.newest.newer = t;
+    else this.oldest = t;
+    this.newest = t;
+    this.size++;
+  }
+
+  remove(t: Tombstone): void {
+    const head = this.buckets.get(t.hash);
+    if (head === t) {
+      if (t.nextInBucket === null) this.buckets.delete(t.hash);
+      else this.buckets.set(t.hash, t.nextInBucket);
+    } else {
+      for (let x = head ?? null; x !== null; x = x.nextInBucket) {
+        if (x.nextInBucket === t) {
+          x.nextInBucket = t.nextInBucket;
+          break;
+        }
+      }
+    }
+    t.nextInBucket = null;
+    if (t.older !== null) t.older.newer = t.newer;
+    else this.oldest = t.newer;
+    if (t.newer !== null) t.newer.older = t.older;
+    else this.newest = t.older;
+    t.older = null;
+    t.newer = null;
+    this.size--;
+  }
+
+  removeOldest(): boolean {
+    if (this.oldest === null) return false;
+    this.remove(this.oldest);
+    return true;
+  }
 }
 
 interface ObserverShared {
@@ -231,7 +303,7 @@ interface ObserverShared {
   live: number;
   nextId: number;
   readonly filters: Map<Binding<TcpObserverSlots>, ReadonlySet<number> | null>;
-  readonly tombstones: Map<string, Tombstone>;
+  readonly tombstones: TombstoneTable;
 }
 
 /** An order-independent hash of a 4-tuple. */
@@ -259,12 +331,6 @@ function endpointHash(ip: number, port: number): number {
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   return h ^ (h >>> 13);
-}
-
-function tupleKey(ipA: IpAddress, portA: number, ipB: IpAddress, portB: number): string {
-  const x = `${typeof ipA === 'number' ? ipA : formatIp(ipA)}/${portA}`;
-  const y = `${typeof ipB === 'number' ? ipB : formatIp(ipB)}/${portB}`;
-  return x < y ? `${x}|${y}` : `${y}|${x}`;
 }
 
 /** An intrusive list of flows in order of latest activity (head = quietest). */
@@ -334,7 +400,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     opts: TcpObserverOptions = {},
     name = 'tcp-observer',
   ) {
-    super(rt, name, { flows: new Map(), live: 0, nextId: 0, filters: new Map(), tombstones: new Map() });
+    super(rt, name, { flows: new Map(), live: 0, nextId: 0, filters: new Map(), tombstones: new TombstoneTable() });
     this.maxFlows = Math.max(1, opts.maxFlows ?? 100_000);
     this.closedLingerMs = opts.closedLingerMs ?? 60_000;
     this.maxClosedFlows = Math.max(0, opts.maxClosedFlows ?? 1000);
@@ -519,8 +585,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     let part = 1;
     let continues: Tombstone | undefined;
     if (sh.tombstones.size > 0) {
-      const key = tupleKey(src, sport, dst, dport);
-      const t = sh.tombstones.get(key);
+      const t = sh.tombstones.find(hash, src, sport, dst, dport);
       if (t !== undefined) {
         const dir = t.aPort === sport && sameIp(t.aIp, src) ? 0 : 1;
         const newConnection = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (!t.baseSet[dir] || t.base[dir] !== seq);
@@ -532,7 +597,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
           }
           continues = t;
         }
-        sh.tombstones.delete(key);
+        sh.tombstones.remove(t);
       }
     }
     if (continues !== undefined) {
@@ -695,22 +760,10 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
   private bury(flow: ObservedFlow, open: boolean): void {
     const ts = this.shared.tombstones;
     if (this.maxTombstones <= 0) return;
-    const key = tupleKey(flow.aIp, flow.aPort, flow.bIp, flow.bPort);
-    ts.delete(key);
-    while (ts.size >= this.maxTombstones) {
-      const oldest = ts.keys().next();
-      if (oldest.done === true) break;
-      ts.delete(oldest.value);
-    }
-    ts.set(key, {
-      id: flow.id,
-      parts: flow.part,
-      open,
-      aIp: flow.aIp,
-      aPort: flow.aPort,
-      base: [flow.base[0], flow.base[1]],
-      baseSet: [flow.baseSet[0], flow.baseSet[1]],
-    });
+    const old = ts.find(flow.hash, flow.aIp, flow.aPort, flow.bIp, flow.bPort);
+    if (old !== undefined) ts.remove(old);
+    while (ts.size >= this.maxTombstones) if (!ts.removeOldest()) break;
+    ts.add(new Tombstone(flow.id, flow.part, open, flow.aIp, flow.aPort, flow.bIp, flow.bPort, flow.hash, [flow.base[0], flow.base[1]], [flow.baseSet[0], flow.baseSet[1]]));
   }
 
   private armSweep(): void {
