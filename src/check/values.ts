@@ -93,6 +93,9 @@ export function functionRefs(cx: Extraction, expr: ts.Expression): ts.Node[] {
     const k = e.operatorToken.kind;
     if (k === TS.SyntaxKind.QuestionQuestionToken || k === TS.SyntaxKind.BarBarToken) return [...functionRefs(cx, e.left), ...functionRefs(cx, e.right)];
     if (k === TS.SyntaxKind.AmpersandAmpersandToken) return functionRefs(cx, e.right);
+    // `x ??= f` and `x = f` are worth what x keeps (a function cached in a field).
+    if (k === TS.SyntaxKind.QuestionQuestionEqualsToken || k === TS.SyntaxKind.BarBarEqualsToken) return [...functionRefs(cx, e.left), ...functionRefs(cx, e.right)];
+    if (k === TS.SyntaxKind.EqualsToken) return functionRefs(cx, e.right);
   }
   return [];
 }

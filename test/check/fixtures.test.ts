@@ -168,6 +168,8 @@ const SUITE: Record<string, Fixture> = {
   guessed: { verdict: { modules: 2, cycles: [], guesses: ['Loopback as Transport'] } },
   // ---- deferral and queries -----------------------------------------------------------------
   'after-unwind': { verdict: { modules: 2, cycles: ['deferred: lower.send -> lower.send.afterUnwind(cb) -> lower.output -> upper.onData -> lower.send'] } },
+  // The hop is named after the field that keeps the function.
+  'cached-callback': { verdict: { modules: 2, cycles: ['deferred: lower.send -> lower.send.run -> lower.output -> upper.onData -> lower.send'] } },
   query: { verdict: { modules: 2, cycles: [] } },
   'query-upcall': { verdict: { modules: 2, cycles: ['unsafe: lower.peek -> upper.onData -> lower.peek'] } },
 };
@@ -191,6 +193,7 @@ const RUNNABLE: Record<string, string> = {
   registry: 'upper.ts',
   'union-policy': 'upper.ts',
   'after-unwind': 'upper.ts',
+  'cached-callback': 'upper.ts',
   'query-upcall': 'upper.ts',
 };
 
