@@ -214,6 +214,35 @@ export interface TcpObserverCounters {
   heldBytes: number;
 }
 
+/** Something kept in a hash table whose colliding entries are chained (live flows, tombstones). */
+interface Chained<T> {
+  nextInBucket: T | null;
+}
+
+/** Puts `item` at the head of its bucket's chain. */
+function chainIn<T extends Chained<T>>(table: Map<number, T>, hash: number, item: T): void {
+  const head = table.get(hash);
+  if (head !== undefined) item.nextInBucket = head;
+  table.set(hash, item);
+}
+
+/** Takes `item` out of its bucket's chain. */
+function chainOut<T extends Chained<T>>(table: Map<number, T>, hash: number, item: T): void {
+  const head = table.get(hash);
+  if (head === item) {
+    if (item.nextInBucket === null) table.delete(hash);
+    else table.set(hash, item.nextInBucket);
+  } else {
+    for (let x = head ?? null; x !== null; x = x.nextInBucket) {
+      if (x.nextInBucket === item) {
+        x.nextInBucket = item.nextInBucket;
+        break;
+      }
+    }
+  }
+  item.nextInBucket = null;
+}
+
 /** A finished flow's tuple, remembered for its stragglers. */
 class Tombstone {
   /** @internal hash chain */
@@ -257,9 +286,7 @@ class TombstoneTable {
   }
 
   add(t: Tombstone): void {
-    const head = this.buckets.get(t.hash);
-    if (head !== undefined) t.nextInBucket = head;
-    this.buckets.set(t.hash, t);
+    chainIn(this.buckets, t.hash, t);
     t.older = this.newest;
     if (this.newest !== null) this.newest.newer = t;
     else this.oldest = t;
@@ -268,19 +295,7 @@ class TombstoneTable {
   }
 
   remove(t: Tombstone): void {
-    const head = this.buckets.get(t.hash);
-    if (head === t) {
-      if (t.nextInBucket === null) this.buckets.delete(t.hash);
-      else this.buckets.set(t.hash, t.nextInBucket);
-    } else {
-      for (let x = head ?? null; x !== null; x = x.nextInBucket) {
-        if (x.nextInBucket === t) {
-          x.nextInBucket = t.nextInBucket;
-          break;
-        }
-      }
-    }
-    t.nextInBucket = null;
+    chainOut(this.buckets, t.hash, t);
     if (t.older !== null) t.older.newer = t.newer;
     else this.oldest = t.newer;
     if (t.newer !== null) t.newer.older = t.older;
@@ -626,9 +641,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
       flow.base[1] = continues.base[1 - d]!;
     }
     this.lock.locked(() => {
-      const head = sh.flows.get(hash);
-      if (head !== undefined) flow.nextInBucket = head;
-      sh.flows.set(hash, flow);
+      chainIn(sh.flows, hash, flow);
       sh.live++;
     });
     this.open.push(flow);
@@ -712,19 +725,7 @@ export class TcpObserver extends Module<ObserverShared, ObservedFlow> {
     flow.endReason = reason;
     const sh = this.shared;
     this.lock.locked(() => {
-      const head = sh.flows.get(flow.hash);
-      if (head === flow) {
-        if (flow.nextInBucket === null) sh.flows.delete(flow.hash);
-        else sh.flows.set(flow.hash, flow.nextInBucket);
-      } else {
-        for (let f = head ?? null; f !== null; f = f.nextInBucket) {
-          if (f.nextInBucket === flow) {
-            f.nextInBucket = flow.nextInBucket;
-            break;
-          }
-        }
-      }
-      flow.nextInBucket = null;
+      chainOut(sh.flows, flow.hash, flow);
       sh.live--;
       if (reason !== 'port-reuse' && reason !== 'end-of-capture') this.bury(flow, reason === 'flow-limit' || reason === 'idle' || reason === 'memory-limit');
     });
