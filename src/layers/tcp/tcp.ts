@@ -91,6 +91,8 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   /** @internal */ readonly isn: IsnGenerator;
   /** @internal */ readonly cookies: SynCookies;
   private readonly listenTable = new SlotTable<TcpListenSlots>(this, 'listeners', { onAccept: 'many' });
+  /** The slots of a connection: every binding of it stands alone (bindConn). */
+  private readonly connTable = new SlotTable<TcpSlots>(this, 'connection', CONN_SPEC);
   private scratch: Segment | null = new Segment(new Uint8Array(0));
   private readonly challenges: ChallengeBudget;
   /** @internal the network layers, at most one per family */
@@ -538,9 +540,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.claim(c);
   }
 
+  /** Each connection's handlers stand alone: their slots are the connection's own. */
   private bindConn(c: TcpConnection, owner: Module, handlers: Partial<TcpSlots>, client: unknown): Binding<TcpSlots> {
-    const table = new SlotTable<TcpSlots>(this, 'connection', CONN_SPEC);
-    return table.bind(owner, handlers, client === undefined ? c : client);
+    return this.connTable.bindAlone(owner, handlers, client === undefined ? c : client);
   }
 
   private pickPort(localIp: IpAddress, dst: IpAddress, port: number): number {
