@@ -25,6 +25,8 @@ export class TcpConnection {
   st = CLOSED;
   /** @internal removed from the port table; nothing may touch it any more */
   dead = false;
+  /** @internal the next connection whose tuple has the same hash in the port table (table.ts) */
+  tableNext: TcpConnection | null = null;
   binding: Binding<TcpSlots> | null = null;
   /** @internal the listener of a passive open, until accepted */
   listener: TcpListener | null = null;

@@ -221,7 +221,8 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
           c.binding = this.bindConn(c, owner, handlers, opts.client);
           return c;
         }
-        if (this.shared.table.get(localIp, lport, dst, port) !== undefined) {
+        // (A port pickPort chose is free: it looked.)
+        if (opts.localPort !== undefined && this.shared.table.get(localIp, lport, dst, port) !== undefined) {
           throw new Error(`tcp ${formatEndpoint(localIp, lport)} -> ${formatEndpoint(dst, port)} is in use`);
         }
         const c = this.newConnection(localIp, lport, dst, port, false, lower ?? this.lower);
