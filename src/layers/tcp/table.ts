@@ -30,8 +30,8 @@ function mixIp(h: number, ip: IpAddress): number {
   return h;
 }
 
-/** The tuple's key: an int32 (murmur3's finaliser over the mixed words). */
-function tupleKey(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
+/** @internal the tuple's key: an int32 (murmur3's finaliser over the mixed words) */
+export function tupleKey(localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): number {
   let h = mixIp(mixIp((remotePort << 16) | localPort, remoteIp), localIp);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
