@@ -506,7 +506,6 @@ export class Module<S = unknown, C = unknown> {
 export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
-  private callback: (() => void) | null = null;
   /** The firing's task body, made on the first firing (most timers never fire). */
   private run: (() => void) | null = null;
   /** @internal the client's timer made before this one (Module.clientTimers) */
@@ -545,7 +544,7 @@ export class ModuleTimer {
       if (this.entry.at <= at) return;
       clock.cancel(this.entry);
     }
-    this.entry = clock.schedule(at, (this.callback ??= () => this.onClock()));
+    this.entry = clock.schedule(at, timerReached, this);
   }
 
   cancel(): void {
@@ -556,19 +555,24 @@ export class ModuleTimer {
     }
   }
 
-  /**
-   * The clock reached the entry. Its callback is made on the first arm, not
-   * with the timer: a connection has three timers, often never armed.
-   */
-  private onClock(): void {
+  /** @internal the clock reached the entry (timerReached) */
+  onClock(): void {
     this.entry = null;
     if (this.dueAt < 0) return;
     const clock = this.module.rt.clock;
     if (clock.now() < this.dueAt) {
-      this.entry = clock.schedule(this.dueAt, this.callback!);
+      this.entry = clock.schedule(this.dueAt, timerReached, this);
       return;
     }
     this.dueAt = -1;
     this.module.startTask('timer', (this.run ??= () => this.fire(this.client as never)), { client: this.client ?? undefined, entry: this.name });
   }
+}
+
+/**
+ * What the clock calls for every module timer, given the timer: a closure per
+ * timer (and its context) lived as long as the timer, a connection's.
+ */
+function timerReached(t: ModuleTimer): void {
+  t.onClock();
 }
