@@ -197,7 +197,16 @@ export class Module<S = unknown, C = unknown> {
     const mod = this as Module;
     const rt = this.rt;
     const stats = this.stats;
-    return function queryPoint(this: unknown, ...args: A): R {
+    const body = fn as Body;
+    // Arguments travel as (n, a, b, c), as an entry's do: no rest array per query.
+    function queryPoint(this: unknown, a?: unknown, b?: unknown, c?: unknown): R {
+      let n = arguments.length;
+      let all: unknown[] | null = null;
+      if (n > 3) {
+        all = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) all[i] = arguments[i];
+        n = SPREAD;
+      }
       const top = currentFrame();
       if (top === undefined || top.module !== mod) {
         stats.entries++;
@@ -207,11 +216,12 @@ export class Module<S = unknown, C = unknown> {
       }
       mod.querying++;
       try {
-        return fn.apply(mod, args);
+        return applyN(body, mod, n, all ?? a, b, c) as R;
       } finally {
         mod.querying--;
       }
-    };
+    }
+    return queryPoint as unknown as (...args: A) => R;
   }
 
   /**

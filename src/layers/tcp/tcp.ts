@@ -404,7 +404,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
-    c.tsOffset = this.isn.offset;
+    // As an int32 (a small integer in the field, not a number boxed per
+    // connection): TSval is (clock + offset) >>> 0 all the same.
+    c.tsOffset = this.isn.offset | 0;
     // A lower of the other family serves only a connect that fails with ENETUNREACH.
     const family = familyOf(remoteIp);
     c.rcvMss = mssForMtu(family, lowerFamily(lower) === family ? lower.pathMtu(remoteIp) : 1280);
