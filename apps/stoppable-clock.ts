@@ -33,11 +33,11 @@ export class StoppableClock implements Clock {
     return this.inner.pending;
   }
 
-  schedule(at: number, cb: () => void): ClockEntry {
+  schedule<T>(at: number, cb: (arg: T) => void, arg?: T): ClockEntry {
     if (this.stopped) return DEAD;
     const e = this.inner.schedule(at, () => {
       this.entries.delete(e);
-      cb();
+      cb(arg as T);
     });
     this.entries.add(e);
     return e;

@@ -59,6 +59,27 @@ export class SlotTable<H extends object> {
    * that is already bound.
    */
   bind(owner: Module, handlers: Partial<H>, client?: unknown): Binding<H> {
+    this.check(handlers, true);
+    const b = new Binding<H>(this, owner, handlers, client);
+    // concat makes the array its exact size; a spread grew it by push, to 17 slots for one binding
+    this.list = this.list.concat(b);
+    return b;
+  }
+
+  /**
+   * A binding that stands alone: one client's own handlers (a TCP connection's),
+   * checked as `bind` checks them, but not listed in the table, so 'one' holds
+   * within the binding and no other binding competes for its slots. The module
+   * keeps it with its client and upcalls it directly; `bindings` never shows
+   * it. A table and a list per connection weighed more than the binding.
+   */
+  bindAlone(owner: Module, handlers: Partial<H>, client?: unknown): Binding<H> {
+    this.check(handlers, false);
+    return new Binding<H>(this, owner, handlers, client);
+  }
+
+  /** Throws BindError for a handler set that `bind` (`listed`) or `bindAlone` must refuse. */
+  private check(handlers: Partial<H>, listed: boolean): void {
     // for-in over own keys: Object.keys made an array per bind, one per connection
     for (const key in handlers) {
       if (!Object.hasOwn(handlers, key)) continue;
@@ -70,7 +91,7 @@ export class SlotTable<H extends object> {
       if (h !== undefined && typeof h !== 'function') {
         throw new BindError(`${this.module.name}/${this.name}: handler for '${key}' is not a function`);
       }
-      if (mode === 'one' && h !== undefined) {
+      if (listed && mode === 'one' && h !== undefined) {
         for (const b of this.list) {
           if (typeof (b.handlers as Record<string, unknown>)[key] === 'function') {
             throw new BindError(`${this.module.name}/${this.name}: slot '${key}' is already bound by '${b.owner.name}'`);
@@ -78,14 +99,12 @@ export class SlotTable<H extends object> {
         }
       }
     }
-    const b = new Binding<H>(this, owner, handlers, client);
-    // concat makes the array its exact size; a spread grew it by push, to 17 slots for one binding
-    this.list = this.list.concat(b);
-    return b;
   }
 
   /** @internal */
   remove(b: Binding<H>): void {
+    // A binding standing alone was never listed.
+    if (this.list.indexOf(b) < 0) return;
     this.list = this.list.filter((x) => x !== b);
   }
 

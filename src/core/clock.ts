@@ -16,8 +16,12 @@ export interface Clock {
   now(): number;
   /** Wall-clock time (ms since the Unix epoch) that corresponds to now(). */
   wallTime(): number;
-  /** Run cb at absolute time `at` (or as soon as possible if it is in the past). */
-  schedule(at: number, cb: () => void): ClockEntry;
+  /**
+   * Run cb at absolute time `at` (or as soon as possible if it is in the past),
+   * given `arg`: one function serves every entry of a kind (a module's timers)
+   * with no closure kept per entry.
+   */
+  schedule<T>(at: number, cb: (arg: T) => void, arg?: T): ClockEntry;
   cancel(entry: ClockEntry): void;
   /** Number of live scheduled entries. */
   readonly pending: number;
@@ -28,7 +32,8 @@ class Entry implements ClockEntry {
   constructor(
     readonly at: number,
     readonly seq: number,
-    readonly cb: () => void,
+    readonly cb: (arg: unknown) => void,
+    readonly arg: unknown,
   ) {}
 }
 
@@ -86,8 +91,8 @@ export class VirtualClock implements Clock {
     return this.live;
   }
 
-  schedule(at: number, cb: () => void): ClockEntry {
-    const e = new Entry(at < this.time ? this.time : at, this.seq++, cb);
+  schedule<T>(at: number, cb: (arg: T) => void, arg?: T): ClockEntry {
+    const e = new Entry(at < this.time ? this.time : at, this.seq++, cb as (arg: unknown) => void, arg);
     this.push(e);
     this.live++;
     return e;
@@ -114,7 +119,7 @@ export class VirtualClock implements Clock {
     this.time = e.at;
     e.live = false;
     this.live--;
-    e.cb();
+    e.cb(e.arg);
     return true;
   }
 
@@ -131,7 +136,7 @@ export class VirtualClock implements Clock {
       this.time = e.at;
       e.live = false;
       this.live--;
-      e.cb();
+      e.cb(e.arg);
     }
     if (t > this.time) this.time = t;
   }
@@ -290,13 +295,13 @@ export class RealClock implements Clock {
     return this.live;
   }
 
-  schedule(at: number, cb: () => void): ClockEntry {
+  schedule<T>(at: number, cb: (arg: T) => void, arg?: T): ClockEntry {
     const e = new RealEntry(at);
     const run = (): void => {
       if (!e.live) return;
       e.live = false;
       this.live--;
-      cb();
+      cb(arg as T);
     };
     const delay = at - this.now();
     if (delay <= 0) {

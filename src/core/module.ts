@@ -197,7 +197,16 @@ export class Module<S = unknown, C = unknown> {
     const mod = this as Module;
     const rt = this.rt;
     const stats = this.stats;
-    return function queryPoint(this: unknown, ...args: A): R {
+    const body = fn as Body;
+    // Arguments travel as (n, a, b, c), as an entry's do: no rest array per query.
+    function queryPoint(this: unknown, a?: unknown, b?: unknown, c?: unknown): R {
+      let n = arguments.length;
+      let all: unknown[] | null = null;
+      if (n > 3) {
+        all = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) all[i] = arguments[i];
+        n = SPREAD;
+      }
       const top = currentFrame();
       if (top === undefined || top.module !== mod) {
         stats.entries++;
@@ -207,11 +216,12 @@ export class Module<S = unknown, C = unknown> {
       }
       mod.querying++;
       try {
-        return fn.apply(mod, args);
+        return applyN(body, mod, n, all ?? a, b, c) as R;
       } finally {
         mod.querying--;
       }
-    };
+    }
+    return queryPoint as unknown as (...args: A) => R;
   }
 
   /**
@@ -506,7 +516,6 @@ export class Module<S = unknown, C = unknown> {
 export class ModuleTimer {
   private entry: ClockEntry | null = null;
   private dueAt = -1;
-  private callback: (() => void) | null = null;
   /** The firing's task body, made on the first firing (most timers never fire). */
   private run: (() => void) | null = null;
   /** @internal the client's timer made before this one (Module.clientTimers) */
@@ -545,7 +554,7 @@ export class ModuleTimer {
       if (this.entry.at <= at) return;
       clock.cancel(this.entry);
     }
-    this.entry = clock.schedule(at, (this.callback ??= () => this.onClock()));
+    this.entry = clock.schedule(at, timerReached, this);
   }
 
   cancel(): void {
@@ -556,19 +565,24 @@ export class ModuleTimer {
     }
   }
 
-  /**
-   * The clock reached the entry. Its callback is made on the first arm, not
-   * with the timer: a connection has three timers, often never armed.
-   */
-  private onClock(): void {
+  /** @internal the clock reached the entry (timerReached) */
+  onClock(): void {
     this.entry = null;
     if (this.dueAt < 0) return;
     const clock = this.module.rt.clock;
     if (clock.now() < this.dueAt) {
-      this.entry = clock.schedule(this.dueAt, this.callback!);
+      this.entry = clock.schedule(this.dueAt, timerReached, this);
       return;
     }
     this.dueAt = -1;
     this.module.startTask('timer', (this.run ??= () => this.fire(this.client as never)), { client: this.client ?? undefined, entry: this.name });
   }
+}
+
+/**
+ * What the clock calls for every module timer, given the timer: a closure per
+ * timer (and its context) lived as long as the timer, a connection's.
+ */
+function timerReached(t: ModuleTimer): void {
+  t.onClock();
 }

@@ -15,8 +15,15 @@ export class Congestion {
   ssthresh = 0x7fff_ffff;
   dupAcks = 0;
   inRecovery = false;
+  /** As an int32, read as the uint32 it is (see TcpConnection's sequence numbers: no heap number per connection). */
+  private iRecover = 0;
   /** Highest sequence number sent when recovery started (RFC 6582 "recover"). */
-  recover = 0;
+  get recover(): number {
+    return this.iRecover >>> 0;
+  }
+  set recover(v: number) {
+    this.iRecover = v | 0;
+  }
   /**
    * After a retransmission timeout with SACK: until snd.una reaches `recover`,
    * the outstanding data is repaired from the scoreboard (Linux's Loss state).

@@ -25,6 +25,8 @@ export class TcpConnection {
   st = CLOSED;
   /** @internal removed from the port table; nothing may touch it any more */
   dead = false;
+  /** @internal the next connection whose tuple has the same hash in the port table (table.ts) */
+  tableNext: TcpConnection | null = null;
   binding: Binding<TcpSlots> | null = null;
   /** @internal the listener of a passive open, until accepted */
   listener: TcpListener | null = null;
@@ -37,23 +39,76 @@ export class TcpConnection {
   lower!: TcpLower;
 
   // --- send sequence space (RFC 9293 3.3.1)
-  /** @internal */ iss = 0;
-  /** @internal */ sndUna = 0;
-  /** @internal */ sndNxt = 0;
+  // Sequence numbers (and the peer's TSval) are read and written as uint32,
+  // and kept as int32 (v | 0, read back v >>> 0): an int32 is a small integer
+  // in its field, where a uint32 above 2^31 made the field a double, and V8
+  // boxes every double field of every connection (one heap number each, made
+  // with the connection: half of the objects an idle connection kept alive).
+  // The accessors are inlined where they are used.
+  private i_iss = 0;
+  /** @internal */
+  get iss(): number {
+    return this.i_iss >>> 0;
+  }
+  set iss(v: number) {
+    this.i_iss = v | 0;
+  }
+  private i_sndUna = 0;
+  /** @internal */
+  get sndUna(): number {
+    return this.i_sndUna >>> 0;
+  }
+  set sndUna(v: number) {
+    this.i_sndUna = v | 0;
+  }
+  private i_sndNxt = 0;
+  /** @internal */
+  get sndNxt(): number {
+    return this.i_sndNxt >>> 0;
+  }
+  set sndNxt(v: number) {
+    this.i_sndNxt = v | 0;
+  }
+  private i_sndMax = 0;
   /** @internal highest sequence number sent + 1 (snd.nxt may go back for retransmission) */
-  sndMax = 0;
+  get sndMax(): number {
+    return this.i_sndMax >>> 0;
+  }
+  set sndMax(v: number) {
+    this.i_sndMax = v | 0;
+  }
   /** @internal peer's window, scaled, bytes */
   sndWnd = 0;
-  /** @internal */ sndWl1 = 0;
-  /** @internal */ sndWl2 = 0;
+  private i_sndWl1 = 0;
+  /** @internal */
+  get sndWl1(): number {
+    return this.i_sndWl1 >>> 0;
+  }
+  set sndWl1(v: number) {
+    this.i_sndWl1 = v | 0;
+  }
+  private i_sndWl2 = 0;
+  /** @internal */
+  get sndWl2(): number {
+    return this.i_sndWl2 >>> 0;
+  }
+  set sndWl2(v: number) {
+    this.i_sndWl2 = v | 0;
+  }
   /** @internal largest window the peer ever offered (sender SWS avoidance, RFC 5961 ACK check) */
   maxSndWnd = 0;
   /** @internal shift applied to the peer's window field */
   sndWscale = 0;
   /** @internal largest payload per segment we send (peer MSS, path MTU, option space) */
   sndMss = 536;
+  private i_bufSeq = 0;
   /** @internal sequence number of sendBuf's first byte */
-  bufSeq = 0;
+  get bufSeq(): number {
+    return this.i_bufSeq >>> 0;
+  }
+  set bufSeq(v: number) {
+    this.i_bufSeq = v | 0;
+  }
   /** @internal */ readonly sendBuf = new SendBuffer();
   /** @internal the application asked for a FIN after the buffered data */
   finQueued = false;
@@ -70,10 +125,30 @@ export class TcpConnection {
   inSendReady = false;
 
   // --- receive sequence space
-  /** @internal */ irs = 0;
-  /** @internal */ rcvNxt = 0;
+  private i_irs = 0;
+  /** @internal */
+  get irs(): number {
+    return this.i_irs >>> 0;
+  }
+  set irs(v: number) {
+    this.i_irs = v | 0;
+  }
+  private i_rcvNxt = 0;
+  /** @internal */
+  get rcvNxt(): number {
+    return this.i_rcvNxt >>> 0;
+  }
+  set rcvNxt(v: number) {
+    this.i_rcvNxt = v | 0;
+  }
+  private i_rcvAdv = 0;
   /** @internal right edge of the window last advertised (never moves left) */
-  rcvAdv = 0;
+  get rcvAdv(): number {
+    return this.i_rcvAdv >>> 0;
+  }
+  set rcvAdv(v: number) {
+    this.i_rcvAdv = v | 0;
+  }
   /** @internal shift applied to the window field we send */
   rcvWscale = 0;
   /** @internal MSS we advertised */
@@ -110,17 +185,37 @@ export class TcpConnection {
 
   // --- options
   /** @internal */ tsOk = false;
-  /** @internal */ tsRecent = 0;
+  private i_tsRecent = 0;
+  /** @internal */
+  get tsRecent(): number {
+    return this.i_tsRecent >>> 0;
+  }
+  set tsRecent(v: number) {
+    this.i_tsRecent = v | 0;
+  }
   /** @internal */ tsOffset = 0;
-  /** @internal */ lastAckSent = 0;
+  private i_lastAckSent = 0;
+  /** @internal */
+  get lastAckSent(): number {
+    return this.i_lastAckSent >>> 0;
+  }
+  set lastAckSent(v: number) {
+    this.i_lastAckSent = v | 0;
+  }
   /** @internal */ sackOk = false;
   /** @internal both sides sent the window-scale option */
   wsOk = false;
 
   // --- timing and congestion
   /** @internal */ readonly rtt: RttEstimator;
+  private i_rttSeq = 0;
   /** @internal RTT measurement without timestamps: seq being timed, when sent */
-  rttSeq = 0;
+  get rttSeq(): number {
+    return this.i_rttSeq >>> 0;
+  }
+  set rttSeq(v: number) {
+    this.i_rttSeq = v | 0;
+  }
   /** @internal */ rttTime = 0;
   /** @internal */ rttTiming = false;
   /** @internal */ readonly cc: Congestion;

@@ -2,14 +2,28 @@
  * An arriving segment as TCP's input code reads it: the fixed header fields and
  * the option values TCP acts on, read straight from the packet buffer (no copy;
  * the payload stays where it arrived). The common data-segment layout with only
- * the timestamp option (NOP NOP TS, RFC 7323 appendix A) is read without parsing
- * an option list; anything else goes through the wire format's option parser.
+ * the timestamp option (NOP NOP TS, RFC 7323 appendix A) is read at fixed
+ * offsets; anything else by one walk over the options that follows the wire
+ * format's parser (parseTcpOptions) and allocates nothing but SACK's list.
  */
 import type { IpAddress } from '../net.js';
 import type { TcpLower } from './lower.js';
-import { parseTcpOptions, TCP_MIN_HEADER_LENGTH, tcpOptionValues } from '../../wire/tcp.js';
+import {
+  TCP_MIN_HEADER_LENGTH,
+  TCP_OPT_EOL,
+  TCP_OPT_MSS,
+  TCP_OPT_NOP,
+  TCP_OPT_SACK,
+  TCP_OPT_SACK_PERMITTED,
+  TCP_OPT_TIMESTAMPS,
+  TCP_OPT_WSCALE,
+} from '../../wire/tcp.js';
 
 const EMPTY = new Uint8Array(0);
+
+function readU32(bytes: Uint8Array, i: number): number {
+  return ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
+}
 
 export class Segment {
   src: IpAddress = 0;
@@ -84,20 +98,44 @@ export function readSegment(seg: Segment, bytes: Uint8Array, off: number, len: n
     seg.tsEcr = ((bytes[o + 8]! << 24) | (bytes[o + 9]! << 16) | (bytes[o + 10]! << 8) | bytes[o + 11]!) >>> 0;
     return null;
   }
-  // An unreadable tail of the options area is ignored, as RFC 9293 3.1 asks
-  // (be robust to option bytes); the readable options before it still count.
-  const v = tcpOptionValues(parseTcpOptions(bytes, o, hl - 20));
-  if (v.timestamps !== undefined) {
-    seg.hasTs = true;
-    seg.tsVal = v.timestamps.tsVal;
-    seg.tsEcr = v.timestamps.tsEcr;
+  // Any other layout (a SYN's MSS, window scale, SACK-permitted; SACK
+  // blocks) is read in place by one walk with the wire parser's rules
+  // (parseTcpOptions, then tcpOptionValues): the last of a kind wins, EOL ends
+  // the list, and an unreadable tail of the options area is ignored, as RFC
+  // 9293 3.1 asks (be robust to option bytes); the readable options before it
+  // still count. Through the parser, a SYN made an array, an object per
+  // option and one of values.
+  const end = off + hl;
+  let sackAt = -1;
+  let sackEnd = -1;
+  for (let i = o; i < end; ) {
+    const kind = bytes[i]!;
+    if (kind === TCP_OPT_EOL) break;
+    if (kind === TCP_OPT_NOP) {
+      i++;
+      continue;
+    }
+    const n = i + 1 < end ? bytes[i + 1]! : 0;
+    if (n < 2 || i + n > end) break;
+    if (kind === TCP_OPT_MSS && n === 4) {
+      seg.mss = (bytes[i + 2]! << 8) | bytes[i + 3]!;
+    } else if (kind === TCP_OPT_WSCALE && n === 3) {
+      seg.wscale = bytes[i + 2]!;
+    } else if (kind === TCP_OPT_SACK_PERMITTED && n === 2) {
+      seg.sackOk = true;
+    } else if (kind === TCP_OPT_TIMESTAMPS && n === 10) {
+      seg.hasTs = true;
+      seg.tsVal = readU32(bytes, i + 2);
+      seg.tsEcr = readU32(bytes, i + 6);
+    } else if (kind === TCP_OPT_SACK && n >= 10 && (n - 2) % 8 === 0) {
+      sackAt = i + 2;
+      sackEnd = i + n;
+    }
+    i += n;
   }
-  if (v.mss !== undefined) seg.mss = v.mss;
-  if (v.wscale !== undefined) seg.wscale = v.wscale;
-  seg.sackOk = v.sackPermitted;
-  if (v.sack !== undefined && v.sack.length > 0) {
+  if (sackAt >= 0) {
     const s: number[] = [];
-    for (const b of v.sack) s.push(b.left, b.right);
+    for (let p = sackAt; p < sackEnd; p += 8) s.push(readU32(bytes, p), readU32(bytes, p + 4));
     seg.sack = s;
   }
   return null;

@@ -91,6 +91,8 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
   /** @internal */ readonly isn: IsnGenerator;
   /** @internal */ readonly cookies: SynCookies;
   private readonly listenTable = new SlotTable<TcpListenSlots>(this, 'listeners', { onAccept: 'many' });
+  /** The slots of a connection: every binding of it stands alone (bindConn). */
+  private readonly connTable = new SlotTable<TcpSlots>(this, 'connection', CONN_SPEC);
   private scratch: Segment | null = new Segment(new Uint8Array(0));
   private readonly challenges: ChallengeBudget;
   /** @internal the network layers, at most one per family */
@@ -219,7 +221,8 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
           c.binding = this.bindConn(c, owner, handlers, opts.client);
           return c;
         }
-        if (this.shared.table.get(localIp, lport, dst, port) !== undefined) {
+        // (A port pickPort chose is free: it looked.)
+        if (opts.localPort !== undefined && this.shared.table.get(localIp, lport, dst, port) !== undefined) {
           throw new Error(`tcp ${formatEndpoint(localIp, lport)} -> ${formatEndpoint(dst, port)} is in use`);
         }
         const c = this.newConnection(localIp, lport, dst, port, false, lower ?? this.lower);
@@ -401,7 +404,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     c.sndUna = c.sndNxt = c.sndMax = c.iss;
     c.bufSeq = (c.iss + 1) >>> 0;
     c.cc.recover = c.iss;
-    c.tsOffset = this.isn.offset;
+    // As an int32 (a small integer in the field, not a number boxed per
+    // connection): TSval is (clock + offset) >>> 0 all the same.
+    c.tsOffset = this.isn.offset | 0;
     // A lower of the other family serves only a connect that fails with ENETUNREACH.
     const family = familyOf(remoteIp);
     c.rcvMss = mssForMtu(family, lowerFamily(lower) === family ? lower.pathMtu(remoteIp) : 1280);
@@ -538,9 +543,9 @@ export class Tcp extends Module<TcpShared, TcpConnection> {
     this.claim(c);
   }
 
+  /** Each connection's handlers stand alone: their slots are the connection's own. */
   private bindConn(c: TcpConnection, owner: Module, handlers: Partial<TcpSlots>, client: unknown): Binding<TcpSlots> {
-    const table = new SlotTable<TcpSlots>(this, 'connection', CONN_SPEC);
-    return table.bind(owner, handlers, client === undefined ? c : client);
+    return this.connTable.bindAlone(owner, handlers, client === undefined ? c : client);
   }
 
   private pickPort(localIp: IpAddress, dst: IpAddress, port: number): number {

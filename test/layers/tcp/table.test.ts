@@ -46,3 +46,42 @@ describe('ConnectionTable (IPv4)', () => {
     expect(t.size).toBe(1);
   });
 });
+
+describe('ConnectionTable: tuples whose keys collide', () => {
+  it('chains them, finds each, and unlinks any of them', async () => {
+    const { tupleKey } = await import('../../../src/layers/tcp/table.js');
+    // Birthday search for tuples with one key (deterministic: the hash is fixed).
+    const seen = new Map<number, [number, number]>();
+    const groups: Array<Array<[number, number]>> = [];
+    for (let ip = 0; ip < 300 && groups.length < 3; ip++) {
+      for (let port = 1024; port < 2048 && groups.length < 3; port++) {
+        const k = tupleKey(A, 80, 0xc0a80000 + ip, port);
+        const other = seen.get(k);
+        if (other !== undefined) groups.push([other, [0xc0a80000 + ip, port]]);
+        else seen.set(k, [0xc0a80000 + ip, port]);
+      }
+    }
+    expect(groups.length).toBeGreaterThan(0);
+    for (const [[ip1, p1], [ip2, p2]] of groups) {
+      const t = new ConnectionTable();
+      const x = conn(A, 80, ip1, p1);
+      const y = conn(A, 80, ip2, p2);
+      t.add(x);
+      t.add(y);
+      expect(t.get(A, 80, ip1, p1)).toBe(x);
+      expect(t.get(A, 80, ip2, p2)).toBe(y);
+      expect(() => t.add(conn(A, 80, ip2, p2))).toThrow(/already in the table/);
+      expect([...t.all()]).toEqual([x, y]);
+      t.remove(x);
+      expect(t.get(A, 80, ip1, p1)).toBeUndefined();
+      expect(t.get(A, 80, ip2, p2)).toBe(y);
+      t.add(x);
+      t.remove(x); // the tail of the chain
+      expect(t.get(A, 80, ip2, p2)).toBe(y);
+      expect(t.size).toBe(1);
+      t.remove(y);
+      expect(t.size).toBe(0);
+      expect([...t.all()]).toEqual([]);
+    }
+  });
+});
