@@ -40,3 +40,43 @@ export class CaptureFormatError extends Error {
     this.name = 'CaptureFormatError';
   }
 }
+
+/**
+ * Records a reader was told to pass over (`CapturePass`): what a replay still
+ * needs of each, its place, time and lengths, as numbers in one array instead
+ * of a record object each. Filled while a batch is read, emptied by the
+ * consumer once it has taken them with that batch.
+ */
+export class PassedRecords {
+  /** Numbers per record: index, seconds, ns within the second, link type, captured length, original length. */
+  static readonly FIELDS = 6;
+  count = 0;
+  at = new Float64Array(PassedRecords.FIELDS * 1024);
+
+  push(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    let at = this.at;
+    const i = this.count * PassedRecords.FIELDS;
+    if (i + PassedRecords.FIELDS > at.length) {
+      const grown = new Float64Array(at.length * 2);
+      grown.set(at);
+      this.at = at = grown;
+    }
+    at[i] = index;
+    at[i + 1] = sec;
+    at[i + 2] = fracNs;
+    at[i + 3] = linkType;
+    at[i + 4] = capturedLength;
+    at[i + 5] = originalLength;
+    this.count++;
+  }
+}
+
+/**
+ * Tells a reader which records to make into CaptureRecords: a record `keep`
+ * turns down (its bytes at `bytes[start, end)`) is only noted in `passed`, in
+ * the batch it belongs to. A reader may ignore this and make every record.
+ */
+export interface CapturePass {
+  keep(linkType: number, bytes: Uint8Array, start: number, end: number): boolean;
+  readonly passed: PassedRecords;
+}

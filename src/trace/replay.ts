@@ -26,11 +26,11 @@ import { Ip } from '../layers/ip.js';
 import { attachIpv6 } from '../layers/ipv6/index.js';
 import type { Ipv6 } from '../layers/ipv6/ipv6.js';
 import { describeLinkType } from '../layers/nic/capture-link.js';
-import { frameShare, shareOf, type Share } from './shard.js';
+import { frameShare, frameShareAt, shareOf, type Share } from './shard.js';
 import { CaptureLink, type CapturedFrame } from '../layers/nic/capture-link.js';
 import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js';
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
-import { CaptureFormatError } from './capture.js';
+import { CaptureFormatError, PassedRecords, type CapturePass } from './capture.js';
 import { openCaptureBatches, type CaptureFormat, type CaptureSource } from './open.js';
 import { formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
@@ -117,12 +117,7 @@ export class ReplayStack {
       time.epochNs = rec.timestampNs;
       time.epochMs = ns / 1e6;
     }
-    // A double subtraction, not a BigInt one: no allocation per frame.
-    const ms = ns / 1e6 - time.epochMs;
-    const clock = this.clock;
-    // Frames out of time order (several interfaces, a clock step) do not move the clock back.
-    if (ms > clock.now()) clock.advanceTo(ms);
-    this.lastMs = ms;
+    this.advance(ns);
     const share = this.share;
     if (share !== undefined) {
       // Another stack's frame: no task for it here (the capture link's `accept` decides the frames this look cannot).
@@ -133,6 +128,48 @@ export class ReplayStack {
       }
     }
     this.link.input(rec);
+  }
+
+  /**
+   * Another stack's frame that the reader passed over (see `passFilter`),
+   * known by its numbers: the clock moves to its time as `feed` would, and the
+   * link counts it as `pass` does.
+   */
+  passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    if (this.finished) throw new Error('ReplayStack.passOver() after finish()');
+    const time = this.time;
+    // As a pcap reader's timeNs: sec * 1e9 is exact, the sum correctly rounded.
+    const ns = sec * 1e9 + fracNs;
+    if (time.epochNs === undefined) {
+      time.epochNs = BigInt(sec) * 1_000_000_000n + BigInt(fracNs);
+      time.epochMs = ns / 1e6;
+    }
+    this.advance(ns);
+    this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
+  }
+
+  /**
+   * For a reader (CapturePass): records of other shares, which it may leave
+   * unmade; undefined when this stack follows every flow. It decides as `feed`
+   * does, so the frames it keeps are the ones `feed` would give a task.
+   */
+  passFilter(): ((linkType: number, bytes: Uint8Array, start: number, end: number) => boolean) | undefined {
+    const share = this.share;
+    if (share === undefined) return undefined;
+    return (linkType, bytes, start, end) => {
+      const s = frameShareAt(linkType, bytes, start, end, share.count);
+      return s < 0 || s === share.index;
+    };
+  }
+
+  /** The clock to a frame's time (ns since the Unix epoch, a double), running what fell due. */
+  private advance(ns: number): void {
+    // A double subtraction, not a BigInt one: no allocation per frame.
+    const ms = ns / 1e6 - this.time.epochMs;
+    const clock = this.clock;
+    // Frames out of time order (several interfaces, a clock step) do not move the clock back.
+    if (ms > clock.now()) clock.advanceTo(ms);
+    this.lastMs = ms;
   }
 
   /** End of the capture: every live flow ends and is reported. Idempotent. */
@@ -343,19 +380,42 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
   const onProgress = opts.onProgress;
   const started = performance.now();
+  // Another share's records need not be made into objects at all: the reader notes them (time, place, lengths) and
+  // they are passed over in order between the records it makes. Not when each record is paced or shown.
+  const keep = speed === undefined && onRecord === undefined ? stack.passFilter() : undefined;
+  const pass: CapturePass | undefined = keep !== undefined ? { keep, passed: new PassedRecords() } : undefined;
   const batches = openCaptureBatches(source, {
     onFormat: (f) => (format = f),
     onProgress: (read, total) => {
       bytesRead = read;
       onProgress?.({ bytesRead: read, totalBytes: total, frames });
     },
+    ...(pass !== undefined ? { pcap: { pass } } : {}),
   });
+  /** The last record when it was passed over: its time as seconds and ns (lastTs is then stale). */
+  let lastPassedSec = -1;
+  let lastPassedNs = 0;
+  const F = PassedRecords.FIELDS;
   try {
     // By the chunk: records are fed synchronously, one promise per chunk rather than per record.
     const signal = opts.signal;
     read: for await (const batch of batches) {
-      for (let i = 0; i < batch.length; i++) {
-        const rec = batch[i]!;
+      const passed = pass?.passed;
+      const np = passed?.count ?? 0;
+      let p = 0;
+      for (let i = 0; i <= batch.length; i++) {
+        const rec = i < batch.length ? batch[i]! : undefined;
+        // The passed-over records before this one (after the last, all that are left), in file order.
+        for (; p < np && (rec === undefined || passed!.at[p * F]! < rec.index); p++) {
+          const at = passed!.at;
+          const k = p * F;
+          stack.passOver(at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!);
+          lastPassedSec = at[k + 1]!;
+          lastPassedNs = at[k + 2]!;
+          frames++;
+          if (signal?.aborted === true) break read;
+        }
+        if (rec === undefined) break;
         if (speed !== undefined) {
           const epoch = stack.epochNs ?? rec.timestampNs;
           const due = Number(rec.timestampNs - epoch) / 1e6 / speed;
@@ -365,9 +425,11 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         if (onRecord !== undefined) onRecord(rec);
         stack.feed(rec);
         lastTs = rec.timestampNs;
+        lastPassedSec = -1;
         frames++;
         if (signal?.aborted === true) break read;
       }
+      if (passed !== undefined) passed.count = 0;
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError) || frames === 0) {
@@ -376,6 +438,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     }
     error = err;
   }
+  if (lastPassedSec >= 0) lastTs = BigInt(lastPassedSec) * 1_000_000_000n + BigInt(lastPassedNs);
   stack.finish();
   tracer?.stop();
   const unreadable = unreadableCapture(stack, frames);

@@ -106,6 +106,31 @@ export function describeLinkType(linkType: number): string {
   return `link type ${linkType}${name !== undefined ? ` (${name})` : ''}`;
 }
 
+/** The current frame; a frame passed over has its time as two numbers, made a BigInt only if asked. */
+class FrameState implements CurrentFrame {
+  index = -1;
+  linkType = 0;
+  capturedLength = 0;
+  originalLength = 0;
+  private ns: bigint | undefined = 0n;
+  private sec = 0;
+  private fracNs = 0;
+
+  get timestampNs(): bigint {
+    return (this.ns ??= BigInt(this.sec) * 1_000_000_000n + BigInt(this.fracNs));
+  }
+
+  set timestampNs(ns: bigint) {
+    this.ns = ns;
+  }
+
+  setTime(sec: number, fracNs: number): void {
+    this.ns = undefined;
+    this.sec = sec;
+    this.fracNs = fracNs;
+  }
+}
+
 interface CaptureLinkShared {
   readonly types: EthertypeTable;
 }
@@ -125,13 +150,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   readonly mac: Mac = 0;
   readonly mtu: number;
   readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, otherShare: 0, unreadable: new Map() };
-  readonly current: CurrentFrame = {
-    index: -1,
-    timestampNs: 0n,
-    linkType: 0,
-    capturedLength: 0,
-    originalLength: 0,
-  };
+  readonly current: CurrentFrame = new FrameState();
   /** One buffer over the memory the current records live in; frames move its start/end. */
   private rx: PacketBuffer | null = null;
   private rxMemory: ArrayBufferLike | null = null;
@@ -190,6 +209,22 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    */
   pass(rec: CapturedFrame): void {
     this.take(rec);
+    this.counters.otherShare++;
+  }
+
+  /**
+   * `pass` for a frame known by its numbers only (a reader passed over its
+   * record: see CapturePass), its time as seconds and ns within the second.
+   */
+  passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    const cur = this.current as FrameState;
+    cur.index = index;
+    cur.setTime(sec, fracNs);
+    cur.linkType = linkType;
+    cur.capturedLength = capturedLength;
+    cur.originalLength = originalLength;
+    this.counters.frames++;
+    this.counters.bytes += capturedLength;
     this.counters.otherShare++;
   }
 
