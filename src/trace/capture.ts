@@ -42,21 +42,26 @@ export class CaptureFormatError extends Error {
 }
 
 /**
- * Records a reader was told to pass over (`CapturePass`): what a replay still
- * needs of each, its place, time and lengths, as numbers in one array instead
- * of a record object each. Filled while a batch is read, emptied by the
- * consumer once it has taken them with that batch.
+ * Records as numbers instead of objects, for a consumer that takes each one
+ * synchronously while its chunk is in hand (replay): a reader given one of
+ * these (`PcapReadOptions.columns`) makes no CaptureRecord, no BigInt and no
+ * view per record; it notes where each record lies and its header fields here,
+ * in file order, and yields its batches empty. The consumer takes what a batch
+ * brought, then empties the columns (`count = 0`) before reading on. A reader
+ * may ignore them and yield records as usual.
  */
-export class PassedRecords {
-  /** Numbers per record: index, seconds, ns within the second, link type, captured length, original length. */
-  static readonly FIELDS = 6;
+export class RecordColumns {
+  /** Numbers per record: index, seconds, ns within the second, link type, start in its bytes, captured length, original length. */
+  static readonly FIELDS = 7;
   count = 0;
-  at = new Float64Array(PassedRecords.FIELDS * 1024);
+  at = new Float64Array(RecordColumns.FIELDS * 1024);
+  /** The memory each record lies in (its chunk, or a copy of a record cut across two). */
+  readonly bytes: Uint8Array[] = [];
 
-  push(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+  push(bytes: Uint8Array, index: number, sec: number, fracNs: number, linkType: number, start: number, capturedLength: number, originalLength: number): void {
     let at = this.at;
-    const i = this.count * PassedRecords.FIELDS;
-    if (i + PassedRecords.FIELDS > at.length) {
+    const i = this.count * RecordColumns.FIELDS;
+    if (i + RecordColumns.FIELDS > at.length) {
       const grown = new Float64Array(at.length * 2);
       grown.set(at);
       this.at = at = grown;
@@ -65,18 +70,10 @@ export class PassedRecords {
     at[i + 1] = sec;
     at[i + 2] = fracNs;
     at[i + 3] = linkType;
-    at[i + 4] = capturedLength;
-    at[i + 5] = originalLength;
+    at[i + 4] = start;
+    at[i + 5] = capturedLength;
+    at[i + 6] = originalLength;
+    this.bytes[this.count] = bytes;
     this.count++;
   }
-}
-
-/**
- * Tells a reader which records to make into CaptureRecords: a record `keep`
- * turns down (its bytes at `bytes[start, end)`) is only noted in `passed`, in
- * the batch it belongs to. A reader may ignore this and make every record.
- */
-export interface CapturePass {
-  keep(linkType: number, bytes: Uint8Array, start: number, end: number): boolean;
-  readonly passed: PassedRecords;
 }

@@ -12,7 +12,7 @@
  */
 
 import { createReadStream } from 'node:fs';
-import { CaptureFormatError, LINKTYPE_ETHERNET, type CapturePass, type CaptureRecord } from './capture.js';
+import { CaptureFormatError, LINKTYPE_ETHERNET, type CaptureRecord, type RecordColumns } from './capture.js';
 import { CaptureSink } from './sink.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -49,8 +49,8 @@ export interface PcapReadOptions {
    * Default: twice the snaplen (at least 1024), never more than 256 KiB.
    */
   maxRecordLength?: number;
-  /** Records to pass over instead of making them into CaptureRecords (readPcapBatches; see CapturePass). */
-  pass?: CapturePass;
+  /** readPcapBatches: every record noted here instead of made into a CaptureRecord (see RecordColumns); batches come empty. */
+  columns?: RecordColumns;
 }
 
 const NS_PER_S = 1_000_000_000n;
@@ -103,8 +103,8 @@ function recordLimit(header: PcapHeader, options: PcapReadOptions | undefined): 
   return Math.min(PCAP_MAX_RECORD_LENGTH, Math.max(2 * header.snaplen, 1024));
 }
 
-/** What RecordDecoder.next returns for a record it passed over. */
-const PASSED = Symbol('passed');
+/** What RecordDecoder.next returns for a record it noted in its columns. */
+const NOTED = Symbol('noted');
 
 /** Decodes records out of consecutive byte windows; shared by the sync and streaming readers. */
 class RecordDecoder {
@@ -121,7 +121,7 @@ class RecordDecoder {
   constructor(
     readonly header: PcapHeader,
     private readonly limit: number,
-    private readonly pass: CapturePass | undefined = undefined,
+    private readonly columns: RecordColumns | undefined = undefined,
   ) {
     this.little = header.byteOrder === 'le';
     this.fracToNs = header.precision === 'ns' ? 1 : 1000;
@@ -131,7 +131,7 @@ class RecordDecoder {
    * Reads the record at `bytes[at]` (absolute file offset `fileOffset`) when it is
    * complete; returns undefined when more bytes are needed. Throws on an impossible length.
    */
-  next(bytes: Uint8Array, dv: DataView, at: number, fileOffset: number): CaptureRecord | typeof PASSED | undefined {
+  next(bytes: Uint8Array, dv: DataView, at: number, fileOffset: number): CaptureRecord | typeof NOTED | undefined {
     if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH) return undefined;
     const little = this.little;
     const inclLen = dv.getUint32(at + 8, little);
@@ -145,10 +145,10 @@ class RecordDecoder {
     const frac = dv.getUint32(at + 4, little);
     const start = at + PCAP_RECORD_HEADER_LENGTH;
     this.size = PCAP_RECORD_HEADER_LENGTH + inclLen;
-    const pass = this.pass;
-    if (pass !== undefined && !pass.keep(this.header.linkType, bytes, start, start + inclLen)) {
-      pass.passed.push(this.index++, sec, frac * this.fracToNs, this.header.linkType, inclLen, dv.getUint32(at + 12, little));
-      return PASSED;
+    const columns = this.columns;
+    if (columns !== undefined) {
+      columns.push(bytes, this.index++, sec, frac * this.fracToNs, this.header.linkType, start, inclLen, dv.getUint32(at + 12, little));
+      return NOTED;
     }
     if (sec !== this.sec) {
       this.sec = sec;
@@ -196,9 +196,9 @@ class RecordDecoder {
   }
 }
 
-/** Whether records were passed over since the consumer last emptied the list: their batch must be yielded, even empty. */
-function passedAny(options: PcapReadOptions | undefined): boolean {
-  return options?.pass !== undefined && options.pass.passed.count > 0;
+/** Whether records were noted in columns since the consumer last took them: their batch must be yielded, even empty. */
+function notedAny(options: PcapReadOptions | undefined): boolean {
+  return options?.columns !== undefined && options.columns.count > 0;
 }
 
 /** Yields the records of a whole pcap file held in memory; `data` are views into `bytes`. */
@@ -212,7 +212,7 @@ export function* iteratePcapBuffer(input: Uint8Array, options?: PcapReadOptions)
   while (at < bytes.length) {
     const rec = decoder.next(bytes, dv, at, at);
     if (rec === undefined) throw decoder.truncatedAt(bytes, dv, at, at);
-    if (rec !== PASSED) yield rec;
+    if (rec !== NOTED) yield rec;
     at += decoder.size;
   }
 }
@@ -272,7 +272,7 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
       record.set(window.subarray(pos), 0);
       record.set(plain.subarray(0, size - rest), rest);
       const rec = decoder!.next(record, new DataView(record.buffer), 0, base + pos)!;
-      if (rec !== PASSED) batch.push(rec);
+      if (rec !== NOTED) batch.push(rec);
       base += window.length;
       window = plain;
       pos = size - rest;
@@ -289,7 +289,7 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
     if (decoder === undefined) {
       if (window.length < PCAP_FILE_HEADER_LENGTH) continue;
       const header = parsePcapHeader(window);
-      decoder = new RecordDecoder(header, recordLimit(header, options), options?.pass);
+      decoder = new RecordDecoder(header, recordLimit(header, options), options?.columns);
       pos = PCAP_FILE_HEADER_LENGTH;
     }
     try {
@@ -297,13 +297,13 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
         const rec = decoder.next(window, dv, pos, base + pos);
         if (rec === undefined) break;
         pos += decoder.size;
-        if (rec !== PASSED) batch.push(rec);
+        if (rec !== NOTED) batch.push(rec);
       }
     } catch (err) {
-      if (batch.length > 0 || passedAny(options)) yield batch;
+      if (batch.length > 0 || notedAny(options)) yield batch;
       throw err;
     }
-    if (batch.length > 0 || passedAny(options)) yield batch;
+    if (batch.length > 0 || notedAny(options)) yield batch;
   }
   if (decoder === undefined) {
     parsePcapHeader(window); // throws the precise error for a short or empty file

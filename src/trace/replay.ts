@@ -30,7 +30,7 @@ import { frameShare, frameShareAt, shareOf, type Share } from './shard.js';
 import { CaptureLink, type CapturedFrame } from '../layers/nic/capture-link.js';
 import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js';
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
-import { CaptureFormatError, PassedRecords, type CapturePass } from './capture.js';
+import { CaptureFormatError, RecordColumns } from './capture.js';
 import { openCaptureBatches, type CaptureFormat, type CaptureSource } from './open.js';
 import { formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
@@ -131,12 +131,12 @@ export class ReplayStack {
   }
 
   /**
-   * Another stack's frame that the reader passed over (see `passFilter`),
-   * known by its numbers: the clock moves to its time as `feed` would, and the
-   * link counts it as `pass` does.
+   * `feed` for a record known by its numbers (a reader's RecordColumns): its
+   * bytes at `bytes[start, start + capturedLength)`, its time as seconds and
+   * ns within the second. The same clock, the same share, the same task.
    */
-  passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
-    if (this.finished) throw new Error('ReplayStack.passOver() after finish()');
+  feedAt(bytes: Uint8Array, index: number, sec: number, fracNs: number, linkType: number, start: number, capturedLength: number, originalLength: number): void {
+    if (this.finished) throw new Error('ReplayStack.feedAt() after finish()');
     const time = this.time;
     // As a pcap reader's timeNs: sec * 1e9 is exact, the sum correctly rounded.
     const ns = sec * 1e9 + fracNs;
@@ -145,21 +145,15 @@ export class ReplayStack {
       time.epochMs = ns / 1e6;
     }
     this.advance(ns);
-    this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
-  }
-
-  /**
-   * For a reader (CapturePass): records of other shares, which it may leave
-   * unmade; undefined when this stack follows every flow. It decides as `feed`
-   * does, so the frames it keeps are the ones `feed` would give a task.
-   */
-  passFilter(): ((linkType: number, bytes: Uint8Array, start: number, end: number) => boolean) | undefined {
     const share = this.share;
-    if (share === undefined) return undefined;
-    return (linkType, bytes, start, end) => {
-      const s = frameShareAt(linkType, bytes, start, end, share.count);
-      return s < 0 || s === share.index;
-    };
+    if (share !== undefined) {
+      const s = frameShareAt(linkType, bytes, start, start + capturedLength, share.count);
+      if (s >= 0 && s !== share.index) {
+        this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
+        return;
+      }
+    }
+    this.link.inputAt(bytes, start, index, sec, fracNs, linkType, capturedLength, originalLength);
   }
 
   /** The clock to a frame's time (ns since the Unix epoch, a double), running what fell due. */
@@ -380,38 +374,36 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
   const onProgress = opts.onProgress;
   const started = performance.now();
-  // Another share's records need not be made into objects at all: the reader notes them (time, place, lengths) and
-  // they are passed over in order between the records it makes. Not when each record is paced or shown.
-  const keep = speed === undefined && onRecord === undefined ? stack.passFilter() : undefined;
-  const pass: CapturePass | undefined = keep !== undefined ? { keep, passed: new PassedRecords() } : undefined;
+  // Records need not be made into objects when each is fed at once: the reader notes them as numbers (no record
+  // object, no BigInt, no view per record). Not when each record is paced or shown.
+  const columns = speed === undefined && onRecord === undefined ? new RecordColumns() : undefined;
   const batches = openCaptureBatches(source, {
     onFormat: (f) => (format = f),
     onProgress: (read, total) => {
       bytesRead = read;
       onProgress?.({ bytesRead: read, totalBytes: total, frames });
     },
-    ...(pass !== undefined ? { pcap: { pass } } : {}),
+    ...(columns !== undefined ? { pcap: { columns } } : {}),
   });
-  /** The last record when it was passed over: its time as seconds and ns (lastTs is then stale). */
-  let lastPassedSec = -1;
-  let lastPassedNs = 0;
-  const F = PassedRecords.FIELDS;
+  /** The last record when it came as numbers: its time as seconds and ns (lastTs is then stale). */
+  let lastSec = -1;
+  let lastNs = 0;
+  const F = RecordColumns.FIELDS;
   try {
     // By the chunk: records are fed synchronously, one promise per chunk rather than per record.
     const signal = opts.signal;
     read: for await (const batch of batches) {
-      const passed = pass?.passed;
-      const np = passed?.count ?? 0;
-      let p = 0;
+      const nc = columns?.count ?? 0;
+      let c = 0;
       for (let i = 0; i <= batch.length; i++) {
         const rec = i < batch.length ? batch[i]! : undefined;
-        // The passed-over records before this one (after the last, all that are left), in file order.
-        for (; p < np && (rec === undefined || passed!.at[p * F]! < rec.index); p++) {
-          const at = passed!.at;
-          const k = p * F;
-          stack.passOver(at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!);
-          lastPassedSec = at[k + 1]!;
-          lastPassedNs = at[k + 2]!;
+        // The records noted as numbers before this one (after the last, all that are left), in file order.
+        for (; c < nc && (rec === undefined || columns!.at[c * F]! < rec.index); c++) {
+          const at = columns!.at;
+          const k = c * F;
+          stack.feedAt(columns!.bytes[c]!, at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!, at[k + 6]!);
+          lastSec = at[k + 1]!;
+          lastNs = at[k + 2]!;
           frames++;
           if (signal?.aborted === true) break read;
         }
@@ -425,11 +417,11 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         if (onRecord !== undefined) onRecord(rec);
         stack.feed(rec);
         lastTs = rec.timestampNs;
-        lastPassedSec = -1;
+        lastSec = -1;
         frames++;
         if (signal?.aborted === true) break read;
       }
-      if (passed !== undefined) passed.count = 0;
+      if (columns !== undefined) columns.count = 0;
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError) || frames === 0) {
@@ -438,7 +430,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     }
     error = err;
   }
-  if (lastPassedSec >= 0) lastTs = BigInt(lastPassedSec) * 1_000_000_000n + BigInt(lastPassedNs);
+  if (lastSec >= 0) lastTs = BigInt(lastSec) * 1_000_000_000n + BigInt(lastNs);
   stack.finish();
   tracer?.stop();
   const unreadable = unreadableCapture(stack, frames);

@@ -162,7 +162,10 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     ethertype: 0,
   };
   private readonly pppoe: PppoeSession = { ethertype: 0, headerLength: 0, payloadLength: 0, pppProtocol: 0 };
+  /** The current frame's bytes: frameData[frameStart, frameEnd). */
   private frameData: Uint8Array | null = null;
+  private frameStart = 0;
+  private frameEnd = 0;
   private readonly receiveCurrent = (): void => this.receive();
 
   constructor(
@@ -198,7 +201,24 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    */
   input(rec: CapturedFrame): void {
     this.take(rec);
-    this.frameData = rec.data;
+    this.replayFrame(rec.data, 0, rec.data.length);
+  }
+
+  /**
+   * `input` for a frame known by its numbers (a reader's RecordColumns): its
+   * bytes at `bytes[start, start + capturedLength)`, its time as seconds and
+   * ns within the second.
+   */
+  inputAt(bytes: Uint8Array, start: number, index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    this.takeAt(index, sec, fracNs, linkType, capturedLength, originalLength);
+    this.replayFrame(bytes, start, start + capturedLength);
+  }
+
+  /** The task of the current frame, whose bytes are `bytes[start, end)`. */
+  private replayFrame(bytes: Uint8Array, start: number, end: number): void {
+    this.frameData = bytes;
+    this.frameStart = start;
+    this.frameEnd = end;
     this.startTask('replay', this.receiveCurrent);
     this.frameData = null;
   }
@@ -217,6 +237,12 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    * record: see CapturePass), its time as seconds and ns within the second.
    */
   passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    this.takeAt(index, sec, fracNs, linkType, capturedLength, originalLength);
+    this.counters.otherShare++;
+  }
+
+  /** `take` for a frame known by its numbers. */
+  private takeAt(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
     const cur = this.current as FrameState;
     cur.index = index;
     cur.setTime(sec, fracNs);
@@ -225,7 +251,6 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     cur.originalLength = originalLength;
     this.counters.frames++;
     this.counters.bytes += capturedLength;
-    this.counters.otherShare++;
   }
 
   /** The frame is the current one (its time and place in the file), read and counted. */
@@ -250,7 +275,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   }
 
   /** The shared buffer positioned on `data`. */
-  private bufferFor(data: Uint8Array): PacketBuffer {
+  private bufferFor(data: Uint8Array, start: number, end: number): PacketBuffer {
     const memory = data.buffer;
     let rx = this.rx;
     if (rx === null || memory !== this.rxMemory) {
@@ -261,14 +286,13 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
       this.rx = rx;
       this.rxMemory = memory;
     }
-    rx.start = data.byteOffset;
-    rx.end = rx.start + data.length;
+    rx.start = data.byteOffset + start;
+    rx.end = rx.start + (end - start);
     return rx;
   }
 
   private receive(): void {
-    const data = this.frameData!;
-    const buf = this.bufferFor(data);
+    const buf = this.bufferFor(this.frameData!, this.frameStart, this.frameEnd);
     const bytes = buf.bytes;
     const start = buf.start;
     const len = buf.end - start;
