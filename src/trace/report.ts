@@ -136,32 +136,6 @@ export interface FrameTrace {
 
 const MAX_LISTED_GAPS = 64;
 const DUMP_CHUNK = 64 * 1024;
-/**
- * Bytes are hashed in runs of up to this many: one Hash.update costs about as
- * much as hashing a few hundred bytes, and most segments carry fewer (a
- * keystroke, an ACK's worth), so a direction's bytes are gathered first.
- */
-const STAGE_BYTES = 4096;
-/** Staging memory one recorder may hold (live directions beyond it hash each segment as it comes). */
-const STAGE_BUDGET = 16 * 1024 * 1024;
-
-/** The staging buffers of one recorder: reused from flow to flow, bounded in total. */
-class StagePool {
-  private readonly free: Uint8Array[] = [];
-  private allocated = 0;
-
-  take(): Uint8Array | null {
-    const b = this.free.pop();
-    if (b !== undefined) return b;
-    if (this.allocated + STAGE_BYTES > STAGE_BUDGET) return null;
-    this.allocated += STAGE_BYTES;
-    return new Uint8Array(STAGE_BYTES);
-  }
-
-  give(b: Uint8Array): void {
-    this.free.push(b);
-  }
-}
 
 class DirectionSink {
   readonly hash: Hash = createHash('sha256');
@@ -173,35 +147,17 @@ class DirectionSink {
   gapCount = 0;
   private pending: Uint8Array | null = null;
   private used = 0;
-  /** Bytes received and not yet hashed (by `hash` nor `tshark`): stage[0, staged). */
-  private stage: Uint8Array | null = null;
-  private staged = 0;
-  private stageTried = false;
 
-  constructor(
-    readonly file: string | undefined,
-    private readonly pool: StagePool,
-  ) {
+  constructor(readonly file: string | undefined) {
     if (file !== undefined) writeFileSync(file, '');
   }
 
   data(d: Uint8Array): void {
-    const n = d.length;
-    this.bytes += n;
-    if (this.tshark !== null) this.tsharkBytes += n;
-    let stage = this.stage;
-    if (stage === null && !this.stageTried) {
-      this.stageTried = true;
-      stage = this.stage = this.pool.take();
-    }
-    if (stage !== null && n < STAGE_BYTES) {
-      if (this.staged + n > STAGE_BYTES) this.hashStaged();
-      stage.set(d, this.staged);
-      this.staged += n;
-    } else {
-      this.hashStaged();
-      this.hash.update(d);
-      this.tshark?.update(d);
+    this.hash.update(d);
+    this.bytes += d.length;
+    if (this.tshark !== null) {
+      this.tshark.update(d);
+      this.tsharkBytes += d.length;
     }
     if (this.file !== undefined) this.dump(d);
   }
@@ -211,7 +167,6 @@ class DirectionSink {
     if (this.gaps.length < MAX_LISTED_GAPS) this.gaps.push({ at: g.at, seq: g.seq, length: g.length, reason: g.reason });
     const marker = wiresharkGapMarker(g);
     if (marker.length > 0) {
-      this.hashStaged();
       if (this.tshark === null) {
         this.tshark = this.hash.copy();
         this.tsharkBytes = this.bytes;
@@ -219,24 +174,6 @@ class DirectionSink {
       this.tshark.update(marker);
       this.tsharkBytes += marker.length;
     }
-  }
-
-  /** The digests, once: what is staged is hashed first and the staging buffer goes back to the pool. */
-  digests(): { sha256: string; tshark: string | undefined } {
-    this.hashStaged();
-    if (this.stage !== null) {
-      this.pool.give(this.stage);
-      this.stage = null;
-    }
-    return { sha256: this.hash.digest('hex'), tshark: this.tshark?.digest('hex') };
-  }
-
-  private hashStaged(): void {
-    if (this.staged === 0) return;
-    const run = this.stage!.subarray(0, this.staged);
-    this.hash.update(run);
-    this.tshark?.update(run);
-    this.staged = 0;
   }
 
   private dump(d: Uint8Array): void {
@@ -282,7 +219,6 @@ export class FlowRecorder {
   /** The flow of the latest bytes: consecutive upcalls are mostly for the same flow. */
   private lastFlow: ObservedFlow | null = null;
   private lastSinks: FlowSinks | undefined = undefined;
-  private readonly stages = new StagePool();
   flowsReported = 0;
 
   constructor(
@@ -309,7 +245,7 @@ export class FlowRecorder {
   private start(flow: ObservedFlow): void {
     const dir = this.opts.dumpDir;
     const file = (d: FollowDirection): string | undefined => (dir === undefined ? undefined : path.join(dir, streamFileName(flow, d)));
-    this.sinks.set(flow, { dirs: [new DirectionSink(file(0), this.stages), new DirectionSink(file(1), this.stages)] });
+    this.sinks.set(flow, { dirs: [new DirectionSink(file(0)), new DirectionSink(file(1))] });
   }
 
   private end(flow: ObservedFlow): void {
@@ -329,10 +265,9 @@ export class FlowRecorder {
 
 function directionReport(flow: ObservedFlow, dir: FollowDirection, sink: DirectionSink): DirectionReport {
   const st = flow.stats(dir);
-  const digests = sink.digests();
   return {
     bytes: sink.bytes,
-    sha256: digests.sha256,
+    sha256: sink.hash.digest('hex'),
     packets: flow.packets[dir],
     wireBytes: flow.wireBytes[dir],
     retransmissions: st.retransmissions - flow.keepAliveRetransmissions[dir],
@@ -346,7 +281,7 @@ function directionReport(flow: ObservedFlow, dir: FollowDirection, sink: Directi
     gapCount: sink.gapCount,
     fin: st.fin,
     rst: st.rst,
-    ...(digests.tshark !== undefined ? { tshark: { bytes: sink.tsharkBytes, sha256: digests.tshark } } : {}),
+    ...(sink.tshark !== null ? { tshark: { bytes: sink.tsharkBytes, sha256: sink.tshark.digest('hex') } } : {}),
     ...(sink.file !== undefined ? { file: sink.file } : {}),
   };
 }
