@@ -106,7 +106,7 @@ export function describeLinkType(linkType: number): string {
   return `link type ${linkType}${name !== undefined ? ` (${name})` : ''}`;
 }
 
-/** The current frame; a frame passed over has its time as two numbers, made a BigInt only if asked. */
+/** The current frame; one known by its numbers (inputAt, passOver) keeps its time as two, made a BigInt only if asked. */
 class FrameState implements CurrentFrame {
   index = -1;
   linkType = 0;
@@ -233,8 +233,8 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   }
 
   /**
-   * `pass` for a frame known by its numbers only (a reader passed over its
-   * record: see CapturePass), its time as seconds and ns within the second.
+   * `pass` for a frame known by its numbers (a reader's RecordColumns), its
+   * time as seconds and ns within the second.
    */
   passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
     this.takeAt(index, sec, fracNs, linkType, capturedLength, originalLength);
