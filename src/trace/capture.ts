@@ -40,3 +40,40 @@ export class CaptureFormatError extends Error {
     this.name = 'CaptureFormatError';
   }
 }
+
+/**
+ * Records as numbers instead of objects, for a consumer that takes each one
+ * synchronously while its chunk is in hand (replay): a reader given one of
+ * these (`PcapReadOptions.columns`) makes no CaptureRecord, no BigInt and no
+ * view per record; it notes where each record lies and its header fields here,
+ * in file order, and yields its batches empty. The consumer takes what a batch
+ * brought, then empties the columns (`count = 0`) before reading on. A reader
+ * may ignore them and yield records as usual.
+ */
+export class RecordColumns {
+  /** Numbers per record: index, seconds, ns within the second, link type, start in its bytes, captured length, original length. */
+  static readonly FIELDS = 7;
+  count = 0;
+  at = new Float64Array(RecordColumns.FIELDS * 1024);
+  /** The memory each record lies in (its chunk, or a copy of a record cut across two). */
+  readonly bytes: Uint8Array[] = [];
+
+  push(bytes: Uint8Array, index: number, sec: number, fracNs: number, linkType: number, start: number, capturedLength: number, originalLength: number): void {
+    let at = this.at;
+    const i = this.count * RecordColumns.FIELDS;
+    if (i + RecordColumns.FIELDS > at.length) {
+      const grown = new Float64Array(at.length * 2);
+      grown.set(at);
+      this.at = at = grown;
+    }
+    at[i] = index;
+    at[i + 1] = sec;
+    at[i + 2] = fracNs;
+    at[i + 3] = linkType;
+    at[i + 4] = start;
+    at[i + 5] = capturedLength;
+    at[i + 6] = originalLength;
+    this.bytes[this.count] = bytes;
+    this.count++;
+  }
+}

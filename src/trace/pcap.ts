@@ -12,7 +12,7 @@
  */
 
 import { createReadStream } from 'node:fs';
-import { CaptureFormatError, LINKTYPE_ETHERNET, type CaptureRecord } from './capture.js';
+import { CaptureFormatError, LINKTYPE_ETHERNET, type CaptureRecord, type RecordColumns } from './capture.js';
 import { CaptureSink } from './sink.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -49,6 +49,8 @@ export interface PcapReadOptions {
    * Default: twice the snaplen (at least 1024), never more than 256 KiB.
    */
   maxRecordLength?: number;
+  /** readPcapBatches: every record noted here instead of made into a CaptureRecord (see RecordColumns); batches come empty. */
+  columns?: RecordColumns;
 }
 
 const NS_PER_S = 1_000_000_000n;
@@ -101,9 +103,14 @@ function recordLimit(header: PcapHeader, options: PcapReadOptions | undefined): 
   return Math.min(PCAP_MAX_RECORD_LENGTH, Math.max(2 * header.snaplen, 1024));
 }
 
+/** What RecordDecoder.next returns for a record it noted in its columns. */
+const NOTED = Symbol('noted');
+
 /** Decodes records out of consecutive byte windows; shared by the sync and streaming readers. */
 class RecordDecoder {
   index = 0;
+  /** Bytes (header and captured bytes) of the record `next` returned last. */
+  size = 0;
   private readonly little: boolean;
   /** ns per unit of the fraction field: 1 or 1000 (a product below 2^53: exact as a double). */
   private readonly fracToNs: number;
@@ -114,6 +121,7 @@ class RecordDecoder {
   constructor(
     readonly header: PcapHeader,
     private readonly limit: number,
+    private readonly columns: RecordColumns | undefined = undefined,
   ) {
     this.little = header.byteOrder === 'le';
     this.fracToNs = header.precision === 'ns' ? 1 : 1000;
@@ -123,7 +131,7 @@ class RecordDecoder {
    * Reads the record at `bytes[at]` (absolute file offset `fileOffset`) when it is
    * complete; returns undefined when more bytes are needed. Throws on an impossible length.
    */
-  next(bytes: Uint8Array, dv: DataView, at: number, fileOffset: number): CaptureRecord | undefined {
+  next(bytes: Uint8Array, dv: DataView, at: number, fileOffset: number): CaptureRecord | typeof NOTED | undefined {
     if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH) return undefined;
     const little = this.little;
     const inclLen = dv.getUint32(at + 8, little);
@@ -136,6 +144,12 @@ class RecordDecoder {
     const sec = dv.getUint32(at, little);
     const frac = dv.getUint32(at + 4, little);
     const start = at + PCAP_RECORD_HEADER_LENGTH;
+    this.size = PCAP_RECORD_HEADER_LENGTH + inclLen;
+    const columns = this.columns;
+    if (columns !== undefined) {
+      columns.push(bytes, this.index++, sec, frac * this.fracToNs, this.header.linkType, start, inclLen, dv.getUint32(at + 12, little));
+      return NOTED;
+    }
     if (sec !== this.sec) {
       this.sec = sec;
       this.secNs = BigInt(sec) * NS_PER_S;
@@ -182,6 +196,11 @@ class RecordDecoder {
   }
 }
 
+/** Whether records were noted in columns since the consumer last took them: their batch must be yielded, even empty. */
+function notedAny(options: PcapReadOptions | undefined): boolean {
+  return options?.columns !== undefined && options.columns.count > 0;
+}
+
 /** Yields the records of a whole pcap file held in memory; `data` are views into `bytes`. */
 export function* iteratePcapBuffer(input: Uint8Array, options?: PcapReadOptions): Generator<CaptureRecord> {
   // A Node Buffer's subarrays are Buffers; records carry plain Uint8Arrays whatever came in.
@@ -193,8 +212,8 @@ export function* iteratePcapBuffer(input: Uint8Array, options?: PcapReadOptions)
   while (at < bytes.length) {
     const rec = decoder.next(bytes, dv, at, at);
     if (rec === undefined) throw decoder.truncatedAt(bytes, dv, at, at);
-    yield rec;
-    at += PCAP_RECORD_HEADER_LENGTH + rec.data.length;
+    if (rec !== NOTED) yield rec;
+    at += decoder.size;
   }
 }
 
@@ -253,7 +272,7 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
       record.set(window.subarray(pos), 0);
       record.set(plain.subarray(0, size - rest), rest);
       const rec = decoder!.next(record, new DataView(record.buffer), 0, base + pos)!;
-      batch.push(rec);
+      if (rec !== NOTED) batch.push(rec);
       base += window.length;
       window = plain;
       pos = size - rest;
@@ -270,21 +289,21 @@ export async function* readPcapBatches(source: PcapSource, options?: PcapReadOpt
     if (decoder === undefined) {
       if (window.length < PCAP_FILE_HEADER_LENGTH) continue;
       const header = parsePcapHeader(window);
-      decoder = new RecordDecoder(header, recordLimit(header, options));
+      decoder = new RecordDecoder(header, recordLimit(header, options), options?.columns);
       pos = PCAP_FILE_HEADER_LENGTH;
     }
     try {
       for (;;) {
         const rec = decoder.next(window, dv, pos, base + pos);
         if (rec === undefined) break;
-        pos += PCAP_RECORD_HEADER_LENGTH + rec.data.length;
-        batch.push(rec);
+        pos += decoder.size;
+        if (rec !== NOTED) batch.push(rec);
       }
     } catch (err) {
-      if (batch.length > 0) yield batch;
+      if (batch.length > 0 || notedAny(options)) yield batch;
       throw err;
     }
-    if (batch.length > 0) yield batch;
+    if (batch.length > 0 || notedAny(options)) yield batch;
   }
   if (decoder === undefined) {
     parsePcapHeader(window); // throws the precise error for a short or empty file

@@ -26,11 +26,11 @@ import { Ip } from '../layers/ip.js';
 import { attachIpv6 } from '../layers/ipv6/index.js';
 import type { Ipv6 } from '../layers/ipv6/ipv6.js';
 import { describeLinkType } from '../layers/nic/capture-link.js';
-import { frameShare, shareOf, type Share } from './shard.js';
+import { frameShare, frameShareAt, shareOf, type Share } from './shard.js';
 import { CaptureLink, type CapturedFrame } from '../layers/nic/capture-link.js';
 import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js';
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
-import { CaptureFormatError } from './capture.js';
+import { CaptureFormatError, RecordColumns } from './capture.js';
 import { openCaptureBatches, type CaptureFormat, type CaptureSource } from './open.js';
 import { formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
@@ -117,12 +117,7 @@ export class ReplayStack {
       time.epochNs = rec.timestampNs;
       time.epochMs = ns / 1e6;
     }
-    // A double subtraction, not a BigInt one: no allocation per frame.
-    const ms = ns / 1e6 - time.epochMs;
-    const clock = this.clock;
-    // Frames out of time order (several interfaces, a clock step) do not move the clock back.
-    if (ms > clock.now()) clock.advanceTo(ms);
-    this.lastMs = ms;
+    this.advance(ns);
     const share = this.share;
     if (share !== undefined) {
       // Another stack's frame: no task for it here (the capture link's `accept` decides the frames this look cannot).
@@ -133,6 +128,42 @@ export class ReplayStack {
       }
     }
     this.link.input(rec);
+  }
+
+  /**
+   * `feed` for a record known by its numbers (a reader's RecordColumns): its
+   * bytes at `bytes[start, start + capturedLength)`, its time as seconds and
+   * ns within the second. The same clock, the same share, the same task.
+   */
+  feedAt(bytes: Uint8Array, index: number, sec: number, fracNs: number, linkType: number, start: number, capturedLength: number, originalLength: number): void {
+    if (this.finished) throw new Error('ReplayStack.feedAt() after finish()');
+    const time = this.time;
+    // As a pcap reader's timeNs: sec * 1e9 is exact, the sum correctly rounded.
+    const ns = sec * 1e9 + fracNs;
+    if (time.epochNs === undefined) {
+      time.epochNs = BigInt(sec) * 1_000_000_000n + BigInt(fracNs);
+      time.epochMs = ns / 1e6;
+    }
+    this.advance(ns);
+    const share = this.share;
+    if (share !== undefined) {
+      const s = frameShareAt(linkType, bytes, start, start + capturedLength, share.count);
+      if (s >= 0 && s !== share.index) {
+        this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
+        return;
+      }
+    }
+    this.link.inputAt(bytes, start, index, sec, fracNs, linkType, capturedLength, originalLength);
+  }
+
+  /** The clock to a frame's time (ns since the Unix epoch, a double), running what fell due. */
+  private advance(ns: number): void {
+    // A double subtraction, not a BigInt one: no allocation per frame.
+    const ms = ns / 1e6 - this.time.epochMs;
+    const clock = this.clock;
+    // Frames out of time order (several interfaces, a clock step) do not move the clock back.
+    if (ms > clock.now()) clock.advanceTo(ms);
+    this.lastMs = ms;
   }
 
   /** End of the capture: every live flow ends and is reported. Idempotent. */
@@ -343,19 +374,40 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
   if (speed !== undefined && !(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
   const onProgress = opts.onProgress;
   const started = performance.now();
+  // Records need not be made into objects when each is fed at once: the reader notes them as numbers (no record
+  // object, no BigInt, no view per record). Not when each record is paced or shown.
+  const columns = speed === undefined && onRecord === undefined ? new RecordColumns() : undefined;
   const batches = openCaptureBatches(source, {
     onFormat: (f) => (format = f),
     onProgress: (read, total) => {
       bytesRead = read;
       onProgress?.({ bytesRead: read, totalBytes: total, frames });
     },
+    ...(columns !== undefined ? { pcap: { columns } } : {}),
   });
+  /** The last record when it came as numbers: its time as seconds and ns (lastTs is then stale). */
+  let lastSec = -1;
+  let lastNs = 0;
+  const F = RecordColumns.FIELDS;
   try {
     // By the chunk: records are fed synchronously, one promise per chunk rather than per record.
     const signal = opts.signal;
     read: for await (const batch of batches) {
-      for (let i = 0; i < batch.length; i++) {
-        const rec = batch[i]!;
+      const nc = columns?.count ?? 0;
+      let c = 0;
+      for (let i = 0; i <= batch.length; i++) {
+        const rec = i < batch.length ? batch[i]! : undefined;
+        // The records noted as numbers before this one (after the last, all that are left), in file order.
+        for (; c < nc && (rec === undefined || columns!.at[c * F]! < rec.index); c++) {
+          const at = columns!.at;
+          const k = c * F;
+          stack.feedAt(columns!.bytes[c]!, at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!, at[k + 6]!);
+          lastSec = at[k + 1]!;
+          lastNs = at[k + 2]!;
+          frames++;
+          if (signal?.aborted === true) break read;
+        }
+        if (rec === undefined) break;
         if (speed !== undefined) {
           const epoch = stack.epochNs ?? rec.timestampNs;
           const due = Number(rec.timestampNs - epoch) / 1e6 / speed;
@@ -365,9 +417,11 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         if (onRecord !== undefined) onRecord(rec);
         stack.feed(rec);
         lastTs = rec.timestampNs;
+        lastSec = -1;
         frames++;
         if (signal?.aborted === true) break read;
       }
+      if (columns !== undefined) columns.count = 0;
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError) || frames === 0) {
@@ -376,6 +430,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     }
     error = err;
   }
+  if (lastSec >= 0) lastTs = BigInt(lastSec) * 1_000_000_000n + BigInt(lastNs);
   stack.finish();
   tracer?.stop();
   const unreadable = unreadableCapture(stack, frames);

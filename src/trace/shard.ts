@@ -36,15 +36,20 @@ export function shareOf(bytes: Uint8Array, ip: number, end: number, count: numbe
  * for it. It agrees with `shareOf` on the decoded frame, which decides the rest.
  */
 export function frameShare(linkType: number, data: Uint8Array, count: number): number {
+  return frameShareAt(linkType, data, 0, data.length, count);
+}
+
+/** frameShare of the frame at `bytes[start, end)` (a record read where it lies in its chunk). */
+export function frameShareAt(linkType: number, bytes: Uint8Array, start: number, end: number, count: number): number {
   let ip: number;
   switch (linkType) {
     case 1: {
-      let p = 12;
-      let type = data.length >= 14 ? (data[12]! << 8) | data[13]! : -1;
+      let p = start + 12;
+      let type = end - start >= 14 ? (bytes[p]! << 8) | bytes[p + 1]! : -1;
       // VLAN tags as the capture link reads them (at most 8; more are its drop to count).
       for (let tags = 0; isVlanTpid(type) && tags < 8; tags++) {
         p += 4;
-        type = data.length >= p + 2 ? (data[p]! << 8) | data[p + 1]! : -1;
+        type = end >= p + 2 ? (bytes[p]! << 8) | bytes[p + 1]! : -1;
       }
       if (type !== ETHERTYPE_IPV4 && type !== ETHERTYPE_IPV6) return -1;
       ip = p + 2;
@@ -54,19 +59,19 @@ export function frameShare(linkType: number, data: Uint8Array, count: number): n
     case 14:
     case 101:
     case 228:
-      ip = 0;
+      ip = start;
       break;
     case 113:
-      ip = 16;
+      ip = start + 16;
       break;
     case 276:
-      ip = 20;
+      ip = start + 20;
       break;
     default:
       return -1;
   }
-  const v = data.length > ip ? data[ip]! >>> 4 : 0;
-  if ((v === 4 && data.length - ip >= 20) || (v === 6 && data.length - ip >= 40)) return shareOf(data, ip, data.length, count);
+  const v = end > ip ? bytes[ip]! >>> 4 : 0;
+  if ((v === 4 && end - ip >= 20) || (v === 6 && end - ip >= 40)) return shareOf(bytes, ip, end, count);
   return -1;
 }
 

@@ -106,6 +106,31 @@ export function describeLinkType(linkType: number): string {
   return `link type ${linkType}${name !== undefined ? ` (${name})` : ''}`;
 }
 
+/** The current frame; one known by its numbers (inputAt, passOver) keeps its time as two, made a BigInt only if asked. */
+class FrameState implements CurrentFrame {
+  index = -1;
+  linkType = 0;
+  capturedLength = 0;
+  originalLength = 0;
+  private ns: bigint | undefined = 0n;
+  private sec = 0;
+  private fracNs = 0;
+
+  get timestampNs(): bigint {
+    return (this.ns ??= BigInt(this.sec) * 1_000_000_000n + BigInt(this.fracNs));
+  }
+
+  set timestampNs(ns: bigint) {
+    this.ns = ns;
+  }
+
+  setTime(sec: number, fracNs: number): void {
+    this.ns = undefined;
+    this.sec = sec;
+    this.fracNs = fracNs;
+  }
+}
+
 interface CaptureLinkShared {
   readonly types: EthertypeTable;
 }
@@ -125,13 +150,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   readonly mac: Mac = 0;
   readonly mtu: number;
   readonly counters: CaptureLinkCounters = { frames: 0, bytes: 0, delivered: 0, pppoe: 0, otherShare: 0, unreadable: new Map() };
-  readonly current: CurrentFrame = {
-    index: -1,
-    timestampNs: 0n,
-    linkType: 0,
-    capturedLength: 0,
-    originalLength: 0,
-  };
+  readonly current: CurrentFrame = new FrameState();
   /** One buffer over the memory the current records live in; frames move its start/end. */
   private rx: PacketBuffer | null = null;
   private rxMemory: ArrayBufferLike | null = null;
@@ -143,7 +162,10 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
     ethertype: 0,
   };
   private readonly pppoe: PppoeSession = { ethertype: 0, headerLength: 0, payloadLength: 0, pppProtocol: 0 };
+  /** The current frame's bytes: frameData[frameStart, frameEnd). */
   private frameData: Uint8Array | null = null;
+  private frameStart = 0;
+  private frameEnd = 0;
   private readonly receiveCurrent = (): void => this.receive();
 
   constructor(
@@ -179,7 +201,24 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
    */
   input(rec: CapturedFrame): void {
     this.take(rec);
-    this.frameData = rec.data;
+    this.replayFrame(rec.data, 0, rec.data.length);
+  }
+
+  /**
+   * `input` for a frame known by its numbers (a reader's RecordColumns): its
+   * bytes at `bytes[start, start + capturedLength)`, its time as seconds and
+   * ns within the second.
+   */
+  inputAt(bytes: Uint8Array, start: number, index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    this.takeAt(index, sec, fracNs, linkType, capturedLength, originalLength);
+    this.replayFrame(bytes, start, start + capturedLength);
+  }
+
+  /** The task of the current frame, whose bytes are `bytes[start, end)`. */
+  private replayFrame(bytes: Uint8Array, start: number, end: number): void {
+    this.frameData = bytes;
+    this.frameStart = start;
+    this.frameEnd = end;
     this.startTask('replay', this.receiveCurrent);
     this.frameData = null;
   }
@@ -191,6 +230,27 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   pass(rec: CapturedFrame): void {
     this.take(rec);
     this.counters.otherShare++;
+  }
+
+  /**
+   * `pass` for a frame known by its numbers (a reader's RecordColumns), its
+   * time as seconds and ns within the second.
+   */
+  passOver(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    this.takeAt(index, sec, fracNs, linkType, capturedLength, originalLength);
+    this.counters.otherShare++;
+  }
+
+  /** `take` for a frame known by its numbers. */
+  private takeAt(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
+    const cur = this.current as FrameState;
+    cur.index = index;
+    cur.setTime(sec, fracNs);
+    cur.linkType = linkType;
+    cur.capturedLength = capturedLength;
+    cur.originalLength = originalLength;
+    this.counters.frames++;
+    this.counters.bytes += capturedLength;
   }
 
   /** The frame is the current one (its time and place in the file), read and counted. */
@@ -215,7 +275,7 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
   }
 
   /** The shared buffer positioned on `data`. */
-  private bufferFor(data: Uint8Array): PacketBuffer {
+  private bufferFor(data: Uint8Array, start: number, end: number): PacketBuffer {
     const memory = data.buffer;
     let rx = this.rx;
     if (rx === null || memory !== this.rxMemory) {
@@ -226,14 +286,13 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
       this.rx = rx;
       this.rxMemory = memory;
     }
-    rx.start = data.byteOffset;
-    rx.end = rx.start + data.length;
+    rx.start = data.byteOffset + start;
+    rx.end = rx.start + (end - start);
     return rx;
   }
 
   private receive(): void {
-    const data = this.frameData!;
-    const buf = this.bufferFor(data);
+    const buf = this.bufferFor(this.frameData!, this.frameStart, this.frameEnd);
     const bytes = buf.bytes;
     const start = buf.start;
     const len = buf.end - start;
