@@ -250,18 +250,18 @@ export const context = new AsyncLocalStorage<Frame>();
  * async_hooks-based storage (Node 20 and 22: the instance's `kResourceStore`
  * symbol, which its propagation hook copies to every resource created while
  * the store is set); null for any other implementation (AsyncContextFrame,
- * Node 24), which then gets `run` and `getStore`. The storage is enabled once
- * here, as `run` would enable it on first use, with the store it already has.
+ * Node 24), which then always gets `run`.
  */
 const STORE_KEY: symbol | null = ((): symbol | null => {
   const als = context as unknown as { kResourceStore?: unknown; enabled?: unknown };
   const k = als.kResourceStore;
-  if (typeof k !== 'symbol' || typeof als.enabled !== 'boolean') return null;
-  context.enterWith(context.getStore()!);
-  return k;
+  return typeof k === 'symbol' && typeof als.enabled === 'boolean' ? k : null;
 })();
 
-/** The storage is enabled: `outsideTask` (context.exit) disables it for its extent. */
+/**
+ * Whether the storage is enabled: `run` enables it (so the first frame goes
+ * through `run`), `outsideTask` (context.exit) disables it for its extent.
+ */
 const storage = context as unknown as { enabled: boolean };
 
 /** What runs in a frame: `fn` applied to `self` and its arguments. */
