@@ -198,6 +198,37 @@ describe('rule 3: tasks are expendable', () => {
     expect(seen).toEqual([1, undefined, 1, undefined]);
   });
 
+  it('a task started inside outsideTask enters its own frames, and an await in a frame comes back to that frame', async () => {
+    const { rt, bottom, middle, top } = chain();
+    const seen: string[] = [];
+    middle.open('a', top, {
+      onValue: async (_c, v) => {
+        const t = currentTask()!.id;
+        if (v === 1) {
+          outsideTask(() => {
+            seen.push(`outside ${currentTask()?.id}`);
+            bottom.arrive('a', 2);
+          });
+        }
+        seen.push(`${v} in ${currentTask()!.id === t} ${currentFrame()!.path().join('/')}`);
+        await Promise.resolve();
+        seen.push(`${v} after await ${currentTask()?.id === t} ${currentFrame()?.path().join('/')}`);
+      },
+    });
+    expect(bottom.arrive('a', 1)).toBe(PENDING);
+    expect(currentTask()).toBeUndefined();
+    await Promise.all(rt.tasks().map((t) => t.ended()));
+    expect(seen).toEqual([
+      'outside undefined',
+      '2 in true bottom/middle/top',
+      '1 in true bottom/middle/top',
+      '2 after await true bottom/middle/top',
+      '1 after await true bottom/middle/top',
+    ]);
+    expect(rt.stats.tasksStarted).toBe(2);
+    expect(rt.stats.tasksEnded).toBe(2);
+  });
+
   it('a rejecting async handler expends its task and cleans up its path', async () => {
     const { rt, bottom, middle, top } = chain();
     middle.open('a', top, {

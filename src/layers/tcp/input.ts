@@ -17,7 +17,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import type { TcpListener } from './listener.js';
 import { defaultMss } from './lower.js';
-import { armRetransmitTimer, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
+import { armDelayedAck, armRetransmitTimer, outputDue, retransmitFirst, sendChallengeAck, sendReset, tsNow } from './output.js';
 import { ReassemblyQueue } from './reassembly.js';
 import { connectionFromCookie, evictHalfOpen, noteHalfOpen, sendCookieSynAck } from './syn-cookies.js';
 import { DUP_THRESH } from './scoreboard.js';
@@ -153,7 +153,13 @@ export function segmentArrives(tcp: Tcp, c: TcpConnection, seg: Segment): void {
   c.lastHeardAt = tcp.rt.clock.now();
   if (c.st === SYN_SENT) synSent(tcp, c, seg);
   else otherStates(tcp, c, seg);
-  if (!c.dead) tcp.requestOutput(c);
+  if (c.dead) return;
+  // A bulk receiver's every other segment owes only the delayed ACK: its
+  // timer is armed now, as output would arm it when this activation unwinds
+  // (same task, same time), and output is not asked for. A handler that
+  // queued data in onData asked for output itself.
+  if (outputDue(c)) tcp.requestOutput(c);
+  else armDelayedAck(tcp, c);
 }
 
 /** RFC 9293 3.10.7.3. */

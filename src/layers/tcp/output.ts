@@ -22,7 +22,7 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpConnection } from './connection.js';
 import { setSegmentChecksum } from './lower.js';
 import type { Segment } from './segment.js';
-import { canSend, CLOSED, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
+import { canSend, CLOSED, ESTABLISHED, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
 import type { Tcp } from './tcp.js';
 import { PayloadWriter } from './writer.js';
 
@@ -48,6 +48,11 @@ export function output(tcp: Tcp, c: TcpConnection): void {
     c.sentNewData = false;
     if (c.rtoTimer.armed && !c.persisting) armRetransmitTimer(tcp, c, false);
   }
+  armDelayedAck(tcp, c);
+}
+
+/** The delayed-ACK timer for data received and not yet acknowledged, if not armed for it already. */
+export function armDelayedAck(tcp: Tcp, c: TcpConnection): void {
   if (c.ackOwed > 0 && !c.delackPending && c.st !== TIME_WAIT) {
     // Armed once per run of unacknowledged data. It is never cancelled: when
     // an ACK goes out first, the firing finds nothing owed (one clock entry
@@ -55,6 +60,20 @@ export function output(tcp: Tcp, c: TcpConnection): void {
     c.delackPending = true;
     c.delackTimer.arm(tcp.config.delayedAckMs);
   }
+}
+
+/**
+ * Whether `output` could send or arm anything now besides the delayed-ACK
+ * timer. False only in the bulk receiver's common case (ESTABLISHED, no ACK
+ * due at once, nothing unsent, armed or to retransmit, no loss recovery):
+ * outputOnce would then decide to send nothing (its idle-window restart, the
+ * one thing it may change, is applied alike by the next run: the idle time
+ * only grows while nothing is sent). A `true` is always safe.
+ */
+export function outputDue(c: TcpConnection): boolean {
+  if (c.st !== ESTABLISHED || c.ackNow || c.armed || c.finQueued || c.forceRetransmit || c.lossProbe > 0) return true;
+  if (c.sndNxt !== c.sndMax || c.cc.inRecovery || c.cc.inLoss) return true;
+  return c.sendBuf.length > ((c.sndNxt - c.bufSeq) | 0);
 }
 
 /** One decision: returns true if a segment went out (and another may follow). */
