@@ -1,27 +1,32 @@
 /**
- * `replay --jobs N`: one capture replayed by N worker threads, with the
- * results of one.
+ * `replay --jobs N`: one capture replayed by N threads, with the results of
+ * one.
  *
- * Each worker runs the ordinary replay stack on the whole file with a share
- * (shard.ts): it reads and times every frame, so its clock and timers are the
- * single stack's, and follows only the flows of its share. What the
- * workers report is put back together here:
+ * Each share (shard.ts) runs the ordinary replay stack on the whole file: it
+ * reads and times every frame, so its clock and timers are the single
+ * stack's, and follows only the flows of its share. Shares 1..N-1 run in
+ * worker threads; share 0 runs in this thread, started after the workers (they
+ * boot while it loads the stack), so N shares cost N-1 thread start-ups, not N
+ * (a start-up is bootstrap, module loading and the isolate's own optimising
+ * compilation: about 0.5 s of CPU). Share 0 reports through the same messages
+ * as a worker, handed over without a clone. What the shares report is put back
+ * together here once all are done:
  *
- *  - stream numbers: each worker numbers its flows in order of appearance;
+ *  - stream numbers: each share numbers its flows in order of appearance;
  *    every flow's first frame is reported too, and the global number of a
  *    flow is its rank among all flows' first frames, which is how one stack
  *    (and tshark) numbers them;
- *  - the summary: frame and link counts from worker 0 (every worker reads every
- *    frame), the rest summed (every datagram is followed by one worker), and the
- *    most flows live at once from the workers' flow starts and ends merged in
+ *  - the summary: frame and link counts from share 0 (every share reads every
+ *    frame), the rest summed (every datagram is followed by one share), and the
+ *    most flows live at once from the shares' flow starts and ends merged in
  *    frame order (a flow counts while open: the number of closed flows
  *    waiting out their linger is a per-stack memory bound, not a property of
  *    the capture);
  *  - flow records and Telnet transcripts, with their numbers rewritten, in
- *    stream order once every worker is done (a single stack emits them as
+ *    stream order once every share is done (a single stack emits them as
  *    flows end: the order differs, the records do not). With `render`, the
- *    workers write the records' text themselves (in parallel, and a string
- *    crosses to this thread far cheaper than a record's structured clone);
+ *    shares write the records' text themselves (in parallel, and a string
+ *    crosses from a worker far cheaper than a record's structured clone);
  *    here only the stream number is put in (see RenderedRecord).
  *
  * The worker side lives in this module too (it runs when the module is loaded
@@ -35,7 +40,7 @@ import type { CaptureLink } from '../layers/nic/capture-link.js';
 import type { TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
 import { CaptureOpenError } from './open.js';
-// The stack is loaded by the workers only: the main thread starts them sooner without it.
+// The stack is loaded when a share runs (runShard): this thread starts the workers before it loads it.
 import type { ReplayOptions, ReplayResult } from './replay.js';
 import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
 
@@ -117,7 +122,7 @@ type WorkerMessage =
     }
   | { readonly t: 'fail'; readonly kind: 'format' | 'open' | 'other'; readonly message: string; readonly offset: number; readonly path: string };
 
-/** Replays `file` with `jobs` workers; the same result as replayCapture with one. */
+/** Replays `file` in `jobs` shares (this thread and jobs - 1 workers); the same result as replayCapture. */
 export async function replayParallel(file: string, opts: ParallelReplayOptions = {}): Promise<ReplayResult> {
   const count = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
   const started = performance.now();
@@ -129,36 +134,40 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
   const transcripts: Array<{ w: number; tr: TelnetTranscript }> = [];
   const rendered: Array<{ w: number; r: RenderedRecord }> = [];
   const done: Array<Extract<WorkerMessage, { t: 'done' }>> = [];
+  const taskFor = (w: number): ShardTask => ({
+    replayShard: true,
+    file,
+    index: w,
+    count,
+    telnetPorts: [...(opts.telnetPorts ?? [])],
+    transcripts: opts.transcripts ?? true,
+    transcriptChunkEntries: opts.transcriptChunkEntries,
+    observer: opts.observer,
+    render: opts.render,
+  });
+  /** Takes share w's messages; settles its run with 'done' or 'fail'. */
+  const receiver = (w: number, resolve: () => void, fail: (err: Error) => void) => (m: WorkerMessage): void => {
+    if (m.t === 'records') {
+      for (const r of m.flows) flows.push({ w, r });
+      for (const tr of m.transcripts) transcripts.push({ w, tr });
+      for (const r of m.rendered) rendered.push({ w, r });
+    } else if (m.t === 'done') {
+      // Its last message: the results are in; a worker's teardown goes on while they are put together.
+      done[w] = m;
+      resolve();
+    } else if (m.kind === 'format') fail(new CaptureFormatError(m.message, m.offset));
+    else if (m.kind === 'open') fail(new CaptureOpenError(m.message, m.path));
+    else fail(new Error(m.message));
+  };
   const runs: Array<Promise<void>> = [];
-  for (let w = 0; w < count; w++) {
-    const task: ShardTask = {
-      replayShard: true,
-      file,
-      index: w,
-      count,
-      telnetPorts: [...(opts.telnetPorts ?? [])],
-      transcripts: opts.transcripts ?? true,
-      transcriptChunkEntries: opts.transcriptChunkEntries,
-      observer: opts.observer,
-      render: opts.render,
-    };
+  // Shares 1.. in workers, started first: they boot while this thread loads the stack for share 0.
+  for (let w = 1; w < count; w++) {
+    const task = taskFor(w);
     runs.push(
       new Promise<void>((resolve, reject) => {
         const worker = ts ? new Worker(boot, { eval: true, workerData: task }) : new Worker(url, { workerData: task });
         let failed: Error | undefined;
-        worker.on('message', (m: WorkerMessage) => {
-          if (m.t === 'records') {
-            for (const r of m.flows) flows.push({ w, r });
-            for (const tr of m.transcripts) transcripts.push({ w, tr });
-            for (const r of m.rendered) rendered.push({ w, r });
-          } else if (m.t === 'done') {
-            // Its last message: the results are in; the thread's teardown goes on while they are put together.
-            done[w] = m;
-            resolve();
-          } else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
-          else if (m.kind === 'open') failed = new CaptureOpenError(m.message, m.path);
-          else failed = new Error(m.message);
-        });
+        worker.on('message', receiver(w, resolve, (err) => (failed = err)));
         worker.on('error', reject);
         worker.on('exit', (code) => {
           if (failed !== undefined) reject(failed);
@@ -168,8 +177,10 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
       }),
     );
   }
+  // Share 0 here, through the same messages (and their errors) as a worker's, handed over without a clone.
+  runs.unshift(new Promise<void>((resolve, reject) => void runShard(taskFor(0), receiver(0, resolve, reject)).catch(reject)));
   const settled = await Promise.allSettled(runs);
-  // Worker 0's failure is the one to report (every worker reads the same file and fails alike).
+  // Share 0's failure is the one to report (every share reads the same file and fails alike).
   for (const s of settled) if (s.status === 'rejected') throw stripFormatOffset(s.reason);
 
   // Global stream numbers: rank of each flow's first frame.
@@ -314,8 +325,8 @@ function maxLive(perWorker: readonly Float64Array[]): number {
 // ---------------------------------------------------------------------------
 // The worker side
 
-async function runShard(task: ShardTask): Promise<void> {
-  const port = parentPort!;
+/** Replays one share, its results and failure as messages to `post`. */
+async function runShard(task: ShardTask, post: (m: WorkerMessage) => void): Promise<void> {
   const [{ replayCapture }, { formatFlow, formatTranscript, jsonLine, transcriptRecord }] = await Promise.all([import('./replay.js'), import('./report.js')]);
   const firsts: number[] = [];
   const events: number[] = [];
@@ -325,7 +336,7 @@ async function runShard(task: ShardTask): Promise<void> {
   let rendered: RenderedRecord[] = [];
   const send = (): void => {
     if (flows.length === 0 && transcripts.length === 0 && rendered.length === 0) return;
-    port.postMessage({ t: 'records', flows, transcripts, rendered } satisfies WorkerMessage);
+    post({ t: 'records', flows, transcripts, rendered } satisfies WorkerMessage);
     flows = [];
     transcripts = [];
     rendered = [];
@@ -373,7 +384,7 @@ async function runShard(task: ShardTask): Promise<void> {
       },
     });
     send();
-    port.postMessage({
+    post({
       t: 'done',
       summary: result.summary,
       error: result.error !== undefined ? { message: result.error.message.replace(/ \(at byte offset \d+\)$/, ''), offset: result.error.offset } : undefined,
@@ -382,7 +393,7 @@ async function runShard(task: ShardTask): Promise<void> {
     } satisfies WorkerMessage);
   } catch (err) {
     const kind = err instanceof CaptureFormatError ? 'format' : err instanceof CaptureOpenError ? 'open' : 'other';
-    port.postMessage({
+    post({
       t: 'fail',
       kind,
       message: err instanceof CaptureFormatError ? err.message : (err as Error).message,
@@ -393,5 +404,6 @@ async function runShard(task: ShardTask): Promise<void> {
 }
 
 if (!isMainThread && (workerData as Partial<ShardTask> | null)?.replayShard === true) {
-  await runShard(workerData as ShardTask);
+  const port = parentPort!;
+  await runShard(workerData as ShardTask, (m) => port.postMessage(m));
 }
