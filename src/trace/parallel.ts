@@ -6,11 +6,13 @@
  * reads and times every frame, so its clock and timers are the single
  * stack's, and follows only the flows of its share. Shares 1..N-1 run in
  * worker threads; share 0 runs in this thread, started after the workers (they
- * boot while it loads the stack), so N shares cost N-1 thread start-ups, not N
- * (a start-up is bootstrap, module loading and the isolate's own optimising
- * compilation: about 0.5 s of CPU). Share 0 reports through the same messages
- * as a worker, handed over without a clone. What the shares report is put back
- * together here once all are done:
+ * boot while it loads the stack), so N shares cost N-1 thread start-ups, not N,
+ * and share 0's records cross no thread. What a thread start-up saves is small
+ * (a worker's bootstrap, some 50 ms of CPU): loading the stack and its optimising
+ * compilation are paid by every thread that runs a share, this one included,
+ * as is reading and passing over the whole file (about 0.5 s of CPU per share
+ * for 1M frames). Share 0 reports through the same messages as a worker. What
+ * the shares report is put back together here once all are done:
  *
  *  - stream numbers: each share numbers its flows in order of appearance;
  *    every flow's first frame is reported too, and the global number of a
@@ -44,7 +46,7 @@ import { CaptureOpenError } from './open.js';
 import type { ReplayOptions, ReplayResult } from './replay.js';
 import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
 
-/** What a parallel replay takes: the options that make sense per worker (no tracing, pacing or stream dumps). */
+/** What a parallel replay takes: the options that make sense per share (no tracing, pacing or stream dumps). */
 export interface ParallelReplayOptions {
   readonly jobs?: number;
   readonly telnetPorts?: readonly number[];
@@ -66,14 +68,14 @@ export interface ParallelReplayOptions {
 export type RenderFormat = 'json' | 'text';
 
 /**
- * A record rendered by a worker, without its stream number (only the main
- * thread knows the global one): the text is `HEADS[format][kind]`, the number,
- * then `tail`. Every rendering starts with its stream number after a fixed
- * head; the worker checks that it does.
+ * A record rendered by a share, without its stream number (only the merge
+ * knows the global one): the text is `HEADS[format][kind]`, the number, then
+ * `tail`. Every rendering starts with its stream number after a fixed head;
+ * the share checks that it does.
  */
 interface RenderedRecord {
   readonly kind: 'flow' | 'telnet';
-  /** The worker's stream number, its part, and (a transcript) its chunk: the order. */
+  /** The share's stream number, its part, and (a transcript) its chunk: the order. */
   readonly id: number;
   readonly part: number;
   readonly chunk: number;
@@ -257,7 +259,7 @@ function emitRendered(
   }
 }
 
-/** The error a worker sent has its offset in the message already; rebuild it without a second one. */
+/** The error a share sent has its offset in the message already; rebuild it without a second one. */
 function stripFormatOffset(err: unknown): unknown {
   if (err instanceof CaptureFormatError) {
     const m = / \(at byte offset \d+\)$/.exec(err.message);
@@ -272,7 +274,7 @@ function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }
   const drops: Record<string, Record<string, number>> = {};
   done.forEach((d, w) => {
     for (const [mod, reasons] of Object.entries(d.summary.drops)) {
-      // Every worker's capture link sees every frame: its drops once.
+      // Every share's capture link sees every frame: its drops once.
       if (mod === 'capture' && w !== 0) continue;
       const into = (drops[mod] ??= {});
       for (const [reason, n] of Object.entries(reasons)) into[reason] = (into[reason] ?? 0) + n;
@@ -305,13 +307,13 @@ function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }
 }
 
 /**
- * The most flows live at once over all workers. A frame's events come from the
- * one worker that followed it, in that worker's order; between frames only
+ * The most flows live at once over all shares. A frame's events come from the
+ * one share that followed it, in that share's order; between frames only
  * timers end flows. A stable sort by position keeps both orders.
  */
-function maxLive(perWorker: readonly Float64Array[]): number {
+function maxLive(perShare: readonly Float64Array[]): number {
   const all: Array<{ at: number; d: number }> = [];
-  for (const ev of perWorker) for (let i = 0; i < ev.length; i += 2) all.push({ at: ev[i]!, d: ev[i + 1]! });
+  for (const ev of perShare) for (let i = 0; i < ev.length; i += 2) all.push({ at: ev[i]!, d: ev[i + 1]! });
   all.sort((x, y) => x.at - y.at);
   let live = 0;
   let max = 0;
@@ -323,7 +325,7 @@ function maxLive(perWorker: readonly Float64Array[]): number {
 }
 
 // ---------------------------------------------------------------------------
-// The worker side
+// A share's side (a worker's, or share 0's in the main thread)
 
 /** Replays one share, its results and failure as messages to `post`. */
 async function runShard(task: ShardTask, post: (m: WorkerMessage) => void): Promise<void> {
