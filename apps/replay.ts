@@ -20,8 +20,8 @@ import { formatFlow, formatFrameTrace, formatSummary, jsonLine, transcriptRecord
 import type { ReportCollector } from '../src/report/index.js';
 import { checkReportOptions, reportOptions } from './report-options.js';
 // The stack (replay.js, report.js) and the report's modules are imported when a
-// run needs them: under --jobs only the workers load the stack, and the main
-// thread starts them sooner.
+// run needs them: under --jobs the main thread starts the workers first, then
+// loads the stack for its own share while they boot.
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -214,7 +214,7 @@ export async function runReplayCli(argv: readonly string[], io: CliIo): Promise<
       telnetPorts: o.telnetPorts,
       transcripts: o.transcripts,
       ...(o.maxFlows !== undefined ? { observer: { maxFlows: o.maxFlows } } : {}),
-      // The workers write the records' text (the same functions as below).
+      // Each share writes its records' text (the same functions as below).
       render: o.json ? 'json' : 'text',
       onText: (text) => emit(o.json ? `${text}\n` : `${text}\n\n`),
     }) : await withStack(async ({ replayCapture }, { formatTranscript }) => replayCapture(o.file, {

@@ -1,27 +1,34 @@
 /**
- * `replay --jobs N`: one capture replayed by N worker threads, with the
- * results of one.
+ * `replay --jobs N`: one capture replayed by N threads, with the results of
+ * one.
  *
- * Each worker runs the ordinary replay stack on the whole file with a share
- * (shard.ts): it reads and times every frame, so its clock and timers are the
- * single stack's, and follows only the flows of its share. What the
- * workers report is put back together here:
+ * Each share (shard.ts) runs the ordinary replay stack on the whole file: it
+ * reads and times every frame, so its clock and timers are the single
+ * stack's, and follows only the flows of its share. Shares 1..N-1 run in
+ * worker threads; share 0 runs in this thread, started after the workers (they
+ * boot while it loads the stack), so N shares cost N-1 thread start-ups, not N,
+ * and share 0's records cross no thread. What a thread start-up saves is small
+ * (a worker's bootstrap, some 50 ms of CPU): loading the stack and its optimising
+ * compilation are paid by every thread that runs a share, this one included,
+ * as is reading and passing over the whole file (about 0.5 s of CPU per share
+ * for 1M frames). Share 0 reports through the same messages as a worker. What
+ * the shares report is put back together here once all are done:
  *
- *  - stream numbers: each worker numbers its flows in order of appearance;
+ *  - stream numbers: each share numbers its flows in order of appearance;
  *    every flow's first frame is reported too, and the global number of a
  *    flow is its rank among all flows' first frames, which is how one stack
  *    (and tshark) numbers them;
- *  - the summary: frame and link counts from worker 0 (every worker reads every
- *    frame), the rest summed (every datagram is followed by one worker), and the
- *    most flows live at once from the workers' flow starts and ends merged in
+ *  - the summary: frame and link counts from share 0 (every share reads every
+ *    frame), the rest summed (every datagram is followed by one share), and the
+ *    most flows live at once from the shares' flow starts and ends merged in
  *    frame order (a flow counts while open: the number of closed flows
  *    waiting out their linger is a per-stack memory bound, not a property of
  *    the capture);
  *  - flow records and Telnet transcripts, with their numbers rewritten, in
- *    stream order once every worker is done (a single stack emits them as
+ *    stream order once every share is done (a single stack emits them as
  *    flows end: the order differs, the records do not). With `render`, the
- *    workers write the records' text themselves (in parallel, and a string
- *    crosses to this thread far cheaper than a record's structured clone);
+ *    shares write the records' text themselves (in parallel, and a string
+ *    crosses from a worker far cheaper than a record's structured clone);
  *    here only the stream number is put in (see RenderedRecord).
  *
  * The worker side lives in this module too (it runs when the module is loaded
@@ -35,11 +42,11 @@ import type { CaptureLink } from '../layers/nic/capture-link.js';
 import type { TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError } from './capture.js';
 import { CaptureOpenError } from './open.js';
-// The stack is loaded by the workers only: the main thread starts them sooner without it.
+// The stack is loaded when a share runs (runShard): this thread starts the workers before it loads it.
 import type { ReplayOptions, ReplayResult } from './replay.js';
 import type { DropCounts, FlowReport, ReplaySummary } from './report.js';
 
-/** What a parallel replay takes: the options that make sense per worker (no tracing, pacing or stream dumps). */
+/** What a parallel replay takes: the options that make sense per share (no tracing, pacing or stream dumps). */
 export interface ParallelReplayOptions {
   readonly jobs?: number;
   readonly telnetPorts?: readonly number[];
@@ -61,14 +68,14 @@ export interface ParallelReplayOptions {
 export type RenderFormat = 'json' | 'text';
 
 /**
- * A record rendered by a worker, without its stream number (only the main
- * thread knows the global one): the text is `HEADS[format][kind]`, the number,
- * then `tail`. Every rendering starts with its stream number after a fixed
- * head; the worker checks that it does.
+ * A record rendered by a share, without its stream number (only the merge
+ * knows the global one): the text is `HEADS[format][kind]`, the number, then
+ * `tail`. Every rendering starts with its stream number after a fixed head;
+ * the share checks that it does.
  */
 interface RenderedRecord {
   readonly kind: 'flow' | 'telnet';
-  /** The worker's stream number, its part, and (a transcript) its chunk: the order. */
+  /** The share's stream number, its part, and (a transcript) its chunk: the order. */
   readonly id: number;
   readonly part: number;
   readonly chunk: number;
@@ -117,7 +124,7 @@ type WorkerMessage =
     }
   | { readonly t: 'fail'; readonly kind: 'format' | 'open' | 'other'; readonly message: string; readonly offset: number; readonly path: string };
 
-/** Replays `file` with `jobs` workers; the same result as replayCapture with one. */
+/** Replays `file` in `jobs` shares (this thread and jobs - 1 workers); the same result as replayCapture. */
 export async function replayParallel(file: string, opts: ParallelReplayOptions = {}): Promise<ReplayResult> {
   const count = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
   const started = performance.now();
@@ -129,36 +136,40 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
   const transcripts: Array<{ w: number; tr: TelnetTranscript }> = [];
   const rendered: Array<{ w: number; r: RenderedRecord }> = [];
   const done: Array<Extract<WorkerMessage, { t: 'done' }>> = [];
+  const taskFor = (w: number): ShardTask => ({
+    replayShard: true,
+    file,
+    index: w,
+    count,
+    telnetPorts: [...(opts.telnetPorts ?? [])],
+    transcripts: opts.transcripts ?? true,
+    transcriptChunkEntries: opts.transcriptChunkEntries,
+    observer: opts.observer,
+    render: opts.render,
+  });
+  /** Takes share w's messages; settles its run with 'done' or 'fail'. */
+  const receiver = (w: number, resolve: () => void, fail: (err: Error) => void) => (m: WorkerMessage): void => {
+    if (m.t === 'records') {
+      for (const r of m.flows) flows.push({ w, r });
+      for (const tr of m.transcripts) transcripts.push({ w, tr });
+      for (const r of m.rendered) rendered.push({ w, r });
+    } else if (m.t === 'done') {
+      // Its last message: the results are in; a worker's teardown goes on while they are put together.
+      done[w] = m;
+      resolve();
+    } else if (m.kind === 'format') fail(new CaptureFormatError(m.message, m.offset));
+    else if (m.kind === 'open') fail(new CaptureOpenError(m.message, m.path));
+    else fail(new Error(m.message));
+  };
   const runs: Array<Promise<void>> = [];
-  for (let w = 0; w < count; w++) {
-    const task: ShardTask = {
-      replayShard: true,
-      file,
-      index: w,
-      count,
-      telnetPorts: [...(opts.telnetPorts ?? [])],
-      transcripts: opts.transcripts ?? true,
-      transcriptChunkEntries: opts.transcriptChunkEntries,
-      observer: opts.observer,
-      render: opts.render,
-    };
+  // Shares 1.. in workers, started first: they boot while this thread loads the stack for share 0.
+  for (let w = 1; w < count; w++) {
+    const task = taskFor(w);
     runs.push(
       new Promise<void>((resolve, reject) => {
         const worker = ts ? new Worker(boot, { eval: true, workerData: task }) : new Worker(url, { workerData: task });
         let failed: Error | undefined;
-        worker.on('message', (m: WorkerMessage) => {
-          if (m.t === 'records') {
-            for (const r of m.flows) flows.push({ w, r });
-            for (const tr of m.transcripts) transcripts.push({ w, tr });
-            for (const r of m.rendered) rendered.push({ w, r });
-          } else if (m.t === 'done') {
-            // Its last message: the results are in; the thread's teardown goes on while they are put together.
-            done[w] = m;
-            resolve();
-          } else if (m.kind === 'format') failed = new CaptureFormatError(m.message, m.offset);
-          else if (m.kind === 'open') failed = new CaptureOpenError(m.message, m.path);
-          else failed = new Error(m.message);
-        });
+        worker.on('message', receiver(w, resolve, (err) => (failed = err)));
         worker.on('error', reject);
         worker.on('exit', (code) => {
           if (failed !== undefined) reject(failed);
@@ -168,8 +179,10 @@ export async function replayParallel(file: string, opts: ParallelReplayOptions =
       }),
     );
   }
+  // Share 0 here, through the same messages (and their errors) as a worker's, handed over without a clone.
+  runs.unshift(new Promise<void>((resolve, reject) => void runShard(taskFor(0), receiver(0, resolve, reject)).catch(reject)));
   const settled = await Promise.allSettled(runs);
-  // Worker 0's failure is the one to report (every worker reads the same file and fails alike).
+  // Share 0's failure is the one to report (every share reads the same file and fails alike).
   for (const s of settled) if (s.status === 'rejected') throw stripFormatOffset(s.reason);
 
   // Global stream numbers: rank of each flow's first frame.
@@ -246,7 +259,7 @@ function emitRendered(
   }
 }
 
-/** The error a worker sent has its offset in the message already; rebuild it without a second one. */
+/** The error a share sent has its offset in the message already; rebuild it without a second one. */
 function stripFormatOffset(err: unknown): unknown {
   if (err instanceof CaptureFormatError) {
     const m = / \(at byte offset \d+\)$/.exec(err.message);
@@ -261,7 +274,7 @@ function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }
   const drops: Record<string, Record<string, number>> = {};
   done.forEach((d, w) => {
     for (const [mod, reasons] of Object.entries(d.summary.drops)) {
-      // Every worker's capture link sees every frame: its drops once.
+      // Every share's capture link sees every frame: its drops once.
       if (mod === 'capture' && w !== 0) continue;
       const into = (drops[mod] ??= {});
       for (const [reason, n] of Object.entries(reasons)) into[reason] = (into[reason] ?? 0) + n;
@@ -294,13 +307,13 @@ function mergeSummaries(done: ReadonlyArray<Extract<WorkerMessage, { t: 'done' }
 }
 
 /**
- * The most flows live at once over all workers. A frame's events come from the
- * one worker that followed it, in that worker's order; between frames only
+ * The most flows live at once over all shares. A frame's events come from the
+ * one share that followed it, in that share's order; between frames only
  * timers end flows. A stable sort by position keeps both orders.
  */
-function maxLive(perWorker: readonly Float64Array[]): number {
+function maxLive(perShare: readonly Float64Array[]): number {
   const all: Array<{ at: number; d: number }> = [];
-  for (const ev of perWorker) for (let i = 0; i < ev.length; i += 2) all.push({ at: ev[i]!, d: ev[i + 1]! });
+  for (const ev of perShare) for (let i = 0; i < ev.length; i += 2) all.push({ at: ev[i]!, d: ev[i + 1]! });
   all.sort((x, y) => x.at - y.at);
   let live = 0;
   let max = 0;
@@ -312,10 +325,10 @@ function maxLive(perWorker: readonly Float64Array[]): number {
 }
 
 // ---------------------------------------------------------------------------
-// The worker side
+// A share's side (a worker's, or share 0's in the main thread)
 
-async function runShard(task: ShardTask): Promise<void> {
-  const port = parentPort!;
+/** Replays one share, its results and failure as messages to `post`. */
+async function runShard(task: ShardTask, post: (m: WorkerMessage) => void): Promise<void> {
   const [{ replayCapture }, { formatFlow, formatTranscript, jsonLine, transcriptRecord }] = await Promise.all([import('./replay.js'), import('./report.js')]);
   const firsts: number[] = [];
   const events: number[] = [];
@@ -325,7 +338,7 @@ async function runShard(task: ShardTask): Promise<void> {
   let rendered: RenderedRecord[] = [];
   const send = (): void => {
     if (flows.length === 0 && transcripts.length === 0 && rendered.length === 0) return;
-    port.postMessage({ t: 'records', flows, transcripts, rendered } satisfies WorkerMessage);
+    post({ t: 'records', flows, transcripts, rendered } satisfies WorkerMessage);
     flows = [];
     transcripts = [];
     rendered = [];
@@ -373,7 +386,7 @@ async function runShard(task: ShardTask): Promise<void> {
       },
     });
     send();
-    port.postMessage({
+    post({
       t: 'done',
       summary: result.summary,
       error: result.error !== undefined ? { message: result.error.message.replace(/ \(at byte offset \d+\)$/, ''), offset: result.error.offset } : undefined,
@@ -382,7 +395,7 @@ async function runShard(task: ShardTask): Promise<void> {
     } satisfies WorkerMessage);
   } catch (err) {
     const kind = err instanceof CaptureFormatError ? 'format' : err instanceof CaptureOpenError ? 'open' : 'other';
-    port.postMessage({
+    post({
       t: 'fail',
       kind,
       message: err instanceof CaptureFormatError ? err.message : (err as Error).message,
@@ -393,5 +406,6 @@ async function runShard(task: ShardTask): Promise<void> {
 }
 
 if (!isMainThread && (workerData as Partial<ShardTask> | null)?.replayShard === true) {
-  await runShard(workerData as ShardTask);
+  const port = parentPort!;
+  await runShard(workerData as ShardTask, (m) => port.postMessage(m));
 }
