@@ -51,7 +51,7 @@ export const REPLAY_COMMAND = {
     realtime: { kind: 'flag', help: 'same as --speed 1' },
     'no-transcripts': { kind: 'flag', help: 'do not decode Telnet sessions' },
     jobs: integer(
-      'follow flows in N worker threads, results identical to one (default: the cores there are, for files of 16 MB and more; 1 with --trace, --dump-streams, --report, --speed)',
+      'follow flows in N shares (this thread and N-1 worker threads), results identical to one (default: the cores there are, for files of 16 MB and more; 1 with --trace, --dump-streams, --report, --speed)',
       { min: 1, max: 256, rule: 'an integer from 1 to 256' },
     ),
     'max-flows': integer('TCP flows tracked at once before the quietest is finished early (default 100000)', { min: 1, rule: 'a positive integer' }),
