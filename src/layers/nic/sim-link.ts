@@ -112,11 +112,6 @@ const SLAB_BYTES = 256 * 1024;
  * per frame costs a malloc, an external-memory account and a GC finaliser each
  * (measured at 1.2-1.6 µs per 1514-byte frame against 0.15 µs for a view into a
  * slab). A slab is freed by the garbage collector once its last frame is.
- *
- * Slabs are not zeroed (`Buffer.allocUnsafeSlow`): every byte a frame's view
- * shows is written by the copy before anyone sees it, and nothing reads a view's
- * backing memory outside the view. A zeroed 256 KiB ArrayBuffer cost 100-180 ns
- * per 1514-byte frame carved from it, an unzeroed one 10-20 (Node 20, x86-64).
  */
 class FrameMemory {
   private slab: ArrayBuffer | null = null;
@@ -132,7 +127,7 @@ class FrameMemory {
     let slab = this.slab;
     if (slab === null || this.used + size > slab.byteLength) {
       if (size > this.slabBytes >> 2) return bytes.slice();
-      slab = this.slab = Buffer.allocUnsafeSlow(this.slabBytes).buffer as ArrayBuffer;
+      slab = this.slab = new ArrayBuffer(this.slabBytes);
       this.used = 0;
     }
     const out = new Uint8Array(slab, this.used, n);
