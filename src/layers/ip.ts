@@ -28,18 +28,16 @@
  */
 import { DETACH, FAILED, Module, SlotTable, type Binding, type Runtime } from '../core/index.js';
 import { BROADCAST_MAC, formatIp4, ip4InSubnet, IP4_BROADCAST, type Ip4, type Mac } from '../wire/addr.js';
-import { EMPTY_BYTES, type BufferPool, type PacketBuffer } from '../wire/buffer.js';
+import { EMPTY_BYTES, type BufferPool, type PacketBuffer, type ParseResult } from '../wire/buffer.js';
 import { ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import {
   IPV4_FLAG_DF,
   IPV4_FLAG_MF,
   IPV4_MIN_HEADER_LENGTH,
   ipv4ChecksumOk,
-  ipv4HeaderLength,
   ipv4IsFragment,
-  readIpv4Header,
+  parseIpv4,
   writeIpv4Header,
-  type Ipv4FailureReason,
   type Ipv4Header,
 } from '../wire/ipv4.js';
 import type { Resolver } from './arp.js';
@@ -316,12 +314,13 @@ export class Ip extends Module<IpShared, PartialDatagram> {
     const bytes = buf.bytes;
     const off = buf.start;
     const have = buf.length;
-    const h = this.promiscuous ? this.parseCaptured(bytes, off, have, wireMissing) : readIpv4Header(bytes, off, have);
-    if (typeof h === 'string') {
-      this.drop(h);
+    const r = this.promiscuous ? this.parseCaptured(bytes, off, have, wireMissing) : parseIpv4(bytes, off, have);
+    if (!r.ok) {
+      this.drop(r.reason);
       return;
     }
-    const hl = ipv4HeaderLength(h);
+    const h = r.header;
+    const hl = r.headerLength;
     if (this.verifyChecksum && !ipv4ChecksumOk(bytes, off, hl)) {
       this.drop('bad-checksum');
       return;
@@ -373,21 +372,21 @@ export class Ip extends Module<IpShared, PartialDatagram> {
    * to the NIC, or a "BIG TCP" datagram (Linux GSO/GRO beyond 64 KiB) has a
    * length that 16 bits cannot hold.
    */
-  private parseCaptured(bytes: Uint8Array, off: number, have: number, wireMissing: number): Ipv4Header | Ipv4FailureReason {
-    if (have < IPV4_MIN_HEADER_LENGTH || bytes[off + 2] !== 0 || bytes[off + 3] !== 0) return readIpv4Header(bytes, off, have, false);
+  private parseCaptured(bytes: Uint8Array, off: number, have: number, wireMissing: number): ParseResult<Ipv4Header> {
+    if (have < IPV4_MIN_HEADER_LENGTH || bytes[off + 2] !== 0 || bytes[off + 3] !== 0) return parseIpv4(bytes, off, have, false);
     const hl = (bytes[off]! & 0x0f) * 4;
-    if (bytes[off]! >>> 4 !== 4 || hl < IPV4_MIN_HEADER_LENGTH || hl > have) return readIpv4Header(bytes, off, have, false);
+    if (bytes[off]! >>> 4 !== 4 || hl < IPV4_MIN_HEADER_LENGTH || hl > have) return parseIpv4(bytes, off, have, false);
     // Parse a copy of the header with a placeholder length (the capture is not rewritten), then put the real one in.
     const scratch = this.offloadScratch;
     scratch.set(bytes.subarray(off, off + hl));
     scratch[2] = 0;
     scratch[3] = hl;
-    const r = readIpv4Header(scratch, 0, hl, false);
-    if (typeof r !== 'string') {
+    const r = parseIpv4(scratch, 0, hl, false);
+    if (r.ok) {
       const length = have + wireMissing;
-      r.totalLength = length;
+      r.header.totalLength = length;
       // The options must be the datagram's own bytes, not the scratch copy.
-      if (hl > IPV4_MIN_HEADER_LENGTH) r.options = bytes.subarray(off + IPV4_MIN_HEADER_LENGTH, off + hl);
+      if (hl > IPV4_MIN_HEADER_LENGTH) r.header.options = bytes.subarray(off + IPV4_MIN_HEADER_LENGTH, off + hl);
       if (length > 0xffff) {
         this.counters.bigTcp++;
         if (this.rt.observed) this.note(`ip total length 0 (BIG TCP): taken as the frame's ${length} bytes`);

@@ -71,18 +71,8 @@ export function ethernetHeaderLength(h: EthernetHeader): number {
 
 /** Parses the header at `bytes[offset]`; `length` is the bytes available from there. */
 export function parseEthernet(bytes: Uint8Array, offset: number, length: number): ParseResult<EthernetHeader> {
-  const h = readEthernetHeader(bytes, offset, length);
-  return typeof h === 'string' ? parseFailure(h) : parseSuccess(h, ethernetHeaderLength(h));
-}
-
-/**
- * `parseEthernet` without the result object around the header (one object
- * less per frame on the NIC's receive path): the header, or why it failed;
- * its length is `ethernetHeaderLength(h)`.
- */
-export function readEthernetHeader(bytes: Uint8Array, offset: number, length: number): EthernetHeader | string {
-  if (!inBounds(bytes, offset, length)) return 'out-of-bounds';
-  if (length < ETHERNET_HEADER_LENGTH) return 'truncated';
+  if (!inBounds(bytes, offset, length)) return parseFailure('out-of-bounds');
+  if (length < ETHERNET_HEADER_LENGTH) return parseFailure('truncated');
   const dst = readMac(bytes, offset);
   const src = readMac(bytes, offset + 6);
   let p = offset + 12;
@@ -91,15 +81,15 @@ export function readEthernetHeader(bytes: Uint8Array, offset: number, length: nu
   if (isVlanTpid(type)) {
     const tags: VlanTag[] = [];
     while (isVlanTpid(type)) {
-      if (tags.length === MAX_VLAN_TAGS) return 'too-many-vlan-tags';
-      if (p + 6 > offset + length) return 'truncated';
+      if (tags.length === MAX_VLAN_TAGS) return parseFailure('too-many-vlan-tags');
+      if (p + 6 > offset + length) return parseFailure('truncated');
       tags.push({ tpid: type, tci: (bytes[p + 2]! << 8) | bytes[p + 3]! });
       p += 4;
       type = (bytes[p]! << 8) | bytes[p + 1]!;
     }
     vlans = tags;
   }
-  return { dst, src, vlans, ethertype: type };
+  return parseSuccess({ dst, src, vlans, ethertype: type }, p + 2 - offset);
 }
 
 /** PPPoE header (version/type, code, session id, payload length) before the PPP protocol field. */

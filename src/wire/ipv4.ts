@@ -74,45 +74,36 @@ export function ipv4IsFragment(h: Ipv4Header): boolean {
 export function parseIpv4(
   bytes: Uint8Array, offset: number, length: number, requireWholeDatagram = true,
 ): ParseResult<Ipv4Header> {
-  const h = readIpv4Header(bytes, offset, length, requireWholeDatagram);
-  return typeof h === 'string' ? parseFailure(h) : parseSuccess(h, ipv4HeaderLength(h));
-}
-
-/**
- * `parseIpv4` without the result object around the header (one object less
- * per datagram on IP's receive path): the header, or why it failed. The header
- * length is `ipv4HeaderLength(h)`.
- */
-export function readIpv4Header(
-  bytes: Uint8Array, offset: number, length: number, requireWholeDatagram = true,
-): Ipv4Header | Ipv4FailureReason {
-  if (!inBounds(bytes, offset, length)) return 'out-of-bounds';
-  if (length < IPV4_MIN_HEADER_LENGTH) return 'truncated';
+  if (!inBounds(bytes, offset, length)) return parseFailure('out-of-bounds');
+  if (length < IPV4_MIN_HEADER_LENGTH) return parseFailure('truncated');
   const o = offset;
   const b0 = bytes[o]!;
-  if (b0 >>> 4 !== 4) return 'bad-version';
+  if (b0 >>> 4 !== 4) return parseFailure('bad-version');
   const hl = (b0 & 0x0f) * 4;
-  if (hl < IPV4_MIN_HEADER_LENGTH) return 'bad-ihl';
-  if (hl > length) return 'truncated';
+  if (hl < IPV4_MIN_HEADER_LENGTH) return parseFailure('bad-ihl');
+  if (hl > length) return parseFailure('truncated');
   const totalLength = (bytes[o + 2]! << 8) | bytes[o + 3]!;
-  if (totalLength < hl) return 'bad-total-length';
-  if (requireWholeDatagram && totalLength > length) return 'truncated';
+  if (totalLength < hl) return parseFailure('bad-total-length');
+  if (requireWholeDatagram && totalLength > length) return parseFailure('truncated');
   const b1 = bytes[o + 1]!;
   const frag = (bytes[o + 6]! << 8) | bytes[o + 7]!;
-  return {
-    dscp: b1 >>> 2,
-    ecn: b1 & 3,
-    totalLength,
-    identification: (bytes[o + 4]! << 8) | bytes[o + 5]!,
-    flags: frag >>> 13,
-    fragmentOffset: (frag & 0x1fff) * 8,
-    ttl: bytes[o + 8]!,
-    protocol: bytes[o + 9]!,
-    checksum: (bytes[o + 10]! << 8) | bytes[o + 11]!,
-    src: readIp4(bytes, o + 12),
-    dst: readIp4(bytes, o + 16),
-    options: hl === IPV4_MIN_HEADER_LENGTH ? EMPTY_BYTES : bytes.subarray(o + 20, o + hl),
-  };
+  return parseSuccess<Ipv4Header>(
+    {
+      dscp: b1 >>> 2,
+      ecn: b1 & 3,
+      totalLength,
+      identification: (bytes[o + 4]! << 8) | bytes[o + 5]!,
+      flags: frag >>> 13,
+      fragmentOffset: (frag & 0x1fff) * 8,
+      ttl: bytes[o + 8]!,
+      protocol: bytes[o + 9]!,
+      checksum: (bytes[o + 10]! << 8) | bytes[o + 11]!,
+      src: readIp4(bytes, o + 12),
+      dst: readIp4(bytes, o + 16),
+      options: hl === IPV4_MIN_HEADER_LENGTH ? EMPTY_BYTES : bytes.subarray(o + 20, o + hl),
+    },
+    hl,
+  );
 }
 
 /** Whether the header checksum verifies; `headerLength` as returned by `parseIpv4`. */

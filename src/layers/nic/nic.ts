@@ -18,9 +18,8 @@ import {
   encodeEthernetHeader,
   ETHERNET_HEADER_LENGTH,
   ETHERNET_MIN_FRAME,
-  ethernetHeaderLength,
   isEthertype,
-  readEthernetHeader,
+  parseEthernet,
   type EthernetHeader,
 } from '../../wire/ethernet.js';
 import type { Device } from './device.js';
@@ -177,11 +176,12 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       this.drop('runt', this.rt.observed ? `${buf.length} bytes` : undefined);
       return;
     }
-    const eth = readEthernetHeader(buf.bytes, buf.start, buf.length);
-    if (typeof eth === 'string') {
-      this.drop(eth === 'truncated' ? 'runt' : eth);
+    const r = parseEthernet(buf.bytes, buf.start, buf.length);
+    if (!r.ok) {
+      this.drop(r.reason === 'truncated' ? 'runt' : r.reason);
       return;
     }
+    const eth = r.header;
     if (!this.promiscuous && eth.dst !== this.device.mac && eth.dst !== BROADCAST_MAC && !this.groups.has(eth.dst)) {
       this.drop('not-for-us', this.rt.observed ? formatMac(eth.dst) : undefined);
       return;
@@ -196,7 +196,7 @@ export class Nic extends Module<NicShared> implements LinkLayer {
       this.drop('unknown-ethertype', this.rt.observed ? `0x${eth.ethertype.toString(16)}` : undefined);
       return;
     }
-    buf.advance(ethernetHeaderLength(eth));
+    buf.advance(r.headerLength);
     this.upcall(b, 'onFrame', buf, eth);
   }
 
