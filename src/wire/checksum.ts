@@ -107,9 +107,9 @@ function wordPathSum(bytes: Uint8Array, offset: number, length: number): number 
  * supports). The module is a few hand-assembled bytes, so nothing is built or
  * fetched: one exported memory and one function,
  *
- *   sum(n: i32) -> i32   // n a multiple of 64, at most `chunk`
+ *   sum(n: i32, p: i32) -> i32   // n - p a multiple of 64, at most `chunk`
  *
- * which reads memory[0, n) as little-endian 16-bit words, four 16-byte vectors
+ * which reads memory[p, n) as little-endian 16-bit words, four 16-byte vectors
  * per turn, widening pairs into 32-bit lanes (i32x4.extadd_pairwise_i16x8_u)
  * of two accumulators, and returns the lanes' total. Each turn adds at most
  * 2 x 65535 to a lane, so `chunk` (32 KiB: 512 turns) keeps the total below
@@ -120,12 +120,12 @@ function wordPathSum(bytes: Uint8Array, offset: number, length: number): number 
 const SIMD_BLOCK = 64;
 
 interface SimdSummer {
-  /** Where the caller copies the bytes to sum (at offset 0). */
+  /** Where the caller copies the bytes to sum. */
   readonly scratch: Uint8Array;
-  /** Largest n per call. */
+  /** Most bytes per call. */
   readonly chunk: number;
-  /** Total of memory[0, n) as little-endian 16-bit words (n a multiple of 64). */
-  sum(n: number): number;
+  /** Total of memory[start, end) as little-endian 16-bit words (end - start a multiple of 64). */
+  sum(start: number, end: number): number;
 }
 
 const V128_LOAD = (offset: number): number[] => [0xfd, 0x00, 0x00, offset];
@@ -136,9 +136,9 @@ const lane = (i: number): number[] => [0x20, 0x02, 0xfd, 0x1b, i];
 /** acc(local) += pairwise-widened load at p + offset */
 const accumulate = (acc: number, offset: number): number[] => [0x20, acc, 0x20, 0x01, ...V128_LOAD(offset), ...EXTADD_U, ...I32X4_ADD, 0x21, acc];
 
-// Locals: 0 = n (param), 1 = p (i32), 2 and 3 = accumulators (v128).
+// Locals: 0 = n and 1 = p (params), 2 and 3 = accumulators (v128).
 const BODY = [
-  0x02, 0x01, 0x7f, 0x02, 0x7b,
+  0x01, 0x02, 0x7b,
   0x03, 0x40, // loop
   ...accumulate(2, 0x00),
   ...accumulate(3, 0x10),
@@ -163,7 +163,7 @@ const section = (id: number, bytes: number[]): number[] => [id, bytes.length, ..
 
 const MODULE = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f]), // type: (i32) -> i32
+  ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f]), // type: (i32, i32) -> i32
   ...section(3, [0x01, 0x00]), // one function of that type
   ...section(5, [0x01, 0x00, 0x01]), // one memory, one 64 KiB page
   ...section(7, [0x02, 0x03, 0x73, 0x75, 0x6d, 0x00, 0x00, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00]), // "sum", "mem"
@@ -176,8 +176,8 @@ function simdSummer(): SimdSummer | null {
     if (wa === undefined || !wa.validate(MODULE)) return null;
     const inst = new wa.Instance(new wa.Module(MODULE));
     const mem = inst.exports['mem'] as { buffer: ArrayBuffer };
-    const fn = inst.exports['sum'] as (n: number) => number;
-    return { scratch: new Uint8Array(mem.buffer), chunk: 32 * 1024, sum: (n: number): number => fn(n) >>> 0 };
+    const fn = inst.exports['sum'] as (n: number, p: number) => number;
+    return { scratch: new Uint8Array(mem.buffer), chunk: 32 * 1024, sum: (start: number, end: number): number => fn(end, start) >>> 0 };
   } catch {
     return null;
   }
@@ -189,19 +189,32 @@ const simd = LITTLE_ENDIAN ? simdSummer() : null;
 
 /**
  * The vector path: whole 64-byte blocks are copied into the summer's memory
- * (its little-endian lanes give the byte-swapped sum) in chunks that cannot
+ * (its little-endian lanes give the byte-swapped sum; the words pair from
+ * where the sum starts, whatever its address) and summed in chunks that cannot
  * overflow its 32-bit lanes; the tail, at an even distance from `offset`, keeps
- * the pairing in the byte loop.
+ * the pairing in the byte loop. A view at most twice the range (a frame, a
+ * packet buffer) is copied whole, at its own offsets: `subarray` makes an
+ * object and costs more than copying the header bytes around the range.
  */
 function simdPathSum(bytes: Uint8Array, offset: number, length: number): number {
   const sm = simd!;
+  const scratch = sm.scratch;
   let off = offset;
   let left = length;
   let le = 0;
+  if (bytes.length <= scratch.length && bytes.length <= 2 * length) {
+    scratch.set(bytes);
+    while (left >= SIMD_BLOCK) {
+      const n = Math.min(left - (left % SIMD_BLOCK), sm.chunk);
+      le += sm.sum(off, off + n);
+      off += n;
+      left -= n;
+    }
+  }
   while (left >= SIMD_BLOCK) {
     const n = Math.min(left - (left % SIMD_BLOCK), sm.chunk);
-    sm.scratch.set(bytes.subarray(off, off + n));
-    le += sm.sum(n);
+    scratch.set(bytes.subarray(off, off + n));
+    le += sm.sum(0, n);
     off += n;
     left -= n;
   }

@@ -93,6 +93,19 @@ describe('Internet checksum', () => {
     );
   });
 
+  it('sums a range anywhere inside a view up to twice its length, up to the 64 KiB edge (copied whole, summed in place)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 256, max: 40_000 }), fc.nat(), fc.nat(), (length, before, seed) => {
+        const total = Math.min(65_536 + (seed % 3), 2 * length);
+        const offset = before % (total - length + 1);
+        const data = new Uint8Array(total).fill(0xff);
+        for (let i = seed % 89; i < total; i += 89 + (seed % 11)) data[i] = (i * 17 + seed) & 0xff;
+        expect(onesComplementSum(data, offset, length)).toBe(reference(data, offset, length));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('folds correctly on inputs large enough to need intermediate folds', () => {
     const big = new Uint8Array(9 * 1024 * 1024 + 3).fill(0xff);
     big[12345] = 0x01;

@@ -332,14 +332,19 @@ export class SimPort implements Device {
     }
     const dup = rng.chance(c.duplicate);
     const clock = this.link.clock;
-    clock.schedule(at, () => to.receive(copy));
+    clock.schedule(at, to.arrive, copy);
     if (dup) {
       st.duplicated++;
       this.stats.duplicated++;
-      const twin = memory.copy(copy);
-      clock.schedule(at, () => to.receive(twin));
+      clock.schedule(at, to.arrive, memory.copy(copy));
     }
   }
+
+  /**
+   * @internal The clock's callback for a frame reaching this port, made once:
+   * the frame rides as the entry's argument, with no closure per frame.
+   */
+  readonly arrive = (frame: Uint8Array): void => this.receive(frame);
 
   /** @internal */
   receive(frame: Uint8Array): void {
