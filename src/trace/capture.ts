@@ -48,7 +48,7 @@ export class CaptureFormatError extends Error {
  * view per record; it notes where each record lies and its header fields here,
  * in file order, and yields its batches empty. The consumer takes what a batch
  * brought, then empties the columns (`count = 0`) before reading on. A reader
- * may ignore them and yield records as usual.
+ * notes every record there or none: it may ignore them and yield records as usual.
  */
 export class RecordColumns {
   /** Numbers per record: index, seconds, ns within the second, link type, start in its bytes, captured length, original length. */

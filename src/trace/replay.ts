@@ -26,13 +26,13 @@ import { Ip } from '../layers/ip.js';
 import { attachIpv6 } from '../layers/ipv6/index.js';
 import type { Ipv6 } from '../layers/ipv6/ipv6.js';
 import { describeLinkType } from '../layers/nic/capture-link.js';
-import { frameShare, frameShareAt, shareOf, type Share } from './shard.js';
+import { frameShare, shareOf, type Share } from './shard.js';
 import { CaptureLink, type CapturedFrame } from '../layers/nic/capture-link.js';
 import { TcpObserver, type TcpObserverOptions } from '../layers/tcp/observer.js';
 import { TelnetTranscriber, type TelnetTranscript } from '../layers/telnet/transcript.js';
 import { CaptureFormatError, RecordColumns } from './capture.js';
 import { openCaptureBatches, type CaptureFormat, type CaptureSource } from './open.js';
-import { formatCaptureNs } from './time.js';
+import { captureTimeNs, formatCaptureNs } from './time.js';
 import { FlowRecorder, type DropCounts, type FlowReport, type FrameTrace, type ReplaySummary } from './report.js';
 
 export interface ReplayStackOptions {
@@ -110,24 +110,12 @@ export class ReplayStack {
   /** Replays one record: the clock moves to its time (running what fell due), then its task climbs the stack. */
   feed(rec: CapturedFrame & { readonly timeNs?: number }): void {
     if (this.finished) throw new Error('ReplayStack.feed() after finish()');
-    const time = this.time;
     // The record's double when its reader gives one (the same value, without converting a BigInt).
     const ns = rec.timeNs ?? Number(rec.timestampNs);
-    if (time.epochNs === undefined) {
-      time.epochNs = rec.timestampNs;
-      time.epochMs = ns / 1e6;
-    }
+    if (this.time.epochNs === undefined) this.startAt(rec.timestampNs, ns);
     this.advance(ns);
-    const share = this.share;
-    if (share !== undefined) {
-      // Another stack's frame: no task for it here (the capture link's `accept` decides the frames this look cannot).
-      const s = frameShare(rec.linkType, rec.data, share.count);
-      if (s >= 0 && s !== share.index) {
-        this.link.pass(rec);
-        return;
-      }
-    }
-    this.link.input(rec);
+    if (this.othersFrame(rec.linkType, rec.data, 0, rec.data.length)) this.link.pass(rec);
+    else this.link.input(rec);
   }
 
   /**
@@ -137,23 +125,18 @@ export class ReplayStack {
    */
   feedAt(bytes: Uint8Array, index: number, sec: number, fracNs: number, linkType: number, start: number, capturedLength: number, originalLength: number): void {
     if (this.finished) throw new Error('ReplayStack.feedAt() after finish()');
-    const time = this.time;
     // As a pcap reader's timeNs: sec * 1e9 is exact, the sum correctly rounded.
     const ns = sec * 1e9 + fracNs;
-    if (time.epochNs === undefined) {
-      time.epochNs = BigInt(sec) * 1_000_000_000n + BigInt(fracNs);
-      time.epochMs = ns / 1e6;
-    }
+    if (this.time.epochNs === undefined) this.startAt(captureTimeNs(sec, fracNs), ns);
     this.advance(ns);
-    const share = this.share;
-    if (share !== undefined) {
-      const s = frameShareAt(linkType, bytes, start, start + capturedLength, share.count);
-      if (s >= 0 && s !== share.index) {
-        this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
-        return;
-      }
-    }
-    this.link.inputAt(bytes, start, index, sec, fracNs, linkType, capturedLength, originalLength);
+    if (this.othersFrame(linkType, bytes, start, start + capturedLength)) this.link.passOver(index, sec, fracNs, linkType, capturedLength, originalLength);
+    else this.link.inputAt(bytes, start, index, sec, fracNs, linkType, capturedLength, originalLength);
+  }
+
+  /** The first frame's time is the epoch: the clock's 0. */
+  private startAt(exactNs: bigint, ns: number): void {
+    this.time.epochNs = exactNs;
+    this.time.epochMs = ns / 1e6;
   }
 
   /** The clock to a frame's time (ns since the Unix epoch, a double), running what fell due. */
@@ -164,6 +147,17 @@ export class ReplayStack {
     // Frames out of time order (several interfaces, a clock step) do not move the clock back.
     if (ms > clock.now()) clock.advanceTo(ms);
     this.lastMs = ms;
+  }
+
+  /**
+   * Whether the frame at `bytes[start, end)` is another share's: no task for it
+   * here (the capture link's `accept` decides the frames this look cannot).
+   */
+  private othersFrame(linkType: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const share = this.share;
+    if (share === undefined) return false;
+    const s = frameShare(linkType, bytes, start, end, share.count);
+    return s >= 0 && s !== share.index;
   }
 
   /** End of the capture: every live flow ends and is reported. Idempotent. */
@@ -393,21 +387,20 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     // By the chunk: records are fed synchronously, one promise per chunk rather than per record.
     const signal = opts.signal;
     read: for await (const batch of batches) {
-      const nc = columns?.count ?? 0;
-      let c = 0;
-      for (let i = 0; i <= batch.length; i++) {
-        const rec = i < batch.length ? batch[i]! : undefined;
-        // The records noted as numbers before this one (after the last, all that are left), in file order.
-        for (; c < nc && (rec === undefined || columns!.at[c * F]! < rec.index); c++) {
-          const at = columns!.at;
-          const k = c * F;
-          stack.feedAt(columns!.bytes[c]!, at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!, at[k + 6]!);
+      // A reader that notes records as numbers notes every one (its batches come empty).
+      if (columns !== undefined && columns.count > 0) {
+        const at = columns.at;
+        for (let c = 0, k = 0; c < columns.count; c++, k += F) {
+          stack.feedAt(columns.bytes[c]!, at[k]!, at[k + 1]!, at[k + 2]!, at[k + 3]!, at[k + 4]!, at[k + 5]!, at[k + 6]!);
           lastSec = at[k + 1]!;
           lastNs = at[k + 2]!;
           frames++;
           if (signal?.aborted === true) break read;
         }
-        if (rec === undefined) break;
+        columns.count = 0;
+      }
+      for (let i = 0; i < batch.length; i++) {
+        const rec = batch[i]!;
         if (speed !== undefined) {
           const epoch = stack.epochNs ?? rec.timestampNs;
           const due = Number(rec.timestampNs - epoch) / 1e6 / speed;
@@ -421,7 +414,6 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
         frames++;
         if (signal?.aborted === true) break read;
       }
-      if (columns !== undefined) columns.count = 0;
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError) || frames === 0) {
@@ -430,7 +422,7 @@ export async function replayCapture(source: CaptureSource, opts: ReplayOptions =
     }
     error = err;
   }
-  if (lastSec >= 0) lastTs = BigInt(lastSec) * 1_000_000_000n + BigInt(lastNs);
+  if (lastSec >= 0) lastTs = captureTimeNs(lastSec, lastNs);
   stack.finish();
   tracer?.stop();
   const unreadable = unreadableCapture(stack, frames);

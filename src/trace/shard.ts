@@ -34,13 +34,9 @@ export function shareOf(bytes: Uint8Array, ip: number, end: number, count: numbe
  * this quick look cannot tell (PPPoE, a link type it does not know, a frame too
  * short): a stack can pass over another share's frame without starting a task
  * for it. It agrees with `shareOf` on the decoded frame, which decides the rest.
+ * The frame is `bytes[start, end)`: a record read where it lies in its chunk.
  */
-export function frameShare(linkType: number, data: Uint8Array, count: number): number {
-  return frameShareAt(linkType, data, 0, data.length, count);
-}
-
-/** frameShare of the frame at `bytes[start, end)` (a record read where it lies in its chunk). */
-export function frameShareAt(linkType: number, bytes: Uint8Array, start: number, end: number, count: number): number {
+export function frameShare(linkType: number, bytes: Uint8Array, start: number, end: number, count: number): number {
   let ip: number;
   switch (linkType) {
     case 1: {

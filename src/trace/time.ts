@@ -9,6 +9,11 @@
 /** Limit of Date, in ms either side of the epoch (ECMA-262 21.4.1.22). */
 const DATE_LIMIT_MS = 8.64e15;
 
+/** A capture time in ns since the Unix epoch, from its seconds and the ns within the second. */
+export function captureTimeNs(sec: number, fracNs: number): bigint {
+  return BigInt(sec) * 1_000_000_000n + BigInt(fracNs);
+}
+
 /** A capture time in ns since the Unix epoch: ISO 8601 when Date can hold it, else "@<seconds>.<ns>". */
 export function formatCaptureNs(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);

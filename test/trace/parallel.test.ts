@@ -51,11 +51,11 @@ describe('replay --jobs', () => {
     // The quick look at a record agrees, through VLAN tags; what it cannot read it leaves to the link (-1).
     const ip = v4([10, 0, 7, 1], [10, 0, 0, 2]);
     const tagged = Uint8Array.from([...new Array(12).fill(2), 0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20, 0x08, 0x00, ...ip]);
-    expect(frameShare(1, tagged, 3)).toBe(shareOf(ip, 0, 20, 3));
-    expect(frameShare(101, ip, 3)).toBe(shareOf(ip, 0, 20, 3));
+    expect(frameShare(1, tagged, 0, tagged.length, 3)).toBe(shareOf(ip, 0, 20, 3));
+    expect(frameShare(101, ip, 0, ip.length, 3)).toBe(shareOf(ip, 0, 20, 3));
     const pppoe = Uint8Array.from([...new Array(12).fill(2), 0x88, 0x64, 0x11, 0, 0, 1, 0, 22, 0, 0x21, ...ip]);
-    expect(frameShare(1, pppoe, 3)).toBe(-1);
-    expect(frameShare(239, ip, 3)).toBe(-1);
+    expect(frameShare(1, pppoe, 0, pppoe.length, 3)).toBe(-1);
+    expect(frameShare(239, ip, 0, ip.length, 3)).toBe(-1);
   });
 
   it('gives the results of one thread on many interleaved flows (Telnet among them), jobs 1 vs 3', async () => {

@@ -39,6 +39,7 @@ import {
   type VlanTag,
 } from '../../wire/ethernet.js';
 import { SLL_HEADER_LENGTH } from '../../wire/sll.js';
+import { captureTimeNs } from '../../trace/time.js';
 import { EthertypeTable, type EthertypeSlots, type LinkLayer } from './nic.js';
 
 /** Link types this layer decodes (the LINKTYPE_* numbers of pcap and pcapng). */
@@ -117,7 +118,7 @@ class FrameState implements CurrentFrame {
   private fracNs = 0;
 
   get timestampNs(): bigint {
-    return (this.ns ??= BigInt(this.sec) * 1_000_000_000n + BigInt(this.fracNs));
+    return (this.ns ??= captureTimeNs(this.sec, this.fracNs));
   }
 
   set timestampNs(ns: bigint) {
@@ -243,26 +244,25 @@ export class CaptureLink extends Module<CaptureLinkShared> implements LinkLayer 
 
   /** `take` for a frame known by its numbers. */
   private takeAt(index: number, sec: number, fracNs: number, linkType: number, capturedLength: number, originalLength: number): void {
-    const cur = this.current as FrameState;
+    (this.current as FrameState).setTime(sec, fracNs);
+    this.takePlace(index, linkType, capturedLength, originalLength);
+  }
+
+  /** The frame is the current one (its time and place in the file), read and counted. */
+  private take(rec: CapturedFrame): void {
+    this.current.timestampNs = rec.timestampNs;
+    this.takePlace(rec.index, rec.linkType, rec.data.length, rec.originalLength);
+  }
+
+  /** The current frame's place and lengths (its time set by the caller), counted. */
+  private takePlace(index: number, linkType: number, capturedLength: number, originalLength: number): void {
+    const cur = this.current;
     cur.index = index;
-    cur.setTime(sec, fracNs);
     cur.linkType = linkType;
     cur.capturedLength = capturedLength;
     cur.originalLength = originalLength;
     this.counters.frames++;
     this.counters.bytes += capturedLength;
-  }
-
-  /** The frame is the current one (its time and place in the file), read and counted. */
-  private take(rec: CapturedFrame): void {
-    const cur = this.current;
-    cur.index = rec.index;
-    cur.timestampNs = rec.timestampNs;
-    cur.linkType = rec.linkType;
-    cur.capturedLength = rec.data.length;
-    cur.originalLength = rec.originalLength;
-    this.counters.frames++;
-    this.counters.bytes += rec.data.length;
   }
 
   /** Gives the buffer back to the pool (end of replay). */
