@@ -20,6 +20,11 @@ function ipSame(a: IpAddress, b: IpAddress): boolean {
   return typeof a === 'number' ? a === b : typeof b !== 'number' && ip6Equal(a, b);
 }
 
+/** Whether `c` is the connection of this tuple. */
+function holds(c: TcpConnection, localIp: IpAddress, localPort: number, remoteIp: IpAddress, remotePort: number): boolean {
+  return c.remotePort === remotePort && c.localPort === localPort && ipSame(c.remoteIp, remoteIp) && ipSame(c.localIp, localIp);
+}
+
 function mixIp(h: number, ip: IpAddress): number {
   if (typeof ip === 'number') return Math.imul(h ^ ip, 0x9e3779b1) ^ (h >>> 15);
   const b = ip as Ip6;
@@ -49,7 +54,7 @@ export class ConnectionTable {
       return c;
     }
     for (let x = this.byKey.get(tupleKey(localIp, localPort, remoteIp, remotePort)) ?? null; x !== null; x = x.tableNext) {
-      if (x.remotePort === remotePort && x.localPort === localPort && ipSame(x.remoteIp, remoteIp) && ipSame(x.localIp, localIp)) {
+      if (holds(x, localIp, localPort, remoteIp, remotePort)) {
         this.last = x;
         return x;
       }
@@ -68,7 +73,7 @@ export class ConnectionTable {
     }
     let tail = head;
     for (let x: TcpConnection | null = head; x !== null; x = x.tableNext) {
-      if (x.remotePort === c.remotePort && x.localPort === c.localPort && ipSame(x.remoteIp, c.remoteIp) && ipSame(x.localIp, c.localIp)) {
+      if (holds(x, c.localIp, c.localPort, c.remoteIp, c.remotePort)) {
         throw new Error(`connection ${c.describe()} already in the table`);
       }
       tail = x;
