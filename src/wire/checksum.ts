@@ -202,19 +202,15 @@ function simdPathSum(bytes: Uint8Array, offset: number, length: number): number 
   let off = offset;
   let left = length;
   let le = 0;
-  if (bytes.length <= scratch.length && bytes.length <= 2 * length) {
-    scratch.set(bytes);
-    while (left >= SIMD_BLOCK) {
-      const n = Math.min(left - (left % SIMD_BLOCK), sm.chunk);
-      le += sm.sum(off, off + n);
-      off += n;
-      left -= n;
-    }
-  }
+  const whole = bytes.length <= scratch.length && bytes.length <= 2 * length;
+  if (whole) scratch.set(bytes);
   while (left >= SIMD_BLOCK) {
     const n = Math.min(left - (left % SIMD_BLOCK), sm.chunk);
-    scratch.set(bytes.subarray(off, off + n));
-    le += sm.sum(0, n);
+    if (whole) le += sm.sum(off, off + n);
+    else {
+      scratch.set(bytes.subarray(off, off + n));
+      le += sm.sum(0, n);
+    }
     off += n;
     left -= n;
   }
